@@ -1,0 +1,265 @@
+"""The backward engine: one sweep over the graph in reverse topological order.
+
+Each node runs once, after every consumer of its output has added its part of the gradient (the
+course's *suma de salidas*). The node's op turns the incoming gradient δ into one gradient per
+input (its inverse-neuron rule); the engine sums each of them back to the input's shape where the
+forward broadcast (``sum_to``, the only place broadcasting is undone), then accumulates it: into
+``.grad`` for leaves, into the pending gradient of the producing node otherwise.
+
+Observers (``add_observer``) see every step; viz and ``detect_anomaly`` are built on them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..grad_mode import set_grad_enabled
+from .walk import topological_order
+
+
+@dataclass
+class BackwardStep:
+    """What observers receive after a node's backward rule ran.
+
+    ``grad`` is the complete gradient of the node's output; ``raw_input_grads`` what the rule
+    returned; ``input_grads`` the same after summing over broadcast axes (None where no gradient).
+    """
+
+    node: object
+    grad: object
+    raw_input_grads: tuple
+    input_grads: tuple
+
+
+_observers: list[Callable[[BackwardStep], None]] = []
+
+
+class _ObserverHandle:
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def remove(self) -> None:
+        if self.fn in _observers:
+            _observers.remove(self.fn)
+
+    def __enter__(self) -> _ObserverHandle:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.remove()
+        return False
+
+
+def add_observer(fn: Callable[[BackwardStep], None]) -> _ObserverHandle:
+    """Call ``fn(step)`` after every node's backward rule; the handle's ``remove()`` undoes it.
+
+    The handle is also a context manager: ``with add_observer(record): loss.backward()``.
+    """
+    _observers.append(fn)
+    return _ObserverHandle(fn)
+
+
+def backward(root, gradient=None, *, retain_graph: bool | None = None, create_graph: bool = False,
+             inputs=None) -> None:
+    """``root.backward(gradient)``: accumulate d(root)/d(leaf) into the leaves' ``.grad``.
+
+    ``retain_graph`` defaults to ``create_graph`` (as in PyTorch).
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    seed = _seed(root, gradient, "backward")
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        captured = run([root], [seed], retain_graph=retain_graph, create_graph=create_graph,
+                       targets=inputs)
+        for t, g in zip(inputs, captured):
+            if g is not None:
+                _accumulate_leaf(t, g, create_graph)
+        return
+    run([root], [seed], retain_graph=retain_graph, create_graph=create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated in ``.grad``).
+
+    ``grad_outputs`` gives ∂J/∂output for each output (required for non-scalar outputs). With
+    ``create_graph=True`` the results are themselves differentiable (grad of grad).
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single_input = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} ({_describe(t)}) does not require grad")
+    seeds = [_seed(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
+    retain = create_graph if retain_graph is None else retain_graph
+    results = run(outputs, seeds, retain_graph=retain, create_graph=create_graph, targets=inputs)
+    for i, (t, g) in enumerate(zip(inputs, results)):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} ({_describe(t)}) was not used to compute the "
+                               "outputs; pass allow_unused=True to get None for it")
+    return tuple(results)
+
+
+def run(roots: Sequence, seeds: Sequence, *, retain_graph: bool, create_graph: bool,
+        targets: Sequence | None = None) -> list | None:
+    """The reverse sweep. With ``targets``, return their gradients instead of filling ``.grad``."""
+    capture = None if targets is None else {id(t): None for t in targets}
+    pending: dict = {}
+    for root, seed in zip(roots, seeds):
+        if root._node is None:                          # a leaf is its own root: J = x
+            _deliver(root, seed, capture, create_graph)
+        else:
+            _add_pending(pending, root._node, seed)
+    nodes = list(pending)
+    if nodes:
+        order = list(topological_order(nodes))
+        if capture is not None:
+            order = _prune(order, capture)
+        with set_grad_enabled(create_graph):
+            for node in order:
+                grad = pending.pop(node, None)
+                if grad is None:                        # no gradient flows into this node
+                    continue
+                _run_node(node, grad, pending, capture, create_graph)
+        if not retain_graph:
+            # NOTE: released only after the sweep: a node's output tensor is kept alive by its
+            # consumers' inputs (the node holds it weakly), and backward rules read it
+            for node in order:
+                node.release()
+    if capture is not None:
+        return [capture[id(t)] for t in targets]
+    return None
+
+
+def _run_node(node, grad, pending, capture, create_graph) -> None:
+    op = node.op
+    if node.released:
+        raise RuntimeError(
+            f"{op.name}: trying to backward through the graph a second time, but its saved "
+            "values were freed by the first backward; pass retain_graph=True to the first "
+            "backward (or grad) call if you need to go through it again")
+    out = node._output_ref()
+    if out is not None and (out._hooks or out._retains_grad or
+                            (capture is not None and id(out) in capture)):
+        grad = _deliver(out, grad, capture, create_graph)
+    node.check_versions()
+    raw = op.backward(node, grad)
+    raw = raw if isinstance(raw, tuple) else (raw,)
+    if len(raw) != len(node.inputs):
+        raise RuntimeError(f"{op.name}: backward returned {len(raw)} gradient(s) for "
+                           f"{len(node.inputs)} input(s)")
+    reduced = []
+    for index, (t, g) in enumerate(zip(node.inputs, raw)):
+        if g is None or not t._requires_grad:
+            reduced.append(None)
+            continue
+        if not isinstance(g, Tensor):
+            g = Tensor._from_op(np.asarray(g), False)
+        g = _fit_to_input(g, t, op, index)
+        reduced.append(g)
+    if _observers:
+        step = BackwardStep(node, grad, raw, tuple(reduced))
+        for observer in list(_observers):
+            observer(step)
+    for t, g in zip(node.inputs, reduced):
+        if g is None:
+            continue
+        if t._node is None:
+            _deliver(t, g, capture, create_graph)
+        else:
+            _add_pending(pending, t._node, g)
+
+
+def _fit_to_input(g, t, op, index):
+    """Sum ``g`` over broadcast axes down to input ``t``'s shape and cast to its dtype."""
+    if g.shape != t.shape:
+        g = ops.sum_to(g, t.shape, op_name=op.name, input_index=index)
+    if g.dtype != t.dtype:
+        g = ops.astype(g, t.dtype)
+    return g
+
+
+def _add_pending(pending: dict, node, g) -> None:
+    previous = pending.get(node)
+    pending[node] = g if previous is None else previous + g
+
+
+def _deliver(t, g, capture, create_graph):
+    """The gradient of ``t`` is complete: run its hooks, then capture or accumulate it."""
+    if t._hooks:
+        for hook in list(t._hooks):
+            replaced = hook(g)
+            if replaced is not None:
+                g = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+    if capture is not None:
+        if id(t) in capture:
+            previous = capture[id(t)]
+            capture[id(t)] = g if previous is None else previous + g
+    elif t._node is None or t._retains_grad:
+        _accumulate_leaf(t, g, create_graph)
+    return g
+
+
+def _accumulate_leaf(t, g, create_graph: bool) -> None:
+    """``t.grad += g``: in place into the existing buffer unless the backward is being recorded."""
+    current = t._grad
+    if create_graph:
+        t._grad = g if current is None else current + g
+    elif current is None or current.requires_grad or t._node is not None:
+        data = g.data.astype(t.dtype, copy=True) if current is None else current.data + g.data
+        t._grad = Tensor._from_op(data, False)
+    else:
+        np.add(current.data, g.data, out=current.data, casting="same_kind")
+        current._version_box[0] += 1
+
+
+def _prune(order: list, capture: dict) -> list:
+    """Keep only the nodes from which some target can be reached (for ``grad(..., inputs)``)."""
+    useful = set()
+    for node in reversed(order):                         # producers before consumers
+        for t in node.inputs:
+            if id(t) in capture or (t._node is not None and t._node in useful):
+                useful.add(node)
+                break
+        out = node._output_ref() if node._output_ref is not None else None
+        if out is not None and id(out) in capture:
+            useful.add(node)
+    return [node for node in order if node in useful]
+
+
+def _seed(root, gradient, where: str):
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{where}: expected a Tensor output, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError(f"{where}: the output ({_describe(root)}) does not require grad and "
+                           "has no grad_fn: none of the tensors it was computed from requires "
+                           "grad, or it was computed under no_grad()")
+    if gradient is None:
+        if root.size != 1:
+            raise RuntimeError(f"{where}: the output has shape {root.shape}, not a single "
+                               "value; pass gradient= (∂J/∂output) with the same shape")
+        return Tensor._from_op(np.ones(root.shape, dtype=root.dtype), False)
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(np.asarray(gradient, dtype=root.dtype))
+    if gradient.shape != root.shape:
+        raise ValueError(f"{where}: gradient has shape {gradient.shape} but the output has shape "
+                         f"{root.shape}; they must match")
+    return gradient
+
+
+def _describe(t) -> str:
+    if isinstance(t, Tensor):
+        return f"shape {t.shape}, {t.dtype}"
+    return type(t).__name__
+
+
+from .. import ops  # noqa: E402  (engine is above ops in the layering)
+from ..tensor import Tensor  # noqa: E402

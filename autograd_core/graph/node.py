@@ -1,0 +1,93 @@
+"""A recorded operation: the op's context during forward and backward.
+
+The node is what an output tensor's ``grad_fn`` points to. It holds the op class, the input
+tensors, the non-tensor arguments, a *weak* reference to its output (so the graph has no reference
+cycles and CPython frees it by reference counting alone), the input versions seen at forward time
+(to detect in-place changes), and whatever extra values the op's forward stored on it as
+attributes (``ctx.mask = ...``). ``release()`` drops all of that after backward.
+"""
+from __future__ import annotations
+
+import weakref
+
+_KEEP_ON_RELEASE = frozenset({"op", "kwargs", "released", "creation_trace", "_output_ref",
+                              "input_shapes"})
+
+
+class Node:
+    """The context of one op application (``ctx`` in forward/backward)."""
+
+    def __init__(self, op, inputs: tuple, kwargs: dict) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.kwargs = kwargs
+        self.released = False
+        self.creation_trace = None
+        self._output_ref = None
+        self.saved_versions = None
+
+    # --- what forward/backward read ----------------------------------------------------------
+    @property
+    def output(self):
+        """The output Tensor (alive whenever backward can reach this node)."""
+        out = self._output_ref() if self._output_ref is not None else None
+        if out is None:
+            raise RuntimeError(f"{self.op.name}: the output of this node is no longer alive")
+        return out
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each input, whether backward must produce its gradient."""
+        return tuple(t.requires_grad for t in self.inputs)
+
+    # --- graph structure ---------------------------------------------------------------------
+    def parents(self):
+        """The nodes that produced this node's inputs, once per edge (for graph.walk)."""
+        return [t._node for t in self.inputs if t._node is not None and t.requires_grad]
+
+    def name(self) -> str:
+        """``MulBackward``: the name PyTorch users know from ``grad_fn``."""
+        return f"{self.op.__name__}Backward"
+
+    def attach(self, output) -> None:
+        """Link this node to its output tensor (weakly) and record the versions of what it saved."""
+        self._output_ref = weakref.ref(output)
+        self.input_shapes = tuple(t.shape for t in self.inputs)
+        op = self.op
+        if op.saves_inputs or op.saves_output:
+            self.saved_versions = (
+                tuple(t._version_box[0] for t in self.inputs) if op.saves_inputs else None,
+                output._version_box[0] if op.saves_output else None)
+
+    def check_versions(self) -> None:
+        """Raise if a tensor this op saved for backward was modified in place since forward."""
+        if self.saved_versions is None:
+            return
+        input_versions, output_version = self.saved_versions
+        if input_versions is not None:
+            for index, (t, seen) in enumerate(zip(self.inputs, input_versions)):
+                if t._version_box[0] != seen:
+                    raise _modified_error(self.op.name, f"input {index}", t, seen)
+        if output_version is not None:
+            out = self.output
+            if out._version_box[0] != output_version:
+                raise _modified_error(self.op.name, "its output", out, output_version)
+
+    def release(self) -> None:
+        """Free what the node holds for backward (inputs and saved values); keep its identity."""
+        for key in [k for k in vars(self) if k not in _KEEP_ON_RELEASE]:
+            delattr(self, key)
+        self.inputs = ()
+        self.saved_versions = None
+        self.released = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+def _modified_error(op_name: str, which: str, tensor, seen: int) -> RuntimeError:
+    return RuntimeError(
+        f"{op_name}: {which} (shape {tensor.shape}, {tensor.dtype}), saved for backward, was "
+        f"modified in place: it is at version {tensor._version_box[0]}, backward needs version "
+        f"{seen}. Make a copy (.clone()) before modifying it, or run the modification after "
+        f"backward.")

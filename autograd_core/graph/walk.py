@@ -1,0 +1,45 @@
+"""The one graph traversal: reverse topological order by Kahn's algorithm, without recursion.
+
+A node comes out only after every node that consumes its output (within the part of the graph
+reachable from the roots): the moment its gradient is complete, the course's *suma de salidas*.
+The engine, gradcheck's blame search, freeing and viz all walk the graph through this function.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+N = TypeVar("N")
+
+
+def _parents(node):
+    return node.parents()
+
+
+def topological_order(roots: Iterable[N], parents: Callable[[N], Iterable[N]] = _parents
+                      ) -> Iterator[N]:
+    """Yield every node reachable from ``roots``, each after all of its consumers.
+
+    ``parents(node)`` gives the nodes whose outputs ``node`` consumes, once per edge (a node used
+    twice, as in ``x * x``, appears twice). The order is deterministic: it follows input order.
+    """
+    roots = list(dict.fromkeys(roots))
+    consumers: dict[N, int] = {node: 0 for node in roots}
+    stack = list(roots)
+    while stack:                                   # pass 1: count consumer edges per node
+        node = stack.pop()
+        for parent in parents(node):
+            if parent in consumers:
+                consumers[parent] += 1
+            else:
+                consumers[parent] = 1
+                stack.append(parent)
+    ready = [node for node in reversed(roots) if consumers[node] == 0]
+    while ready:                                   # pass 2: emit a node once its count hits zero
+        node = ready.pop()
+        node_parents = list(parents(node))         # read before the caller may release the node
+        yield node
+        for parent in reversed(node_parents):
+            consumers[parent] -= 1
+            if consumers[parent] == 0:
+                ready.append(parent)

@@ -1,0 +1,1 @@
+"""Compiled kernels with their numpy reference twins (see kernels/_kernel.py)."""

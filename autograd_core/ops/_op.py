@@ -1,0 +1,100 @@
+"""The ``Op`` base class: the one place where graph nodes are recorded.
+
+An op is a class with two static methods side by side:
+
+* ``forward(ctx, *arrays, **kwargs) -> ndarray`` computes on numpy arrays;
+* ``backward(ctx, grad) -> Tensor | tuple`` returns the gradient for each input, written with
+  Tensor operations so that it is itself differentiable when ``create_graph=True``.
+
+``ctx`` is the ``Node``: ``ctx.inputs`` and ``ctx.output`` are always available, extra values are
+plain attributes. Every subclass is registered in ``Op.registry`` by name.
+"""
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from ..dtypes import is_floating
+from ..grad_mode import STATE
+from ..graph.node import Node
+from ..graph.rules import InverseRule
+
+
+class Op:
+    """Base class of every differentiable operation (subclass it to write a custom op)."""
+
+    registry: dict[str, type[Op]] = {}
+    inverse_rule: InverseRule = InverseRule.ELEMENTWISE
+    #: False when backward does not read the inputs' values (add, reshape…): then modifying an
+    #: input in place after forward is harmless and is not reported.
+    saves_inputs: bool = True
+    #: True when backward reads ``ctx.output`` (tanh, exp, sigmoid…).
+    saves_output: bool = False
+    #: True for ops whose forward may return a view of its first input (reshape, transpose,
+    #: indexing): the output then shares the input's version counter.
+    returns_view: bool = False
+    #: the lower-case name used in error messages (defaults to the class name in lower case).
+    name: str = "op"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
+        Op.registry[cls.__name__] = cls
+
+    @staticmethod
+    def forward(ctx: Node, *arrays, **kwargs) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        """Run forward on the inputs' arrays and, if any input requires grad, record a node.
+
+        Inputs may be Tensors, numpy arrays or Python numbers (converted like the first tensor).
+        Non-tensor arguments are keywords; they reach forward and are kept on ``ctx.kwargs``.
+        """
+        tensors = _as_tensors(inputs)
+        ctx = Node(cls, tensors, kwargs)
+        data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        recording = STATE.grad_enabled and any(t.requires_grad for t in tensors)
+        if recording and not is_floating(data.dtype):
+            recording = False                 # integer/bool results (comparisons) carry no grad
+        out = Tensor._from_op(data, recording)
+        if cls.returns_view and tensors and data.base is not None \
+                and np.may_share_memory(data, tensors[0].data):
+            out._version_box = tensors[0]._version_box
+        if recording:
+            out._node = ctx
+            ctx.attach(out)
+            if STATE.anomaly_enabled:
+                ctx.creation_trace = "".join(traceback.format_stack()[:-2])
+        if STATE.anomaly_enabled:
+            _check_finite(cls, data, "forward")
+        return out
+
+
+def _as_tensors(inputs) -> tuple:
+    like = None
+    for x in inputs:                     # Python numbers follow the first floating tensor's dtype
+        if isinstance(x, Tensor) and (like is None or x.data.dtype.kind == "f"):
+            like = x.data.dtype
+            if like.kind == "f":
+                break
+    return tuple(x if isinstance(x, Tensor) else Tensor._operand(x, like) for x in inputs)
+
+
+def _check_finite(op: type[Op], data: np.ndarray, phase: str) -> None:
+    if is_floating(data.dtype) and not np.isfinite(data).all():
+        bad = "nan" if np.isnan(data).any() else "inf"
+        raise RuntimeError(f"detect_anomaly: {op.name} produced {bad} in {phase} "
+                           f"(output shape {data.shape}, {data.dtype})")
+
+
+from ..tensor import Tensor  # noqa: E402  (the documented tensor <-> ops cycle)

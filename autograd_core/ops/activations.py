@@ -1,0 +1,253 @@
+"""Activation functions ψ: in the inverse network each becomes "multiply by ψ'(z)".
+
+Forwards are written to stay finite for inputs of ±1000 in float32 (no overflow in exp).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.rules import InverseRule
+from ._op import Op, Tensor
+from .elementwise import _mask, exp, where
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # NOTE: e = exp(−|x|) ≤ 1 never overflows; σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Op):
+    """Logistic function.
+
+    forward    out = σ(x) = 1 / (1 + e⁻ˣ)
+    backward   grad_x = grad ⊙ out ⊙ (1 − out)        (σ' = σ(1 − σ), course 001)
+    inverse neuron: activation ψ → multiply by ψ'(z)
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+    saves_inputs = False
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return _sigmoid(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.output
+        return grad * out * (1 - out)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """σ(x) = 1 / (1 + e⁻ˣ), elementwise; finite for any input.
+
+    >>> import autograd_core as ag
+    >>> ag.sigmoid(ag.tensor([0.0, 1000.0, -1000.0]))
+    tensor([0.5, 1. , 0. ])
+    """
+    return Sigmoid.apply(x)
+
+
+class Tanh(Op):
+    """Hyperbolic tangent.
+
+    forward    out = tanh(x)
+    backward   grad_x = grad ⊙ (1 − out²)
+    inverse neuron: activation ψ → multiply by ψ'(z)
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+    saves_inputs = False
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.tanh(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.output
+        return grad * (1 - out * out)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """tanh(x), elementwise."""
+    return Tanh.apply(x)
+
+
+class ReLU(Op):
+    """Rectified linear unit.
+
+    forward    out = max(x, 0)
+    backward   grad_x = grad ⊙ [x > 0]
+    inverse neuron: activation ψ → ψ'.   NOTE: ψ'(0) is taken as 0 (as PyTorch).
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+    saves_inputs = False
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * _mask(ctx.output.data > 0, grad)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0), elementwise."""
+    return ReLU.apply(x)
+
+
+class LeakyReLU(Op):
+    """Leaky ReLU with slope α for negative inputs.
+
+    forward    out = x if x > 0 else α·x
+    backward   grad_x = grad ⊙ (1 if x > 0 else α)
+    inverse neuron: activation ψ → ψ'.   NOTE: ψ'(0) is taken as α (as PyTorch).
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        return np.where(x > 0, x, x * np.asarray(negative_slope, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        slope = ctx.kwargs["negative_slope"]
+        positive = ctx.inputs[0].data > 0
+        return grad * Tensor._from_op(np.where(positive, 1, slope).astype(grad.dtype), False)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope·x otherwise."""
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+class ELU(Op):
+    """Exponential linear unit.
+
+    forward    out = x if x > 0 else α(eˣ − 1)
+    backward   grad_x = grad ⊙ (1 if x > 0 else α·eˣ)
+    inverse neuron: activation ψ → ψ'
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, x, alpha):
+        # NOTE: expm1 of min(x, 0) cannot overflow for large positive x
+        negative = np.asarray(alpha, dtype=x.dtype) * np.expm1(np.minimum(x, 0))
+        return np.where(x > 0, x, negative)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        alpha = ctx.kwargs["alpha"]
+        positive = x.data > 0
+        negative_part = alpha * exp(where(positive, 0, x))
+        return grad * where(positive, 1, negative_part)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, α(eˣ − 1) otherwise."""
+    return ELU.apply(x, alpha=alpha)
+
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+def selu(x: Tensor) -> Tensor:
+    """Scaled ELU: λ·elu(x, α) with λ ≈ 1.0507, α ≈ 1.6733 (self-normalizing constants)."""
+    return elu(x, SELU_ALPHA) * SELU_SCALE
+
+
+class Softplus(Op):
+    """Smooth ReLU.
+
+    forward    out = (1/β) ln(1 + e^{βx})
+    backward   grad_x = grad ⊙ σ(βx)
+    inverse neuron: activation ψ → ψ'
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, x, beta):
+        bx = x * np.asarray(beta, dtype=x.dtype)
+        # NOTE: ln(1 + eᶻ) = max(z, 0) + ln(1 + e^{−|z|}) stays finite for z = ±1000
+        return ((np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * sigmoid(ctx.inputs[0] * ctx.kwargs["beta"])
+
+
+def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
+    """(1/β) ln(1 + e^{βx}), elementwise; finite for any input."""
+    return Softplus.apply(x, beta=beta)
+
+
+class SiLU(Op):
+    """Sigmoid-weighted linear unit (swish).
+
+    forward    out = x ⊙ σ(x)
+    backward   grad_x = grad ⊙ σ(x) ⊙ (1 + x ⊙ (1 − σ(x)))
+    inverse neuron: activation ψ → ψ'
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * _sigmoid(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        s = sigmoid(x)
+        return grad * s * (1 + x * (1 - s))
+
+
+def silu(x: Tensor) -> Tensor:
+    """x·σ(x) (also called swish)."""
+    return SiLU.apply(x)
+
+
+swish = silu
+
+
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
+class GELU(Op):
+    """Gaussian error linear unit, tanh approximation (as ``approximate='tanh'`` in PyTorch).
+
+    forward    out = ½x(1 + tanh(u)),  u = √(2/π)(x + 0.044715x³)
+    backward   grad_x = grad ⊙ (½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²))
+    inverse neuron: activation ψ → ψ'
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, x):
+        u = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
+        return (0.5 * x * (1 + np.tanh(u))).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        t = ((x + 0.044715 * x ** 3) * _SQRT_2_OVER_PI).tanh()
+        du = (1 + 3 * 0.044715 * x * x) * _SQRT_2_OVER_PI
+        return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+
+
+def gelu(x: Tensor) -> Tensor:
+    """GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+    return GELU.apply(x)

@@ -1,0 +1,145 @@
+"""Fused loss ops: forward and backward computed together from the logits, so they stay finite
+for logits of ±1000 and the gradient is exactly the course's δ = ŷ − t.
+
+``nn.functional`` builds the user-facing losses (with reductions and class weights) on these.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.rules import InverseRule
+from ._op import Op, Tensor
+from .activations import _sigmoid, sigmoid
+from .compare import one_hot
+from .reduce import _stable_max, log_softmax, softmax
+from .shape import reshape
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(per_sample: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "mean":
+        return np.mean(per_sample) if per_sample.size else np.zeros((), per_sample.dtype)
+    if reduction == "sum":
+        return np.sum(per_sample)
+    return per_sample
+
+
+def _per_sample_grad(grad: Tensor, ctx, sample_shape) -> Tensor:
+    """∂J/∂loss_i for each sample as a tensor of shape sample_shape + (1,)."""
+    reduction = ctx.kwargs["reduction"]
+    if reduction == "none":
+        return reshape(grad, tuple(sample_shape) + (1,))
+    if reduction == "mean":
+        grad = grad / max(int(np.prod(sample_shape)), 1)
+    return reshape(grad, (1,) * (len(sample_shape) + 1))
+
+
+class SoftmaxCrossEntropy(Op):
+    """Softmax followed by cross-entropy, along the last axis.
+
+    forward    loss_i = −Σ_c t_ic ln softmax(z_i)_c = logsumexp(z_i) − Σ_c t_ic z_ic  (Σ_c t_ic = 1)
+    backward   grad_z = grad ⊙ (softmax(z) − t),   grad_t = −grad ⊙ ln softmax(z)
+               (divided by the number of samples for reduction="mean")
+    inverse neuron: loss function L → its derivative L' (here fused with the softmax's ψ')
+    """
+
+    inverse_rule = InverseRule.LOSS
+
+    @staticmethod
+    def forward(ctx, logits, target, reduction):
+        if logits.shape != target.shape:
+            raise ValueError(f"cross_entropy: logits of shape {logits.shape} and target "
+                             f"probabilities of shape {target.shape} must have the same shape")
+        shifted = logits - _stable_max(logits, -1)
+        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+        # NOTE: 0·ln 0 is taken as 0, so one-hot targets never turn a −inf log-prob into nan
+        products = np.where(target == 0, 0, target * log_probs)
+        return _reduce(-np.sum(products, axis=-1), reduction).astype(logits.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, target = ctx.inputs
+        scale = _per_sample_grad(grad, ctx, logits.shape[:-1])
+        need_z, need_t = ctx.needs_input_grad
+        grad_z = scale * (softmax(logits, axis=-1) - target) if need_z else None
+        grad_t = -scale * log_softmax(logits, axis=-1) if need_t else None
+        return grad_z, grad_t
+
+
+def softmax_cross_entropy(logits: Tensor, target, reduction: str = "mean",
+                          label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of softmax(logits) against ``target`` (classes on the last axis).
+
+    ``target`` holds integer class labels (shape ``logits.shape[:-1]``) or probabilities
+    (same shape as ``logits``). ``label_smoothing`` ε mixes the target with the uniform
+    distribution: t ← (1 − ε)t + ε/C. The gradient with respect to the logits is
+    softmax(z) − t (divided by N for the mean).
+
+    >>> import autograd_core as ag
+    >>> z = ag.tensor([[1000.0, 0.0]], requires_grad=True)
+    >>> ag.softmax_cross_entropy(z, ag.tensor([1]))
+    tensor(1000., grad_fn=<SoftmaxCrossEntropyBackward>)
+    """
+    _check_reduction("cross_entropy", reduction)
+    if logits.ndim == 0:
+        raise ValueError("cross_entropy: logits need a class axis, got a 0-d tensor")
+    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if target_data.dtype.kind in "iu":
+        if target_data.shape != logits.shape[:-1]:
+            raise ValueError(f"cross_entropy: integer labels of shape {target_data.shape} do not "
+                             f"match logits of shape {logits.shape}: expected "
+                             f"{logits.shape[:-1]}")
+        target = one_hot(target_data, logits.shape[-1], dtype=logits.dtype)
+    elif not isinstance(target, Tensor):
+        target = Tensor(target_data.astype(logits.dtype))
+    if label_smoothing:
+        if not 0 <= label_smoothing <= 1:
+            raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                             f"{label_smoothing}")
+        target = target * (1 - label_smoothing) + label_smoothing / logits.shape[-1]
+    return SoftmaxCrossEntropy.apply(logits, target, reduction=reduction)
+
+
+class SigmoidBinaryCrossEntropy(Op):
+    """Sigmoid followed by binary cross-entropy, elementwise (``BCEWithLogitsLoss``).
+
+    forward    loss = max(z, 0) − z·t + ln(1 + e^{−|z|})   (= −t ln σ(z) − (1 − t) ln(1 − σ(z)))
+    backward   grad_z = grad ⊙ (σ(z) − t),   grad_t = −grad ⊙ z
+    inverse neuron: loss function L → L' (fused with the sigmoid's ψ')
+    """
+
+    inverse_rule = InverseRule.LOSS
+
+    @staticmethod
+    def forward(ctx, logits, target, reduction):
+        if logits.shape != target.shape:
+            raise ValueError(f"binary_cross_entropy_with_logits: logits of shape {logits.shape} "
+                             f"and target of shape {target.shape} must have the same shape")
+        # NOTE: this form never exponentiates a positive number, so ±1000 stays finite
+        per = np.maximum(logits, 0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
+        return _reduce(per, reduction).astype(logits.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, target = ctx.inputs
+        reduction = ctx.kwargs["reduction"]
+        if reduction == "mean":
+            grad = grad / max(logits.size, 1)
+        need_z, need_t = ctx.needs_input_grad
+        grad_z = grad * (sigmoid(logits) - target) if need_z else None
+        grad_t = -grad * logits if need_t else None
+        return grad_z, grad_t
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of σ(logits) against ``target`` ∈ [0, 1], fused and stable."""
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=logits.dtype))
+    return SigmoidBinaryCrossEntropy.apply(logits, target, reduction=reduction)

@@ -1,0 +1,454 @@
+"""``Tensor``: a numpy array plus what reverse-mode differentiation needs.
+
+A tensor made by an operation remembers the node that made it (``grad_fn``); ``backward()`` walks
+those nodes in reverse. Every math method below is a one-line delegation to a function in
+``autograd_core.ops``, where the op's forward and backward are declared side by side.
+
+Differences from PyTorch worth knowing: ``.data`` is the raw ``numpy.ndarray`` (assigning to it is
+not tracked, as in PyTorch); ``numpy()`` returns that array without copying; reductions take
+numpy's ``axis``/``keepdims`` (PyTorch's ``dim``/``keepdim`` are accepted too).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .dtypes import get_default_dtype, is_floating, scalar_array, to_array
+from .errors import describe
+from .grad_mode import STATE
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``Tensor(array)`` wraps a numpy array without copying (``autograd_core.tensor`` copies).
+
+    >>> import autograd_core as ag
+    >>> x = ag.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4.])
+    """
+
+    __slots__ = ("data", "_grad", "_requires_grad", "_node", "_version_box", "name", "_hooks",
+                 "_retains_grad", "__weakref__")
+    __array_ufunc__ = None          # numpy defers to our reflected operators: ndarray * Tensor works
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None
+                 ) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = to_array(data, dtype)
+        self._grad = None
+        self._requires_grad = False
+        self._node = None
+        self._version_box = [0]
+        self.name = name
+        self._hooks = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
+        """Fast constructor for op results (no conversion, no checks)."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t._grad = None
+        t._requires_grad = requires_grad
+        t._node = None
+        t._version_box = [0]
+        t.name = None
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    @staticmethod
+    def _operand(value, like) -> Tensor:
+        """A constant Tensor for a non-tensor operand (Python scalars follow ``like``'s dtype)."""
+        if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
+            return Tensor._from_op(scalar_array(value, like if like is not None
+                                                else get_default_dtype()), False)
+        if isinstance(value, (np.ndarray, np.generic, list, tuple)):
+            return Tensor._from_op(to_array(value), False)
+        raise TypeError(f"unsupported operand type {type(value).__name__}; expected a Tensor, "
+                        "numpy array or Python number")
+
+    # --- autograd attributes --------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for backward."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (leaves only; floating dtypes only). Returns self."""
+        if requires_grad and not is_floating(self.data.dtype):
+            raise TypeError(f"requires_grad_: only floating-point tensors can require gradients; "
+                            f"this tensor is {self.data.dtype} with shape {self.shape}. "
+                            f"Convert it first, e.g. x.astype('float32')")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_: cannot turn off requires_grad on a non-leaf tensor "
+                               f"(made by {self._node.name()}); use .detach()")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient ∂J/∂self (a Tensor), or None before any backward reaches it."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise ValueError(f"grad: assigned gradient has shape {value.shape}, "
+                                 f"but the tensor has shape {self.shape}")
+        self._grad = value
+
+    @property
+    def grad_fn(self):
+        """The node that produced this tensor (``<MulBackward>``), None for leaves."""
+        return self._node
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (inputs, parameters, constants)."""
+        return self._node is None
+
+    @property
+    def _version(self) -> int:
+        """How many times the data was modified in place (shared with views)."""
+        return self._version_box[0]
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retains_grad = True
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is complete during backward.
+
+        The hook may return a Tensor to replace the gradient. Returns a handle with ``remove()``.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
+                               "require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _HookHandle(self._hooks, hook)
+
+    def backward(self, gradient=None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Accumulate ∂self/∂leaf into ``leaf.grad`` for every leaf that requires grad.
+
+        ``gradient`` is ∂J/∂self (required unless self has one element); the graph's saved values
+        are freed afterwards unless ``retain_graph`` (default: ``create_graph``); ``create_graph``
+        records the backward pass itself so gradients can be differentiated again. ``inputs``
+        restricts accumulation to the given leaves.
+        """
+        engine.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                        inputs=inputs)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this data, cut off from the graph (no grad)."""
+        t = Tensor._from_op(self.data, False)
+        t._version_box = self._version_box
+        return t
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor off from the graph in place; it becomes a leaf."""
+        self._node = None
+        self._requires_grad = False
+        return self
+
+    # --- array attributes -----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        """Number of elements (numpy's name; ``numel()`` is PyTorch's)."""
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed (numpy's ``.T``)."""
+        return ops.transpose(self)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (not a copy)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only a tensor with one element can be converted to a Python "
+                             f"scalar; this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"bool: the truth value of a tensor with shape {self.shape} is "
+                             "ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)
+        extras = []
+        if self.data.dtype not in (get_default_dtype(), np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name()}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # --- arithmetic -----------------------------------------------------------------------------
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.sub(other, self)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(other, self)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.div(other, self)
+    def __pow__(self, exponent): return ops.pow(self, exponent)
+    def __rpow__(self, base): return ops.pow(base, self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+    def __neg__(self): return ops.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return ops.abs(self)
+
+    # comparisons: elementwise, bool results, not differentiable
+    def __eq__(self, other): return ops.eq(self, other)
+    def __ne__(self, other): return ops.ne(self, other)
+    def __lt__(self, other): return ops.lt(self, other)
+    def __le__(self, other): return ops.le(self, other)
+    def __gt__(self, other): return ops.gt(self, other)
+    def __ge__(self, other): return ops.ge(self, other)
+
+    def __getitem__(self, index): return ops.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        """``x[index] = value`` in place; not allowed while x is part of a recorded graph."""
+        self._check_inplace("setitem")
+        value = value.data if isinstance(value, Tensor) else value
+        self.data[ops.shape.to_numpy_index(index)] = value
+        self._version_box[0] += 1
+
+    # --- in-place operations (no graph: allowed under no_grad or on tensors without grad) -------
+    def _check_inplace(self, op: str) -> None:
+        if STATE.grad_enabled and self._requires_grad:
+            if self._node is None:
+                raise RuntimeError(
+                    f"{op}: a leaf tensor that requires grad (shape {self.shape}, {self.dtype}) "
+                    "cannot be modified in place while gradients are recorded; wrap the update in "
+                    "`with ag.no_grad():`")
+            raise RuntimeError(
+                f"{op}: in-place modification of a tensor that is part of a recorded graph "
+                f"(made by {self._node.name()}, shape {self.shape}) is not supported; use the "
+                "out-of-place operation instead")
+        if not self.data.flags.writeable:
+            raise ValueError(f"{op}: the tensor's data (shape {self.shape}) is read-only, e.g. a "
+                             "broadcast view; make a copy with .clone() first")
+
+    def _inplace(self, op: str, ufunc, other) -> Tensor:
+        self._check_inplace(op)
+        other = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, other, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{op}: cannot update a tensor of {describe(self)} in place with "
+                             f"{describe(np.asarray(other))}: {error}") from None
+        self._version_box[0] += 1
+        return self
+
+    def add_(self, other, alpha=1) -> Tensor:
+        """self += alpha * other, in place."""
+        return self._inplace("add_", np.add, other if alpha == 1 else _scaled(other, alpha))
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        """self -= alpha * other, in place."""
+        return self._inplace("sub_", np.subtract, other if alpha == 1 else _scaled(other, alpha))
+
+    def mul_(self, other) -> Tensor:
+        """self *= other, in place."""
+        return self._inplace("mul_", np.multiply, other)
+
+    def div_(self, other) -> Tensor:
+        """self /= other, in place."""
+        return self._inplace("div_", np.divide, other)
+
+    def copy_(self, source) -> Tensor:
+        """Copy ``source`` (broadcast to self's shape) into self, in place."""
+        self._check_inplace("copy_")
+        source = source.data if isinstance(source, Tensor) else source
+        try:
+            np.copyto(self.data, source, casting="same_kind")
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"copy_: cannot copy {describe(np.asarray(source))} into a tensor of "
+                             f"{describe(self)}: {error}") from None
+        self._version_box[0] += 1
+        return self
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to ``value``, in place."""
+        self._check_inplace("fill_")
+        self.data.fill(value)
+        self._version_box[0] += 1
+        return self
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self.fill_(0)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    # --- elementwise functions and activations --------------------------------------------------
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def sqrt(self): return ops.sqrt(self)
+    def abs(self): return ops.abs(self)
+    def sin(self): return ops.sin(self)
+    def cos(self): return ops.cos(self)
+    def tanh(self): return ops.tanh(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def relu(self): return ops.relu(self)
+    def leaky_relu(self, negative_slope=0.01): return ops.leaky_relu(self, negative_slope)
+    def elu(self, alpha=1.0): return ops.elu(self, alpha)
+    def selu(self): return ops.selu(self)
+    def softplus(self, beta=1.0): return ops.softplus(self, beta)
+    def silu(self): return ops.silu(self)
+    swish = silu
+    def pow(self, exponent): return ops.pow(self, exponent)
+    def clip(self, min=None, max=None): return ops.clip(self, min, max)
+    clamp = clip
+    def maximum(self, other): return ops.maximum(self, other)
+    def minimum(self, other): return ops.minimum(self, other)
+
+    def astype(self, dtype) -> Tensor:
+        """Cast to ``dtype`` (differentiable between floating dtypes)."""
+        return ops.astype(self, dtype)
+
+    to = astype
+    def float(self): return ops.astype(self, np.float32)
+    def double(self): return ops.astype(self, np.float64)
+    def long(self): return ops.astype(self, np.int64)
+    def clone(self): return ops.clone(self)
+
+    # --- reductions (numpy names; PyTorch's dim/keepdim accepted) -------------------------------
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None):
+        return ops.var(self, axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction)
+
+    def std(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None):
+        return ops.std(self, axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.prod(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def softmax(self, axis=-1, *, dim=None): return ops.softmax(self, axis, dim=dim)
+    def log_softmax(self, axis=-1, *, dim=None): return ops.log_softmax(self, axis, dim=dim)
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def all(self, axis=None): return Tensor(np.all(self.data, axis=axis))
+    def any(self, axis=None): return Tensor(np.any(self.data, axis=axis))
+
+    # --- shape ------------------------------------------------------------------------------------
+    def reshape(self, *shape): return ops.reshape(self, *shape)
+    view = reshape
+    def transpose(self, *axes): return ops.transpose(self, *axes)
+    def permute(self, *axes): return ops.permute(self, *axes)
+    def squeeze(self, axis=None, *, dim=None): return ops.squeeze(self, axis, dim=dim)
+    def unsqueeze(self, axis=None, *, dim=None): return ops.unsqueeze(self, axis, dim=dim)
+    def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
+    def broadcast_to(self, shape): return ops.broadcast_to(self, shape)
+    expand = broadcast_to
+    def split(self, split_size_or_sections, axis=0, *, dim=None):
+        return ops.split(self, split_size_or_sections, axis, dim=dim)
+
+
+class _HookHandle:
+    def __init__(self, hooks: list, hook) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _scaled(other, alpha):
+    return (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
+
+
+from . import ops  # noqa: E402  (the documented tensor <-> ops cycle)
+from .graph import engine  # noqa: E402
