@@ -1,0 +1,77 @@
+"""Per-op overhead on a 1-element tensor: forward and backward, µs per op, neurona vs PyTorch.
+
+Run: .venv/bin/python benchmarks/bench_overhead.py   (PyTorch columns appear when torch is
+installed). Each figure is the median of several repeats of a chain of N elementwise ops;
+backward is timed separately from forward.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+import autograd_core as ag
+
+N = 2000
+REPEATS = 15
+
+
+def _chain_neurona(op: str):
+    x = ag.tensor(np.array([0.5], dtype=np.float32), requires_grad=True)
+
+    def forward():
+        y = x
+        for _ in range(N):
+            y = getattr(y, op)() if op != "mul" else y * 1.0
+        return y
+
+    return x, forward
+
+
+def _chain_torch(op: str, torch):
+    x = torch.tensor([0.5], requires_grad=True)
+
+    def forward():
+        y = x
+        for _ in range(N):
+            y = getattr(y, op)() if op != "mul" else y * 1.0
+        return y
+
+    return x, forward
+
+
+def _time(make):
+    x, forward = make()
+    fwd, bwd = [], []
+    for _ in range(REPEATS):
+        x.grad = None
+        start = time.perf_counter()
+        y = forward()
+        mid = time.perf_counter()
+        y.sum().backward()
+        end = time.perf_counter()
+        fwd.append((mid - start) / N * 1e6)
+        bwd.append((end - mid) / N * 1e6)
+    return statistics.median(fwd), statistics.median(bwd)
+
+
+def main() -> None:
+    try:
+        import torch
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
+    print(f"µs per op on a 1-element float32 tensor (chain of {N}, median of {REPEATS})")
+    print(f"{'op':<8} {'neurona fwd':>12} {'neurona bwd':>12} {'torch fwd':>10} {'torch bwd':>10}")
+    for op in ("mul", "tanh", "sigmoid", "exp", "relu"):
+        f, b = _time(lambda: _chain_neurona(op))
+        row = f"{op:<8} {f:>12.2f} {b:>12.2f}"
+        if torch is not None:
+            tf, tb = _time(lambda: _chain_torch(op, torch))
+            row += f" {tf:>10.2f} {tb:>10.2f}   ratio {f / tf:.2f} / {b / tb:.2f}"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
