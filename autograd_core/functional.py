@@ -5,28 +5,47 @@ first backward (``create_graph=True``) and differentiate it again.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
+from .grad_mode import enable_grad
 from .graph.engine import grad
-from .ops import reshape, stack
+from .ops import clone, reshape, stack
 from .tensor import Tensor
 
 __all__ = ["grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
+
+
+def _recording(func: Callable) -> Callable:
+    """Run ``func`` with graph recording on, also when called under ``no_grad`` (as torch does):
+    otherwise func's graph is not recorded and every derivative silently comes out zero."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with enable_grad():
+            return func(*args, **kwargs)
+    return wrapper
 
 
 def _as_tuple(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
-def _fresh_inputs(inputs) -> tuple[Tensor, ...]:
-    """Leaves that share the inputs' data but own a new graph (as torch.autograd.functional)."""
+def _fresh_inputs(inputs, create_graph: bool = False) -> tuple[Tensor, ...]:
+    """New tensors to differentiate with respect to (as torch.autograd.functional).
+
+    Leaves sharing the inputs' data, except with ``create_graph`` for inputs that require grad:
+    those get a differentiable copy, so the result stays connected to the caller's graph.
+    """
     fresh = []
     for i, x in enumerate(_as_tuple(inputs)):
         if not isinstance(x, Tensor):
             raise TypeError(f"functional: input {i} must be a Tensor, got {type(x).__name__}")
-        fresh.append(Tensor(x.data, requires_grad=True))
+        if create_graph and x.requires_grad:
+            fresh.append(clone(x))
+        else:
+            fresh.append(Tensor(x.data, requires_grad=True))
     return tuple(fresh)
 
 
@@ -45,9 +64,10 @@ def _grads(outputs, inputs, grad_outputs, create_graph: bool) -> tuple[Tensor, .
     return _zeros_where_none(result, inputs)
 
 
+@_recording
 def vjp(func: Callable, inputs, v=None, create_graph: bool = False):
     """(func(inputs), vᵀ·J): the vector-Jacobian product, one reverse sweep."""
-    xs = _fresh_inputs(inputs)
+    xs = _fresh_inputs(inputs, create_graph)
     outputs = _as_tuple(func(*xs))
     if v is None:
         if any(o.size != 1 for o in outputs):
@@ -59,10 +79,11 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False):
     return out, (result if isinstance(inputs, (tuple, list)) else result[0])
 
 
+@_recording
 def jvp(func: Callable, inputs, v, create_graph: bool = False):
     """(func(inputs), J·v): the Jacobian-vector product by the double-vjp trick
     (J v = d/du [uᵀ J] v, with a dummy cotangent u), so only reverse mode is needed."""
-    xs = _fresh_inputs(inputs)
+    xs = _fresh_inputs(inputs, create_graph)
     vs = _as_tuple(v)
     outputs = _as_tuple(func(*xs))
     dummies = tuple(Tensor(np.zeros(o.shape, o.dtype), requires_grad=True) for o in outputs)
@@ -78,6 +99,7 @@ def jvp(func: Callable, inputs, v, create_graph: bool = False):
     return (outputs[0] if single else outputs), (result[0] if single else result)
 
 
+@_recording
 def jacobian(func: Callable, inputs, create_graph: bool = False):
     """∂func/∂inputs: for one input and one output a tensor of shape out.shape + in.shape;
     tuples of those for several inputs (and nested tuples for several outputs).
@@ -87,7 +109,7 @@ def jacobian(func: Callable, inputs, create_graph: bool = False):
     array([[2., 0.],
            [0., 4.]], dtype=float32)
     """
-    xs = _fresh_inputs(inputs)
+    xs = _fresh_inputs(inputs, create_graph)
     outputs = _as_tuple(func(*xs))
     per_output = []
     for o in outputs:
@@ -111,6 +133,7 @@ def jacobian(func: Callable, inputs, create_graph: bool = False):
     return tuple(results) if len(outputs) > 1 else results[0]
 
 
+@_recording
 def hessian(func: Callable, inputs, create_graph: bool = False):
     """Second derivatives of a scalar ``func``: shape in.shape + in.shape for one input; a
     nested tuple H[i][j] = ∂²f/∂xᵢ∂xⱼ for several."""
@@ -130,9 +153,10 @@ def hessian(func: Callable, inputs, create_graph: bool = False):
     return result
 
 
+@_recording
 def hvp(func: Callable, inputs, v, create_graph: bool = False):
     """(func(inputs), H·v) for a scalar ``func``, without forming H (two reverse sweeps)."""
-    xs = _fresh_inputs(inputs)
+    xs = _fresh_inputs(inputs, create_graph)
     vs = _as_tuple(v)
     value = func(*xs)
     if value.size != 1:

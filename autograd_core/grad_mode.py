@@ -21,26 +21,54 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn graph recording on or off; the previous mode comes back on exit.
+class _GradSwitch(contextlib.ContextDecorator):
+    """Set the recording mode on enter and bring the previous one back on exit.
 
-    Called as a plain function it also switches the mode at once (as ``torch.set_grad_enabled``).
+    NOTE: the previous modes are kept on a stack, because a decorator reuses one instance for
+    every call: a decorated function that recurses (or one instance nested in itself) must still
+    restore the mode of its outermost caller.
     """
 
     def __init__(self, mode: bool) -> None:
-        self.prev = STATE.grad_enabled
         self.mode = bool(mode)
-        STATE.grad_enabled = self.mode
+        self._previous: list[bool] = []
 
     def __enter__(self) -> None:
+        self._previous.append(STATE.grad_enabled)
         STATE.grad_enabled = self.mode
 
     def __exit__(self, *exc) -> bool:
-        STATE.grad_enabled = self.prev
+        STATE.grad_enabled = self._previous.pop()
         return False
 
 
-class no_grad(contextlib.ContextDecorator):
+class set_grad_enabled(_GradSwitch):
+    """Turn graph recording on or off; the previous mode comes back on exit.
+
+    Called as a plain function it also switches the mode at once (as ``torch.set_grad_enabled``);
+    used as a decorator it switches nothing until the decorated function runs.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__(mode)
+        self._previous.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.mode
+        self._switched_at_init = True
+
+    def __enter__(self) -> None:
+        if self._switched_at_init:          # `with set_grad_enabled(m):` — __init__ did the work
+            self._switched_at_init = False
+            return
+        super().__enter__()
+
+    def __call__(self, func):
+        if self._switched_at_init:          # `@set_grad_enabled(m)`: undo the switch of __init__
+            self._switched_at_init = False
+            STATE.grad_enabled = self._previous.pop()
+        return super().__call__(func)
+
+
+class no_grad(_GradSwitch):
     """Context manager / decorator: operations inside record no graph (inference, weight updates).
 
     >>> import autograd_core as ag
@@ -51,22 +79,12 @@ class no_grad(contextlib.ContextDecorator):
     False
     """
 
-    def __enter__(self) -> None:
-        self.prev = STATE.grad_enabled
-        STATE.grad_enabled = False
-
-    def __exit__(self, *exc) -> bool:
-        STATE.grad_enabled = self.prev
-        return False
+    def __init__(self) -> None:
+        super().__init__(False)
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradSwitch):
     """Context manager / decorator: turn recording back on inside a ``no_grad`` block."""
 
-    def __enter__(self) -> None:
-        self.prev = STATE.grad_enabled
-        STATE.grad_enabled = True
-
-    def __exit__(self, *exc) -> bool:
-        STATE.grad_enabled = self.prev
-        return False
+    def __init__(self) -> None:
+        super().__init__(True)

@@ -69,6 +69,8 @@ class Tensor:
     @staticmethod
     def _operand(value, like) -> Tensor:
         """A constant Tensor for a non-tensor operand (Python scalars follow ``like``'s dtype)."""
+        if like is not None and like.kind == "f" and type(value) in (float, int):  # common case
+            return Tensor._from_op(np.array(value, dtype=like), False)
         if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
             return Tensor._from_op(scalar_array(value, like if like is not None
                                                 else get_default_dtype()), False)
@@ -338,16 +340,16 @@ class Tensor:
         self._version_box[0] += 1
         return self
 
-    def fill_(self, value) -> Tensor:
+    def fill_(self, value, _op: str = "fill_") -> Tensor:
         """Set every element to ``value``, in place."""
-        self._check_inplace("fill_")
+        self._check_inplace(_op)
         self.data.fill(value)
         self._version_box[0] += 1
         return self
 
     def zero_(self) -> Tensor:
         """Set every element to 0, in place."""
-        return self.fill_(0)
+        return self.fill_(0, "zero_")
 
     __iadd__ = add_
     __isub__ = sub_

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..grad_mode import set_grad_enabled
+from ..grad_mode import STATE, set_grad_enabled
 from .walk import topological_order
 
 
@@ -113,33 +113,37 @@ def run(roots: Sequence, seeds: Sequence, *, retain_graph: bool, create_graph: b
     """The reverse sweep. With ``targets``, return their gradients instead of filling ``.grad``."""
     capture = None if targets is None else {id(t): None for t in targets}
     pending: dict = {}
+    leaves: dict = {}                                   # id(leaf) -> [leaf, summed gradient]
     for root, seed in zip(roots, seeds):
         if root._node is None:                          # a leaf is its own root: J = x
-            _deliver(root, seed, capture, create_graph)
+            _add_leaf(leaves, root, seed)
         else:
             _add_pending(pending, root._node, seed)
     nodes = list(pending)
-    if nodes:
-        order = list(topological_order(nodes))
-        if capture is not None:
-            order = _prune(order, capture)
-        with set_grad_enabled(create_graph):
-            for node in order:
-                grad = pending.pop(node, None)
-                if grad is None:                        # no gradient flows into this node
-                    continue
-                _run_node(node, grad, pending, capture, create_graph)
-        if not retain_graph:
-            # NOTE: released only after the sweep: a node's output tensor is kept alive by its
-            # consumers' inputs (the node holds it weakly), and backward rules read it
-            for node in order:
-                node.release()
+    order = list(topological_order(nodes)) if nodes else []
+    if capture is not None:
+        order = _prune(order, capture)
+    with set_grad_enabled(create_graph):
+        for node in order:
+            grad = pending.pop(node, None)
+            if grad is None:                            # no gradient flows into this node
+                continue
+            _run_node(node, grad, pending, leaves, capture, create_graph)
+        # NOTE: a leaf's gradient is complete only after the sweep (it may feed several ops):
+        # its hooks see the sum once, as a non-leaf's hooks do
+        for leaf, g in leaves.values():
+            _deliver(leaf, g, capture, create_graph)
+    if not retain_graph:
+        # NOTE: released only after the sweep: a node's output tensor is kept alive by its
+        # consumers' inputs (the node holds it weakly), and backward rules read it
+        for node in order:
+            node.release()
     if capture is not None:
         return [capture[id(t)] for t in targets]
     return None
 
 
-def _run_node(node, grad, pending, capture, create_graph) -> None:
+def _run_node(node, grad, pending, leaves, capture, create_graph) -> None:
     op = node.op
     if node.released:
         raise RuntimeError(
@@ -151,7 +155,13 @@ def _run_node(node, grad, pending, capture, create_graph) -> None:
                             (capture is not None and id(out) in capture)):
         grad = _deliver(out, grad, capture, create_graph)
     node.check_versions()
-    raw = op.backward(node, grad)
+    # NOTE: the ops a backward rule runs must not trip the *forward* anomaly check: a NaN made
+    # here is reported by detect_anomaly's observer as this op's backward, with its traceback
+    anomaly, STATE.anomaly_enabled = STATE.anomaly_enabled, False
+    try:
+        raw = op.backward(node, grad)
+    finally:
+        STATE.anomaly_enabled = anomaly
     raw = raw if isinstance(raw, tuple) else (raw,)
     if len(raw) != len(node.inputs):
         raise RuntimeError(f"{op.name}: backward returned {len(raw)} gradient(s) for "
@@ -173,7 +183,7 @@ def _run_node(node, grad, pending, capture, create_graph) -> None:
         if g is None:
             continue
         if t._node is None:
-            _deliver(t, g, capture, create_graph)
+            _add_leaf(leaves, t, g)
         else:
             _add_pending(pending, t._node, g)
 
@@ -190,6 +200,14 @@ def _fit_to_input(g, t, op, index):
 def _add_pending(pending: dict, node, g) -> None:
     previous = pending.get(node)
     pending[node] = g if previous is None else previous + g
+
+
+def _add_leaf(leaves: dict, t, g) -> None:
+    entry = leaves.get(id(t))
+    if entry is None:
+        leaves[id(t)] = [t, g]
+    else:
+        entry[1] = entry[1] + g
 
 
 def _deliver(t, g, capture, create_graph):
@@ -225,6 +243,9 @@ def _prune(order: list, capture: dict) -> list:
     """Keep only the nodes from which some target can be reached (for ``grad(..., inputs)``)."""
     useful = set()
     for node in reversed(order):                         # producers before consumers
+        if node.released:              # inputs unknown: keep it, so running it says what happened
+            useful.add(node)
+            continue
         for t in node.inputs:
             if id(t) in capture or (t._node is not None and t._node in useful):
                 useful.add(node)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import weakref
 
-_KEEP_ON_RELEASE = frozenset({"op", "kwargs", "released", "creation_trace", "_output_ref",
-                              "input_shapes"})
-
-
 class Node:
     """The context of one op application (``ctx`` in forward/backward)."""
+
+    # NOTE: slots for what every node has; extra values an op stores go to the instance dict,
+    # which Python creates only when the first one is set
+    __slots__ = ("op", "inputs", "kwargs", "released", "creation_trace", "_output_ref",
+                 "saved_versions", "__dict__", "__weakref__")
 
     def __init__(self, op, inputs: tuple, kwargs: dict) -> None:
         self.op = op
@@ -52,7 +53,6 @@ class Node:
     def attach(self, output) -> None:
         """Link this node to its output tensor (weakly) and record the versions of what it saved."""
         self._output_ref = weakref.ref(output)
-        self.input_shapes = tuple(t.shape for t in self.inputs)
         op = self.op
         if op.saves_inputs or op.saves_output:
             self.saved_versions = (
@@ -75,8 +75,7 @@ class Node:
 
     def release(self) -> None:
         """Free what the node holds for backward (inputs and saved values); keep its identity."""
-        for key in [k for k in vars(self) if k not in _KEEP_ON_RELEASE]:
-            delattr(self, key)
+        self.__dict__.clear()
         self.inputs = ()
         self.saved_versions = None
         self.released = True

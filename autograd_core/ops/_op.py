@@ -15,7 +15,7 @@ import traceback
 
 import numpy as np
 
-from ..dtypes import is_floating
+from ..dtypes import get_default_dtype, is_floating
 from ..grad_mode import STATE
 from ..graph.node import Node
 from ..graph.rules import InverseRule
@@ -58,24 +58,24 @@ class Op:
         Inputs may be Tensors, numpy arrays or Python numbers (converted like the first tensor).
         Non-tensor arguments are keywords; they reach forward and are kept on ``ctx.kwargs``.
         """
-        tensors = _as_tensors(inputs)
+        tensors = inputs if all(type(x) is Tensor for x in inputs) else _as_tensors(inputs)
         ctx = Node(cls, tensors, kwargs)
         data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        recording = STATE.grad_enabled and any(t.requires_grad for t in tensors)
-        if recording and not is_floating(data.dtype):
-            recording = False                 # integer/bool results (comparisons) carry no grad
+        # integer/bool results (comparisons, argmax) never carry a gradient
+        recording = (STATE.grad_enabled and data.dtype.kind == "f"
+                     and any(t._requires_grad for t in tensors))
         out = Tensor._from_op(data, recording)
-        if cls.returns_view and tensors and data.base is not None \
-                and np.may_share_memory(data, tensors[0].data):
+        if cls.returns_view and data.base is not None and np.may_share_memory(data,
+                                                                              tensors[0].data):
             out._version_box = tensors[0]._version_box
         if recording:
             out._node = ctx
             ctx.attach(out)
-            if STATE.anomaly_enabled:
-                ctx.creation_trace = "".join(traceback.format_stack()[:-2])
         if STATE.anomaly_enabled:
+            if recording:
+                ctx.creation_trace = "".join(traceback.format_stack()[:-1])
             _check_finite(cls, data, "forward")
         return out
 
@@ -87,6 +87,12 @@ def _as_tensors(inputs) -> tuple:
             like = x.data.dtype
             if like.kind == "f":
                 break
+    if like is not None and like.kind in "iu" and any(type(x) is float for x in inputs):
+        # NOTE: integer tensor ∘ Python float gives the default float dtype (as PyTorch), not
+        # numpy's float64; integer tensors carry no gradient, so casting them loses nothing
+        like = get_default_dtype()
+        inputs = [Tensor._from_op(x.data.astype(like), False)
+                  if isinstance(x, Tensor) and x.data.dtype.kind in "iu" else x for x in inputs]
     return tuple(x if isinstance(x, Tensor) else Tensor._operand(x, like) for x in inputs)
 
 

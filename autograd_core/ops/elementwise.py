@@ -158,7 +158,8 @@ class Pow(Op):
 
     forward    out = aᵇ
     backward   grad_a = grad ⊙ b ⊙ aᵇ⁻¹,   grad_b = grad ⊙ out ⊙ ln a
-    NOTE: ln a is taken as 0 where a = 0 (the limit of out·ln a there), as PyTorch does.
+    NOTE: ln a is taken as 0 where a = 0 (the limit of out·ln a there), as PyTorch does;
+    grad_a is 0 where b = 0 (a⁰ is constant), also at a = 0, as PyTorch.
     """
 
     @staticmethod
@@ -170,7 +171,10 @@ class Pow(Op):
     def backward(ctx, grad):
         a, b = ctx.inputs
         need_a, need_b = ctx.needs_input_grad
-        grad_a = grad * b * a ** (b - 1) if need_a else None
+        # NOTE: where a = b = 0, aᵇ⁻¹ becomes a¹ so that 0⁻¹ cannot turn b·aᵇ⁻¹ = 0 into nan;
+        # only there, so that ∂grad_a/∂b = aᵇ⁻¹(1 + b ln a) stays right at b = 0, a ≠ 0
+        zero_zero = (a.data == 0) & (b.data == 0)
+        grad_a = grad * b * a ** where(zero_zero, 1, b - 1) if need_a else None
         grad_b = None
         if need_b:
             safe_a = where(a == 0, 1, a)

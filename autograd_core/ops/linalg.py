@@ -115,8 +115,9 @@ class Linear(Op):
         grad_x = grad @ w if needs[0] else None
         grad_w = None
         if needs[1]:
-            flat_grad = reshape(grad, (-1, grad.shape[-1]))
-            flat_x = reshape(x, (-1, x.shape[-1]))
+            rows = int(np.prod(x.shape[:-1]))    # not -1: numpy cannot infer it when empty
+            flat_grad = reshape(grad, (rows, grad.shape[-1]))
+            flat_x = reshape(x, (rows, x.shape[-1]))
             grad_w = transpose(flat_grad) @ flat_x
         if len(ctx.inputs) == 2:
             return grad_x, grad_w

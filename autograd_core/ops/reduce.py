@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import normalize_axis
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
-from .elementwise import exp, sqrt
+from .elementwise import exp, sqrt, where
 from .shape import broadcast_to, reshape
 
 
@@ -88,7 +88,7 @@ class Mean(Op):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        if x.size == 0:
+        if _count(x.shape, axis) == 0:      # an empty x reduced over non-empty axes is fine
             raise ValueError(f"mean: cannot take the mean of an empty tensor (shape {x.shape})")
         return np.mean(x, axis=axis, keepdims=keepdims)
 
@@ -156,7 +156,7 @@ class _Extremum(Op):
 
     @classmethod
     def forward(cls, ctx, x, axis, keepdims):
-        if x.size == 0 or (axis is not None and any(x.shape[a] == 0 for a in axis)):
+        if _count(x.shape, axis) == 0:
             raise ValueError(f"{cls.name}: cannot reduce an empty tensor (shape {x.shape}) "
                              f"over axis {axis}")
         return cls.reducer(x, axis=axis, keepdims=keepdims)
@@ -217,8 +217,8 @@ class Prod(Op):
     forward    out = Πᵢ xᵢ
     backward   grad_x_k = grad ⊙ Π_{i≠k} xᵢ
     NOTE: the products of the other elements are computed without division, so zeros are exact.
-    When no element is zero the rule is written as grad ⊙ out / x, which is differentiable again;
-    with zeros present, second derivatives through prod are not supported.
+    In slices without zeros the rule is written as grad ⊙ out / x, which is differentiable again;
+    in slices holding a zero, second derivatives through prod are not supported.
     """
 
     @staticmethod
@@ -228,11 +228,14 @@ class Prod(Op):
     @staticmethod
     def backward(ctx, grad):
         x = ctx.inputs[0]
+        kept = _kept_shape(x.shape, ctx.kwargs["axis"])
         if np.all(x.data != 0):
-            kept = _kept_shape(x.shape, ctx.kwargs["axis"])
             return _expand(grad, ctx) * reshape(ctx.output, kept) / x
+        # NOTE: only the slices holding a zero take the constant rule; the others keep out / x
+        has_zero = np.any(x.data == 0, axis=ctx.kwargs["axis"], keepdims=True)
         others = Tensor._from_op(_exclusive_products(x.data, ctx.kwargs["axis"]), False)
-        return _expand(grad, ctx) * others
+        rule = where(has_zero, others, reshape(ctx.output, kept) / where(has_zero, 1, x))
+        return _expand(grad, ctx) * rule
 
 
 def prod(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
@@ -242,7 +245,8 @@ def prod(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None
 
 
 def _stable_max(x: np.ndarray, axis) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
+    # NOTE: initial=−inf lets an empty axis through (it becomes 0 below)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     return np.where(np.isfinite(m), m, 0)
 
 
@@ -255,7 +259,7 @@ class LogSumExp(Op):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        if x.size == 0:
+        if _count(x.shape, axis) == 0:
             raise ValueError(f"logsumexp: cannot reduce an empty tensor (shape {x.shape})")
         # NOTE: subtracting the max keeps every exponent ≤ 0, so nothing overflows
         m = _stable_max(x, axis)
