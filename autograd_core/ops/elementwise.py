@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from ..dtypes import is_floating
+from ..dtypes import get_default_dtype, is_floating
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 
@@ -118,7 +118,10 @@ class Div(Op):
     @staticmethod
     def forward(ctx, a, b):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return _binary("div", np.true_divide, a, b)
+            out = _binary("div", np.true_divide, a, b)
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+            out = out.astype(get_default_dtype())   # int / int → default float (as PyTorch)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -192,6 +195,8 @@ class PowScalar(Op):
 
     @staticmethod
     def forward(ctx, x, exponent):
+        if not is_floating(x.dtype) and not isinstance(exponent, numbers.Integral):
+            x = x.astype(get_default_dtype())       # int ** 0.5 → default float (as PyTorch)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.power(x, np.asarray(exponent, dtype=x.dtype if is_floating(x.dtype)
                                           else None))
