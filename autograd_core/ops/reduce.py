@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import normalize_axis
+from ..grad_mode import is_grad_enabled
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 from .elementwise import exp, sqrt, where
-from .shape import broadcast_to, reshape
+from .shape import broadcast_to, permute, reshape
 
 
 def _axes(op: str, x: Tensor, axis, keepdims, dim, keepdim):
@@ -211,14 +212,31 @@ def _exclusive_products(x: np.ndarray, axis) -> np.ndarray:
     return np.transpose(result, np.argsort(rest + list(axes)))
 
 
+def _exclusive_products_recorded(x: Tensor, axis) -> Tensor:
+    """``_exclusive_products`` written with differentiable ops, for ``create_graph``.
+
+    Along the n reduced elements it builds an n × n copy with the diagonal set to 1 and takes
+    its product: Π_{i≠k} xᵢ for every k, at O(n²) memory (used only when a slice holds a zero).
+    """
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = permute(x, rest + list(axes))
+    n = _count(x.shape, axes)
+    flat = reshape(moved, moved.shape[:len(rest)] + (1, n))
+    tiled = broadcast_to(flat, flat.shape[:-2] + (n, n))             # [..., k, i] = xᵢ
+    others = prod(where(np.eye(n, dtype=bool), 1, tiled), axis=-1)   # Π_{i≠k} xᵢ
+    return permute(reshape(others, moved.shape), np.argsort(rest + list(axes)).tolist())
+
+
 class Prod(Op):
     """Product over axes.
 
     forward    out = Πᵢ xᵢ
     backward   grad_x_k = grad ⊙ Π_{i≠k} xᵢ
     NOTE: the products of the other elements are computed without division, so zeros are exact.
-    In slices without zeros the rule is written as grad ⊙ out / x, which is differentiable again;
-    in slices holding a zero, second derivatives through prod are not supported.
+    In slices without zeros the rule is written as grad ⊙ out / x; in slices holding a zero it
+    uses prefix/suffix products, or, when the backward is recorded (create_graph), an n × n
+    masked product that can be differentiated again.
     """
 
     @staticmethod
@@ -233,7 +251,10 @@ class Prod(Op):
             return _expand(grad, ctx) * reshape(ctx.output, kept) / x
         # NOTE: only the slices holding a zero take the constant rule; the others keep out / x
         has_zero = np.any(x.data == 0, axis=ctx.kwargs["axis"], keepdims=True)
-        others = Tensor._from_op(_exclusive_products(x.data, ctx.kwargs["axis"]), False)
+        if is_grad_enabled():
+            others = _exclusive_products_recorded(x, ctx.kwargs["axis"])
+        else:
+            others = Tensor._from_op(_exclusive_products(x.data, ctx.kwargs["axis"]), False)
         rule = where(has_zero, others, reshape(ctx.output, kept) / where(has_zero, 1, x))
         return _expand(grad, ctx) * rule
 

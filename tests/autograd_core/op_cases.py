@@ -253,7 +253,7 @@ REDUCTIONS = [
     OpCase("Prod", lambda x, axis, keepdims: ag.prod(x, axis=axis, keepdims=keepdims),
            _prod_with_zeros(),
            lambda x, axis, keepdims: np.prod(x, axis=_np_axis(axis, x.ndim), keepdims=keepdims),
-           supports_double_backward=False, variant="zeros"),
+           variant="zeros"),
     OpCase("LogSumExp", lambda x, axis, keepdims: ag.logsumexp(x, axis=axis, keepdims=keepdims),
            reduction(min_count=1), _logsumexp),
     OpCase("Softmax", lambda x, axis: ag.softmax(x, axis=axis), along_axis(), _softmax),

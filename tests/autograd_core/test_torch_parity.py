@@ -855,10 +855,10 @@ def test_grad_of_grad_prod_in_slices_without_zeros():
                          [_uniform((2, 3), 0.5, 2.0)])
 
 
-@pytest.mark.xfail(strict=True, reason="documented limitation: in a slice holding a zero, prod's "
-                   "backward is a constant, so its second derivatives are missing")
-def test_grad_of_grad_prod_in_a_slice_with_a_zero():
-    _second_order_parity(lambda a: ag.prod(a, axis=1).sum(), lambda a: a.prod(1).sum(),
+@pytest.mark.parametrize("axis", [1, 0, None])
+def test_grad_of_grad_prod_in_a_slice_with_a_zero(axis):
+    _second_order_parity(lambda a: ag.prod(a, axis=axis).sum(),
+                         lambda a: (a.prod() if axis is None else a.prod(axis)).sum(),
                          [np.array([[0.0, 2.0, 1.5], [0.0, 0.0, 3.0]])])
 
 
