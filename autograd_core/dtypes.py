@@ -1,7 +1,8 @@
 """Default floating dtype and the conversion of Python values to arrays.
 
 Python floats and lists of floats become the default dtype (float32, as in PyTorch); numpy arrays
-keep their own dtype. ``set_default_dtype(np.float64)`` switches the default, e.g. for gradient checks.
+keep their own dtype. ``set_default_dtype(np.float64)`` switches the default, e.g. for gradient
+checks.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def set_default_dtype(dtype) -> None:
     global _default_dtype
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
-        raise TypeError(f"set_default_dtype: expected a floating dtype (float32/float64), got {dtype}")
+        raise TypeError(f"set_default_dtype: expected a floating dtype (float32/float64), "
+                        f"got {dtype}")
     _default_dtype = dtype
 
 

@@ -29,7 +29,8 @@ def normalize_axis(op: str, axis, ndim: int) -> tuple[int, ...] | None:
     for a in axes:
         a = int(a)
         if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} "
+                             "dimension(s)")
         if ndim:
             result.append(a % ndim)
     if len(set(result)) != len(result):

@@ -34,7 +34,7 @@ class Tensor:
 
     __slots__ = ("data", "_grad", "_requires_grad", "_node", "_version_box", "name", "_hooks",
                  "_retains_grad", "__weakref__")
-    __array_ufunc__ = None          # numpy defers to our reflected operators: ndarray * Tensor works
+    __array_ufunc__ = None      # numpy defers to our reflected operators: ndarray * Tensor works
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None

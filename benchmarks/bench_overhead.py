@@ -65,10 +65,10 @@ def main() -> None:
     print(f"µs per op on a 1-element float32 tensor (chain of {N}, median of {REPEATS})")
     print(f"{'op':<8} {'neurona fwd':>12} {'neurona bwd':>12} {'torch fwd':>10} {'torch bwd':>10}")
     for op in ("mul", "tanh", "sigmoid", "exp", "relu"):
-        f, b = _time(lambda: _chain_neurona(op))
+        f, b = _time(lambda op=op: _chain_neurona(op))
         row = f"{op:<8} {f:>12.2f} {b:>12.2f}"
         if torch is not None:
-            tf, tb = _time(lambda: _chain_torch(op, torch))
+            tf, tb = _time(lambda op=op: _chain_torch(op, torch))
             row += f" {tf:>10.2f} {tb:>10.2f}   ratio {f / tf:.2f} / {b / tb:.2f}"
         print(row)
 

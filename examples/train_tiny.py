@@ -146,7 +146,8 @@ def course_example() -> bool:
         all_equal = True
         for label, (param, expected) in formulas.items():
             got = param.grad.numpy()
-            equal = got.shape == expected.shape and np.allclose(got, expected, rtol=1e-9, atol=1e-12)
+            equal = (got.shape == expected.shape
+                     and np.allclose(got, expected, rtol=1e-9, atol=1e-12))
             all_equal &= equal
             print(f"  {label}:  {'equal' if equal else 'DIFFERENT'}")
             print(f"      engine {show(got)}")

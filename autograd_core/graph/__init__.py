@@ -1,1 +1,1 @@
-"""The recorded graph: nodes, the one traversal, the backward engine and the inverse-neuron rules."""
+"""The recorded graph: nodes, the one traversal, the backward engine, the inverse-neuron rules."""

@@ -38,8 +38,8 @@ class InverseRule(enum.Enum):
         try:
             return LABELS[lang][self]
         except KeyError:
-            raise ValueError(f"InverseRule.label: unknown language {lang!r}; expected 'en' or 'es'") \
-                from None
+            raise ValueError(f"InverseRule.label: unknown language {lang!r}; expected 'en' or "
+                             "'es'") from None
 
 
 LABELS = {

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
-from .activations import _sigmoid, sigmoid
+from .activations import sigmoid
 from .compare import one_hot
 from .reduce import _stable_max, log_softmax, softmax
 from .shape import reshape

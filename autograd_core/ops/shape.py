@@ -15,7 +15,7 @@ from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 
 
-# --- broadcasting pair ---------------------------------------------------------------------------
+# --- broadcasting pair ----------------------------------------------------------------------------
 class BroadcastTo(Op):
     """Repeat ``x`` along new leading axes and size-1 axes to reach ``shape``.
 
@@ -97,7 +97,7 @@ def sum_to(x: Tensor, shape, *, op_name: str | None = None, input_index: int | N
     return SumTo.apply(x, shape=shape, op_name=op_name, input_index=input_index)
 
 
-# --- reshaping -------------------------------------------------------------------------------------
+# --- reshaping ------------------------------------------------------------------------------------
 class Reshape(Op):
     """Same values, new shape (also squeeze, unsqueeze, flatten).
 
@@ -225,7 +225,7 @@ def permute(x: Tensor, *axes) -> Tensor:
     return x if perm == tuple(range(x.ndim)) else Transpose.apply(x, axes=perm)
 
 
-# --- indexing ----------------------------------------------------------------------------------------
+# --- indexing -------------------------------------------------------------------------------------
 def to_numpy_index(index):
     """Replace Tensors (and lists) inside an index by numpy arrays."""
     if isinstance(index, tuple):
@@ -297,7 +297,7 @@ class IndexAdd(Op):
         return GetItem.apply(grad, index=ctx.kwargs["index"])
 
 
-# --- joining and splitting ---------------------------------------------------------------------------
+# --- joining and splitting ------------------------------------------------------------------------
 class Concatenate(Op):
     """Join tensors along an existing axis.
 
