@@ -17,20 +17,9 @@ N = 2000
 REPEATS = 15
 
 
-def _chain_neurona(op: str):
-    x = ag.tensor(np.array([0.5], dtype=np.float32), requires_grad=True)
-
-    def forward():
-        y = x
-        for _ in range(N):
-            y = getattr(y, op)() if op != "mul" else y * 1.0
-        return y
-
-    return x, forward
-
-
-def _chain_torch(op: str, torch):
-    x = torch.tensor([0.5], requires_grad=True)
+def _chain(make_leaf, op: str):
+    """A leaf and a forward function applying ``op`` N times (same code for both engines)."""
+    x = make_leaf()
 
     def forward():
         y = x
@@ -65,10 +54,12 @@ def main() -> None:
     print(f"µs per op on a 1-element float32 tensor (chain of {N}, median of {REPEATS})")
     print(f"{'op':<8} {'neurona fwd':>12} {'neurona bwd':>12} {'torch fwd':>10} {'torch bwd':>10}")
     for op in ("mul", "tanh", "sigmoid", "exp", "relu"):
-        f, b = _time(lambda op=op: _chain_neurona(op))
+        f, b = _time(lambda op=op: _chain(
+            lambda: ag.tensor(np.array([0.5], dtype=np.float32), requires_grad=True), op))
         row = f"{op:<8} {f:>12.2f} {b:>12.2f}"
         if torch is not None:
-            tf, tb = _time(lambda op=op: _chain_torch(op, torch))
+            tf, tb = _time(lambda op=op: _chain(
+                lambda: torch.tensor([0.5], requires_grad=True), op))
             row += f" {tf:>10.2f} {tb:>10.2f}   ratio {f / tf:.2f} / {b / tb:.2f}"
         print(row)
 
