@@ -154,15 +154,20 @@ def _run_node(node, grad, pending, leaves, capture, create_graph) -> None:
     if out is not None and (out._hooks or out._retains_grad or
                             (capture is not None and id(out) in capture)):
         grad = _deliver(out, grad, capture, create_graph)
-    node.check_versions()
-    # NOTE: the ops a backward rule runs must not trip the *forward* anomaly check: a NaN made
-    # here is reported by detect_anomaly's observer as this op's backward, with its traceback
-    anomaly, STATE.anomaly_enabled = STATE.anomaly_enabled, False
-    try:
+    if node.saved_versions is not None:
+        node.check_versions()
+    if STATE.anomaly_enabled:
+        # NOTE: the ops a backward rule runs must not trip the *forward* anomaly check: a NaN
+        # made here is reported by detect_anomaly's observer as this op's backward
+        STATE.anomaly_enabled = False
+        try:
+            raw = op.backward(node, grad)
+        finally:
+            STATE.anomaly_enabled = True
+    else:
         raw = op.backward(node, grad)
-    finally:
-        STATE.anomaly_enabled = anomaly
-    raw = raw if isinstance(raw, tuple) else (raw,)
+    if type(raw) is not tuple:
+        raw = (raw,)
     if len(raw) != len(node.inputs):
         raise RuntimeError(f"{op.name}: backward returned {len(raw)} gradient(s) for "
                            f"{len(node.inputs)} input(s)")
@@ -171,9 +176,10 @@ def _run_node(node, grad, pending, leaves, capture, create_graph) -> None:
         if g is None or not t._requires_grad:
             reduced.append(None)
             continue
-        if not isinstance(g, Tensor):
-            g = Tensor._from_op(np.asarray(g), False)
-        g = _fit_to_input(g, t, op, index)
+        if type(g) is not Tensor:
+            g = g if isinstance(g, Tensor) else Tensor._from_op(np.asarray(g), False)
+        if g.data.shape != t.data.shape or g.data.dtype != t.data.dtype:
+            g = _fit_to_input(g, t, op, index)
         reduced.append(g)
     if _observers:
         step = BackwardStep(node, grad, raw, tuple(reduced))

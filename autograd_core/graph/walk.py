@@ -25,10 +25,12 @@ def topological_order(roots: Iterable[N], parents: Callable[[N], Iterable[N]] = 
     """
     roots = list(dict.fromkeys(roots))
     consumers: dict[N, int] = {node: 0 for node in roots}
+    edges: dict[N, list[N]] = {}                   # each node's parents, read once
     stack = list(roots)
     while stack:                                   # pass 1: count consumer edges per node
         node = stack.pop()
-        for parent in parents(node):
+        edges[node] = node_parents = list(parents(node))
+        for parent in node_parents:
             if parent in consumers:
                 consumers[parent] += 1
             else:
@@ -37,9 +39,8 @@ def topological_order(roots: Iterable[N], parents: Callable[[N], Iterable[N]] = 
     ready = [node for node in reversed(roots) if consumers[node] == 0]
     while ready:                                   # pass 2: emit a node once its count hits zero
         node = ready.pop()
-        node_parents = list(parents(node))         # read before the caller may release the node
-        yield node
-        for parent in reversed(node_parents):
+        yield node                                 # (the caller may release it: edges are kept)
+        for parent in reversed(edges.pop(node)):
             consumers[parent] -= 1
             if consumers[parent] == 0:
                 ready.append(parent)

@@ -58,7 +58,11 @@ class Op:
         Inputs may be Tensors, numpy arrays or Python numbers (converted like the first tensor).
         Non-tensor arguments are keywords; they reach forward and are kept on ``ctx.kwargs``.
         """
-        tensors = inputs if all(type(x) is Tensor for x in inputs) else _as_tensors(inputs)
+        tensors = inputs
+        for x in inputs:
+            if type(x) is not Tensor:
+                tensors = _as_tensors(inputs)
+                break
         ctx = Node(cls, tensors, kwargs)
         data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
         if type(data) is not np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
-from .elementwise import _mask, exp, where
+from .elementwise import exp, where
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -35,8 +35,29 @@ class Sigmoid(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        out = ctx.output
-        return grad * out * (1 - out)
+        return SigmoidBackward.apply(grad, ctx.output)
+
+
+class SigmoidBackward(Op):
+    """The sigmoid's backward rule as one node (one array expression instead of three ops).
+
+    forward    out = grad ⊙ y ⊙ (1 − y)            (y = σ(x), the sigmoid's output)
+    backward   grad_grad = g ⊙ y ⊙ (1 − y),   grad_y = g ⊙ grad ⊙ (1 − 2y)
+    inverse neuron: activation ψ → multiply by ψ'(z)
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        return grad * y * (1 - y)
+
+    @staticmethod
+    def backward(ctx, g):
+        grad, y = ctx.inputs
+        need_grad, need_y = ctx.needs_input_grad
+        return (SigmoidBackward.apply(g, y) if need_grad else None,
+                g * grad * (1 - 2 * y) if need_y else None)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -67,8 +88,29 @@ class Tanh(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        out = ctx.output
-        return grad * (1 - out * out)
+        return TanhBackward.apply(grad, ctx.output)
+
+
+class TanhBackward(Op):
+    """The tanh's backward rule as one node (one array expression instead of three ops).
+
+    forward    out = grad ⊙ (1 − y²)                (y = tanh(x), the tanh's output)
+    backward   grad_grad = g ⊙ (1 − y²),   grad_y = −2 g ⊙ grad ⊙ y
+    inverse neuron: activation ψ → multiply by ψ'(z)
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        return grad * (1 - y * y)
+
+    @staticmethod
+    def backward(ctx, g):
+        grad, y = ctx.inputs
+        need_grad, need_y = ctx.needs_input_grad
+        return (TanhBackward.apply(g, y) if need_grad else None,
+                -2 * g * grad * y if need_y else None)
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -94,7 +136,27 @@ class ReLU(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * _mask(ctx.output.data > 0, grad)
+        return ReLUBackward.apply(grad, ctx.output)
+
+
+class ReLUBackward(Op):
+    """The ReLU's backward rule as one node: pass grad where the unit was active.
+
+    forward    out = grad ⊙ [y > 0]                 (y = relu(x), the ReLU's output)
+    backward   grad_grad = g ⊙ [y > 0],   grad_y = 0   (the mask is piecewise constant)
+    inverse neuron: activation ψ → multiply by ψ'(z)
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, grad, y):
+        return np.where(y > 0, grad, np.zeros((), grad.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.inputs[1]
+        return ReLUBackward.apply(g, y), Tensor._from_op(np.zeros(y.shape, y.dtype), False)
 
 
 def relu(x: Tensor) -> Tensor:

@@ -195,6 +195,13 @@ ACTIVATIONS = [
     OpCase("Sigmoid", ag.sigmoid, unary(reals(-4.0, 4.0)), _sigmoid),
     OpCase("Tanh", ag.tanh, unary(), np.tanh),
     OpCase("ReLU", ag.relu, unary(away_from(0.0)), lambda x: np.maximum(x, 0.0)),
+    # the fused backward rules, called as op(grad, y) with y the activation's output
+    OpCase("SigmoidBackward", ag.Op.registry["SigmoidBackward"].apply,
+           binary(elements_b=reals(0.05, 0.95)), lambda grad, y: grad * y * (1 - y)),
+    OpCase("TanhBackward", ag.Op.registry["TanhBackward"].apply,
+           binary(elements_b=reals(-0.95, 0.95)), lambda grad, y: grad * (1 - y * y)),
+    OpCase("ReLUBackward", ag.Op.registry["ReLUBackward"].apply,
+           binary(elements_b=away_from(0.0)), lambda grad, y: np.where(y > 0, grad, 0.0)),
     OpCase("LeakyReLU", lambda x, negative_slope: ag.leaky_relu(x, negative_slope),
            unary(away_from(0.0), negative_slope=st.sampled_from([0.01, 0.2])),
            lambda x, negative_slope: np.where(x > 0, x, negative_slope * x)),
