@@ -168,30 +168,33 @@ def _run_node(node, grad, pending, leaves, capture, create_graph) -> None:
         raw = op.backward(node, grad)
     if type(raw) is not tuple:
         raw = (raw,)
-    if len(raw) != len(node.inputs):
+    inputs = node.inputs
+    if len(raw) != len(inputs):
         raise RuntimeError(f"{op.name}: backward returned {len(raw)} gradient(s) for "
-                           f"{len(node.inputs)} input(s)")
-    reduced = []
-    for index, (t, g) in enumerate(zip(node.inputs, raw)):
+                           f"{len(inputs)} input(s)")
+    reduced = [None] * len(inputs)
+    for index, t in enumerate(inputs):
+        g = raw[index]
         if g is None or not t._requires_grad:
-            reduced.append(None)
             continue
         if type(g) is not Tensor:
             g = g if isinstance(g, Tensor) else Tensor._from_op(np.asarray(g), False)
         if g.data.shape != t.data.shape or g.data.dtype != t.data.dtype:
             g = _fit_to_input(g, t, op, index)
-        reduced.append(g)
+        reduced[index] = g
     if _observers:
         step = BackwardStep(node, grad, raw, tuple(reduced))
         for observer in list(_observers):
             observer(step)
-    for t, g in zip(node.inputs, reduced):
+    for t, g in zip(inputs, reduced):
         if g is None:
             continue
-        if t._node is None:
+        producer = t._node
+        if producer is None:
             _add_leaf(leaves, t, g)
         else:
-            _add_pending(pending, t._node, g)
+            previous = pending.get(producer)
+            pending[producer] = g if previous is None else previous + g
 
 
 def _fit_to_input(g, t, op, index):

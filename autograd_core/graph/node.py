@@ -51,27 +51,37 @@ class Node:
         return f"{self.op.__name__}Backward"
 
     def attach(self, output) -> None:
-        """Link this node to its output tensor (weakly) and record the versions of what it saved."""
+        """Link this node to its output tensor (weakly) and record the versions of what it saved.
+
+        ``saved_versions`` holds (version box, version at forward) pairs: inputs first, then the
+        output, for what the op declares it reads in backward.
+        """
         self._output_ref = weakref.ref(output)
         op = self.op
-        if op.saves_inputs or op.saves_output:
-            self.saved_versions = (
-                tuple(t._version_box[0] for t in self.inputs) if op.saves_inputs else None,
-                output._version_box[0] if op.saves_output else None)
+        if op.saves_inputs:
+            pairs = [(t._version_box, t._version_box[0]) for t in self.inputs]
+            if op.saves_output:
+                pairs.append((output._version_box, output._version_box[0]))
+            self.saved_versions = pairs
+        elif op.saves_output:
+            self.saved_versions = [(output._version_box, output._version_box[0])]
 
     def check_versions(self) -> None:
         """Raise if a tensor this op saved for backward was modified in place since forward."""
-        if self.saved_versions is None:
-            return
-        input_versions, output_version = self.saved_versions
-        if input_versions is not None:
-            for index, (t, seen) in enumerate(zip(self.inputs, input_versions)):
-                if t._version_box[0] != seen:
-                    raise _modified_error(self.op.name, f"input {index}", t, seen)
-        if output_version is not None:
-            out = self.output
-            if out._version_box[0] != output_version:
-                raise _modified_error(self.op.name, "its output", out, output_version)
+        for box, seen in self.saved_versions or ():
+            if box[0] != seen:
+                self._raise_modified()
+
+    def _raise_modified(self) -> None:
+        name = self.op.name
+        saved = list(self.inputs) if self.op.saves_inputs else []
+        labels = [f"input {i}" for i in range(len(saved))]
+        if self.op.saves_output:
+            saved.append(self.output)
+            labels.append("its output")
+        for t, label, (box, seen) in zip(saved, labels, self.saved_versions):
+            if box[0] != seen:
+                raise _modified_error(name, label, t, seen)
 
     def release(self) -> None:
         """Free what the node holds for backward (inputs and saved values); keep its identity."""

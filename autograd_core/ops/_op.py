@@ -64,12 +64,19 @@ class Op:
                 tensors = _as_tensors(inputs)
                 break
         ctx = Node(cls, tensors, kwargs)
-        data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+        if len(tensors) == 1:
+            data = cls.forward(ctx, tensors[0].data, **kwargs)
+        else:
+            data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        # integer/bool results (comparisons, argmax) never carry a gradient
-        recording = (STATE.grad_enabled and data.dtype.kind == "f"
-                     and any(t._requires_grad for t in tensors))
+        recording = False
+        if STATE.grad_enabled:
+            for t in tensors:
+                if t._requires_grad:
+                    # integer/bool results (comparisons, argmax) never carry a gradient
+                    recording = data.dtype.kind == "f"
+                    break
         out = Tensor._from_op(data, recording)
         if cls.returns_view and data.base is not None and np.may_share_memory(data,
                                                                               tensors[0].data):
