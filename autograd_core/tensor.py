@@ -281,8 +281,18 @@ class Tensor:
     def __setitem__(self, index, value) -> None:
         """``x[index] = value`` in place; not allowed while x is part of a recorded graph."""
         self._check_inplace("setitem")
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[ops.shape.to_numpy_index(index)] = value
+        if isinstance(value, Tensor):
+            if STATE.grad_enabled and value._requires_grad:
+                raise RuntimeError(
+                    f"setitem: the assigned value (shape {value.shape}) requires grad, but writing "
+                    "into a tensor is not recorded, so its gradient would be lost; build the "
+                    "result with where/concatenate/stack, or assign value.detach()")
+            value = value.data
+        try:
+            self.data[ops.shape.to_numpy_index(index)] = value
+        except (ValueError, IndexError) as error:
+            raise type(error)(f"setitem: cannot assign {describe(np.asarray(value))} to index "
+                              f"{index!r} of a tensor of {describe(self)}: {error}") from None
         self._version_box[0] += 1
 
     # --- in-place operations (no graph: allowed under no_grad or on tensors without grad) -------

@@ -491,3 +491,20 @@ def test_cast_to_integer_cuts_the_graph():
     assert not n.requires_grad and n.grad_fn is None
     back = ag.tensor([1, 2]).float()
     assert back.dtype == np.float32 and not back.requires_grad
+
+
+def test_setitem_of_a_value_that_requires_grad_is_refused():
+    x = ag.zeros(3)
+    v = ag.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"setitem: the assigned value \(shape \(1,\)\) requires "
+                                           "grad"):
+        x[0:1] = v
+    x[0:1] = v.detach()
+    assert x.numpy()[0] == 1.0
+
+
+def test_setitem_shape_mismatch_names_the_shapes():
+    x = ag.zeros(3)
+    with pytest.raises(ValueError, match=r"setitem: cannot assign shape \(2,\), float64 .*"
+                                         r"shape \(3,\), float32"):
+        x[0:1] = np.ones(2)
