@@ -60,7 +60,7 @@ class Op:
         """
         tensors = inputs
         for x in inputs:
-            if type(x) is not Tensor:
+            if not isinstance(x, Tensor):
                 tensors = _as_tensors(inputs)
                 break
         ctx = Node(cls, tensors, kwargs)
