@@ -5,7 +5,9 @@ entry, ``__neurona__``, holds the structure as JSON: dicts (with str/int/float/b
 lists, tuples, numbers, strings, None, and references to the arrays (Tensors remember that they
 were Tensors and whether they required grad). It is read back with ``allow_pickle=False``, so
 loading a file never runs code, and it is checked entirely before anything is returned: a
-truncated, corrupted or foreign file raises ``ValueError``.
+truncated, corrupted or foreign file raises ``ValueError``. Besides the zip format's CRC of each
+entry, the archive's comment holds a SHA-256 of every byte before it, so damage anywhere in the
+file (headers and directory included) is detected.
 
 >>> import os, tempfile, numpy as np
 >>> path = os.path.join(tempfile.mkdtemp(), "state.npz")
@@ -15,6 +17,8 @@ truncated, corrupted or foreign file raises ``ValueError``.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import os
@@ -31,6 +35,8 @@ FORMAT = "neurona.save"
 VERSION = 1
 STRUCTURE_KEY = "__neurona__"
 _SCALARS = (str, int, float, bool, type(None))
+_DIGEST_PREFIX = b"neurona-sha256:"
+_COMMENT_SIZE = len(_DIGEST_PREFIX) + 64
 
 
 def _encode(obj, arrays: dict, where: str):
@@ -67,20 +73,30 @@ def _encode(obj, arrays: dict, where: str):
 
 
 def save(obj, path: str | os.PathLike) -> None:
-    """Write ``obj`` (e.g. ``model.state_dict()``, ``optimizer.state_dict()``) to ``path``.
-
-    The file is written to a temporary name and renamed, so an interrupted save never leaves a
-    half-written file under ``path``.
-    """
+    """Write ``obj`` (e.g. ``model.state_dict()``, ``optimizer.state_dict()``) to ``path``
+    (the name is used as given; ``.npz`` is the natural extension)."""
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, arrays, "obj")
     header = json.dumps({"format": FORMAT, "version": VERSION, "root": tree}, allow_nan=False)
+    _write_archive(path, {**arrays, STRUCTURE_KEY: np.array(header)})
+
+
+def _write_archive(path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz of ``arrays`` whose zip comment is the SHA-256 of the bytes before it; written to
+    a temporary file and renamed, so an interrupted save never leaves half a file at ``path``."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.comment = b"0" * _COMMENT_SIZE                  # placeholder of the final size
+    data = bytearray(buffer.getvalue())
+    digest = hashlib.sha256(data[:-_COMMENT_SIZE]).hexdigest().encode()
+    data[-_COMMENT_SIZE:] = _DIGEST_PREFIX + digest
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".neurona-", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".neurona-", suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "wb") as file:
-            np.savez(file, **arrays, **{STRUCTURE_KEY: np.array(header)})
+            file.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -138,9 +154,18 @@ class _Decoder:
 
 def _read(path: str) -> tuple[dict, dict[str, np.ndarray]]:
     """Read every entry of the archive (CRC-checked) and parse the header."""
-    with np.load(path, allow_pickle=False) as archive:
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("it is a single .npy array, not an .npz archive")
+    with open(path, "rb") as file:
+        data = file.read()
+    if not data.startswith(b"PK\x03\x04"):
+        raise ValueError("it is not an .npz (zip) archive")
+    comment = data[-_COMMENT_SIZE:]
+    if not comment.startswith(_DIGEST_PREFIX):
+        raise ValueError("it has no neurona checksum at its end (not written by nn.save, or "
+                         "truncated)")
+    expected = comment[len(_DIGEST_PREFIX):]
+    if hashlib.sha256(data[:-_COMMENT_SIZE]).hexdigest().encode() != expected:
+        raise ValueError("its SHA-256 checksum does not match its contents")
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         names = list(archive.files)
         if STRUCTURE_KEY not in names:
             raise ValueError(f"it has no {STRUCTURE_KEY!r} entry (not written by nn.save)")
