@@ -1,1 +1,32 @@
-"""Compiled kernels with their numpy reference twins (see kernels/_kernel.py)."""
+"""Compiled kernels with their numpy reference twins (see kernels/_kernel.py).
+
+``KERNELS`` maps each kernel's name to its ``Kernel``; the kernels are also attributes of this
+package (``kernels.sigmoid(x)``, ``kernels.softmax_rows(x)``…).
+"""
+from __future__ import annotations
+
+from ._kernel import KERNELS, Compiled, Kernel, jit_enabled
+from .elementwise import (
+    elu,
+    elu_backward,
+    gelu,
+    gelu_backward,
+    leaky_relu,
+    leaky_relu_backward,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    silu,
+    silu_backward,
+    softplus,
+    softplus_backward,
+    tanh,
+    tanh_backward,
+)
+from .reduce import (
+    log_softmax_rows,
+    softmax_cross_entropy_backward_rows,
+    softmax_cross_entropy_rows,
+    softmax_rows,
+)

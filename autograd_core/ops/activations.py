@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 from .elementwise import exp, where
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # NOTE: e = exp(−|x|) ≤ 1 never overflows; σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
 class Sigmoid(Op):
@@ -31,7 +26,7 @@ class Sigmoid(Op):
 
     @staticmethod
     def forward(ctx, x):
-        return _sigmoid(x)
+        return kernels.sigmoid(x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -50,7 +45,7 @@ class SigmoidBackward(Op):
 
     @staticmethod
     def forward(ctx, grad, y):
-        return grad * y * (1 - y)
+        return kernels.sigmoid_backward(grad, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -84,7 +79,7 @@ class Tanh(Op):
 
     @staticmethod
     def forward(ctx, x):
-        return np.tanh(x)
+        return kernels.tanh(x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -103,7 +98,7 @@ class TanhBackward(Op):
 
     @staticmethod
     def forward(ctx, grad, y):
-        return grad * (1 - y * y)
+        return kernels.tanh_backward(grad, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -132,7 +127,7 @@ class ReLU(Op):
 
     @staticmethod
     def forward(ctx, x):
-        return np.maximum(x, 0)
+        return kernels.relu(x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -151,7 +146,7 @@ class ReLUBackward(Op):
 
     @staticmethod
     def forward(ctx, grad, y):
-        return np.where(y > 0, grad, np.zeros((), grad.dtype))
+        return kernels.relu_backward(grad, y)
 
     @staticmethod
     def backward(ctx, g):
@@ -176,7 +171,7 @@ class LeakyReLU(Op):
 
     @staticmethod
     def forward(ctx, x, negative_slope):
-        return np.where(x > 0, x, x * np.asarray(negative_slope, dtype=x.dtype))
+        return kernels.leaky_relu(x, negative_slope)
 
     @staticmethod
     def backward(ctx, grad):
@@ -202,9 +197,7 @@ class ELU(Op):
 
     @staticmethod
     def forward(ctx, x, alpha):
-        # NOTE: expm1 of min(x, 0) cannot overflow for large positive x
-        negative = np.asarray(alpha, dtype=x.dtype) * np.expm1(np.minimum(x, 0))
-        return np.where(x > 0, x, negative)
+        return kernels.elu(x, alpha)     # NOTE: stable: expm1 of min(x, 0) cannot overflow
 
     @staticmethod
     def backward(ctx, grad):
@@ -241,9 +234,8 @@ class Softplus(Op):
 
     @staticmethod
     def forward(ctx, x, beta):
-        bx = x * np.asarray(beta, dtype=x.dtype)
         # NOTE: ln(1 + eᶻ) = max(z, 0) + ln(1 + e^{−|z|}) stays finite for z = ±1000
-        return ((np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta).astype(x.dtype)
+        return kernels.softplus(x, beta)
 
     @staticmethod
     def backward(ctx, grad):
@@ -267,7 +259,7 @@ class SiLU(Op):
 
     @staticmethod
     def forward(ctx, x):
-        return x * _sigmoid(x)
+        return kernels.silu(x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -299,8 +291,7 @@ class GELU(Op):
 
     @staticmethod
     def forward(ctx, x):
-        u = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
-        return (0.5 * x * (1 + np.tanh(u))).astype(x.dtype, copy=False)
+        return kernels.gelu(x)
 
     @staticmethod
     def backward(ctx, grad):

@@ -1,0 +1,178 @@
+"""``Kernel``: a numpy reference and a Numba-compiled twin behind one call, dispatched by size.
+
+A kernel is registered once, with the sizes where each version is fastest (measured with
+``benchmarks/bench_kernels.py``; the figures sit next to each kernel)::
+
+    size of the first input  n <  serial_below   →  serial @njit variant of the compiled body
+    serial_below ≤ n <  min_size                 →  numpy reference
+                   n ≥ min_size                  →  ``compiled`` (parallel=True where it pays)
+
+Why a serial variant for tiny arrays: a numpy expression such as the stable sigmoid is ~6 ufunc
+calls of ~0.4 µs each, while one compiled call costs ~0.5 µs whatever the size up to ~1k
+elements; a parallel kernel costs ~2.5 µs to wake its threads, so it only pays from a few
+thousand elements on. Both variants are compiled from the same Python body.
+
+The reference runs instead of a compiled version when JIT is off (``NUMBA_DISABLE_JIT=1``), or
+when the call is outside what the compiled code handles: an empty array, a first argument that
+is not a float32/float64 ndarray, or array arguments whose shape or dtype differ from the
+first (numpy's broadcasting and promotion are the reference's job). Compiled bodies get flat
+(or, for row kernels, 2-D) C-ordered arrays, copied to C order when they are not, so each
+kernel is compiled once per dtype.
+
+Numba is imported lazily, the first time a compiled version is needed: it costs ~150 ms, twice
+the import of the whole engine.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import types
+from collections.abc import Callable
+
+import numpy as np
+
+#: every kernel by name (tests iterate over it)
+KERNELS: dict[str, Kernel] = {}
+
+_FLOAT_CHARS = "fd"                          # float32, float64: the dtypes kernels compile for
+
+
+def prange(*args):
+    """``range`` until Numba is imported; compiling a parallel kernel swaps in ``numba.prange``."""
+    return range(*args)
+
+
+def jit_enabled() -> bool:
+    """False when ``numba.config.DISABLE_JIT`` is set (``NUMBA_DISABLE_JIT=1``); imports Numba."""
+    import numba
+    return not numba.config.DISABLE_JIT
+
+
+class Compiled:
+    """A function to be compiled with ``@njit(cache=True, parallel=…)`` on its first call.
+
+    ``py_func`` is the plain Python body (as on a Numba dispatcher), and ``inspect.signature``
+    sees its signature.
+    """
+
+    def __init__(self, py_func: Callable, parallel: bool = False) -> None:
+        functools.update_wrapper(self, py_func)
+        self.py_func = py_func
+        self.parallel = parallel
+        self._dispatcher = None
+
+    def dispatcher(self):
+        """The Numba dispatcher (compiled, or loaded from the on-disk cache, on first use)."""
+        if self._dispatcher is None:
+            import numba
+            module_globals = self.py_func.__globals__
+            if module_globals.get("prange") is prange:
+                # NOTE: Numba recognizes parallel loops by the global ``prange`` being its own
+                # (and compiles it as range without parallel=True); numba.prange also behaves as
+                # range in plain Python, so py_func keeps working
+                module_globals["prange"] = numba.prange
+            self._dispatcher = numba.njit(cache=True, parallel=self.parallel)(self.py_func)
+        return self._dispatcher
+
+    def variant(self, parallel: bool) -> Compiled:
+        """The same body compiled with the other ``parallel`` flag (or self if it is the same)."""
+        if parallel == self.parallel:
+            return self
+        body = self.py_func
+        twin = types.FunctionType(body.__code__, body.__globals__, body.__name__,
+                                  body.__defaults__, body.__closure__)
+        # NOTE: Numba's disk cache is keyed by qualified name and bytecode, not by the
+        # parallel flag, so the twin needs a name of its own to get a cache entry
+        twin.__qualname__ = body.__qualname__ + ("_parallel" if parallel else "_serial")
+        return Compiled(twin, parallel=parallel)
+
+    def serial(self) -> Compiled:
+        """The body compiled without ``parallel`` (for sizes too small to share out)."""
+        return self.variant(parallel=False)
+
+    def __call__(self, *args):
+        return self.dispatcher()(*args)
+
+
+def njit(*, parallel: bool = False) -> Callable[[Callable], Compiled]:
+    """Decorator: ``@njit(parallel=True)`` marks a kernel body, compiled lazily (cache=True)."""
+    return functools.partial(Compiled, parallel=parallel)
+
+
+class Kernel:
+    """A numpy ``reference`` and its ``compiled`` twin (same signature), dispatched by size.
+
+    ``compiled`` runs when the first input has ``size ≥ min_size``; the serial variant of the
+    compiled body runs when ``size < serial_below`` (0: never); the reference runs otherwise,
+    and always when JIT is off. Use ``math.inf`` as ``min_size`` for a body that never beats
+    numpy at large sizes.
+    """
+
+    __slots__ = ("name", "reference", "compiled", "min_size", "serial_below", "rows", "_large",
+                 "_small", "_lo", "_hi")
+
+    def __init__(self, reference: Callable, compiled: Callable, min_size: float, name: str,
+                 *, serial_below: float = 0, rows: bool = False) -> None:
+        if name in KERNELS:
+            raise ValueError(f"Kernel: a kernel named {name!r} is already registered")
+        self.name, self.reference, self.compiled = name, reference, compiled
+        self.min_size, self.serial_below, self.rows = min_size, serial_below, rows
+        self._large = self._small = None     # bound on first use (Numba imported then)
+        self._lo, self._hi = serial_below, min_size
+        KERNELS[name] = self
+
+    def __repr__(self) -> str:
+        return (f"Kernel({self.name!r}, serial below {self.serial_below}, "
+                f"compiled from {self.min_size})")
+
+    def __call__(self, *args):
+        x = args[0]
+        if type(x) is not np.ndarray:
+            return self.reference(*args)
+        n = x.size
+        if n >= self._hi:
+            fn = self._large or self._bind(large=True)
+        elif 0 < n < self._lo:
+            fn = self._small or self._bind(large=False)
+        else:
+            return self.reference(*args)
+        if fn is None:
+            return self.reference(*args)
+        return self.run(fn, args)
+
+    def run(self, fn: Callable, args: tuple):
+        """``fn(*args)`` on flat (or, ``rows``, 2-D) C-ordered views; reference if it cannot.
+
+        NOTE: bodies get 1-D (elementwise) or (rows, width) arrays, so each compiles once per
+        dtype rather than once per rank; the result is reshaped to the input's shape (or to
+        ``shape[:-1]`` for a per-row result).
+        """
+        x = args[0]
+        shape = x.shape
+        if x.dtype.char not in _FLOAT_CHARS or x.size == 0:
+            return self.reference(*args)
+        flat = (-1, shape[-1]) if self.rows else -1
+        ready = []
+        for a in args:
+            if type(a) is np.ndarray:
+                if a.shape != shape or a.dtype != x.dtype:
+                    return self.reference(*args)
+                a = a.reshape(flat)
+                if not a.flags.c_contiguous:
+                    a = np.ascontiguousarray(a)
+            elif isinstance(a, np.generic):      # a numpy scalar where an array may be due
+                return self.reference(*args)
+            ready.append(a)
+        out = fn(*ready)
+        return out.reshape(shape[:-1] if self.rows and out.ndim == 1 else shape)
+
+    def _bind(self, large: bool):
+        """Resolve the compiled versions (or, JIT off, dispatch everything to the reference)."""
+        if not jit_enabled():
+            self._lo, self._hi = 0, math.inf
+            return None
+        compiled = self.compiled
+        self._large = compiled.dispatcher() if isinstance(compiled, Compiled) else compiled
+        serial = compiled.serial() if isinstance(compiled, Compiled) else compiled
+        self._small = serial.dispatcher() if isinstance(serial, Compiled) else serial
+        return self._large if large else self._small

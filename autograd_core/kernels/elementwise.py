@@ -1,0 +1,339 @@
+"""Activation kernels ψ(x) and their backward rules grad ⊙ ψ'(·), each a numpy reference beside
+a Numba body with the same signature (see ``_kernel.py`` for the dispatch).
+
+Backward kernels of sigmoid, tanh and ReLU take the forward's output y (as the fused
+``SigmoidBackward``/``TanhBackward``/``ReLUBackward`` ops do); the others take the input x.
+Every kernel returns the dtype of its first argument and stays finite for inputs of ±1000.
+Compiled bodies compute each element in float64 and round once to the array's dtype.
+
+Thresholds: ``benchmarks/bench_kernels.py``, µs per call on float32, 2-core VM, numba 0.68,
+numpy 2.4, best of 5 (numpy / serial njit / parallel njit); numpy's float32 ufuncs are SIMD while
+Numba's scalar loops are not (no SVML here), so a compiled body wins by fusing passes and
+saving call overhead, not by faster math:
+
+    kernel                 64 elements       4,096          65,536             1,000,000
+    sigmoid              3.7/0.8/2.9    8.9/10.8/7.0    620/166/72    12,527/2,505/1,023
+    sigmoid_backward     1.0/0.7/2.8    1.9/1.2/3.4      16/6.9/6.6      231/105/66
+    tanh                 0.3/1.2/3.1    1.1/36/21        11/789/378      160/12,523/6,307
+    tanh_backward        1.0/0.7/2.9    1.9/1.2/3.4      15/7.2/6.7      202/100/66
+    relu                 0.6/0.6/3.2    1.9/0.8/3.3      20/2.8/4.6      306/73/45
+    relu_backward        1.5/0.7/2.9    3.6/1.0/3.3     221/5.5/5.0    3,780/100/55
+    leaky_relu           1.7/0.6/3.0    4.1/1.0/3.3     220/5.0/5.3    3,755/85/44
+    leaky_relu_backward  2.1/0.8/3.0    4.5/1.0/3.5     216/5.6/18     5,589/102/73
+    elu                  3.0/1.2/105    10/24/13        401/693/2,953 10,351/19,632/11,949
+    elu_backward         3.7/1.4/20     9.9/5.7/7.9     508/314/67     8,212/5,375/974
+    softplus             2.9/1.3/3.1    15/45/25         89/727/368    1,377/11,146/13,672
+    softplus_backward    4.7/1.0/3.3    11/17/10        291/276/112    5,114/4,049/1,660
+    silu                 4.1/0.8/1.9    9.8/11.7/6.3    282/177/72     4,935/2,730/1,074
+    silu_backward        5.6/0.9/1.9    12.9/13.6/7.1   328/211/79     5,445/3,210/(stall)
+    gelu                 6.2/1.2/—      196/36/—      3,009/936/—     46,415/14,872/—
+    gelu_backward        9.8/1.3/—      196/38/—      3,090/1,000/—   54,066/15,361/—
+
+The serial body runs below ``serial_below``, the parallel one from ``min_size``, numpy in
+between. Parallel is used only where it was ≥ 2× the best alternative: on these VMs a parallel
+call now and then stalls 8–32 ms when the host does not schedule the second vCPU (seen at every
+size; "—" and "stall" above), so a 1.5× gain on a 100 µs call is not worth that risk. tanh and
+the log/exp-heavy softplus and elu forwards stay with numpy, whose float32 ufuncs are SIMD.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._kernel import Kernel, njit, prange
+
+_SQRT_2_OVER_PI = 0.7978845608028654
+_GELU_C = 0.044715
+
+
+# --- sigmoid -------------------------------------------------------------------------------------
+def sigmoid_reference(x):
+    """σ(x) = 1 / (1 + e⁻ˣ), as 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0, e = e^{−|x|}."""
+    # NOTE: e = exp(−|x|) ≤ 1 never overflows
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+@njit(parallel=True)
+def sigmoid_numba(x):
+    out = np.empty_like(x)
+    xs, outs = x.ravel(), out.ravel()
+    for i in prange(xs.size):
+        # NOTE: e = exp(−|x|) ≤ 1 never overflows; σ = 1/(1 + e) for x ≥ 0, e/(1 + e) below
+        v = float(xs[i])
+        e = math.exp(-abs(v))
+        outs[i] = (1.0 if v >= 0.0 else e) / (1.0 + e)
+    return out
+
+
+def sigmoid_backward_reference(grad, y):
+    """grad ⊙ y ⊙ (1 − y), y = σ(x)."""
+    return grad * y * (1 - y)
+
+
+@njit(parallel=True)
+def sigmoid_backward_numba(grad, y):
+    out = np.empty_like(grad)
+    gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
+    for i in prange(gs.size):
+        outs[i] = gs[i] * ys[i] * (1.0 - ys[i])
+    return out
+
+
+# --- tanh ----------------------------------------------------------------------------------------
+def tanh_reference(x):
+    """tanh(x)."""
+    return np.tanh(x)
+
+
+@njit(parallel=True)
+def tanh_numba(x):
+    out = np.empty_like(x)
+    xs, outs = x.ravel(), out.ravel()
+    for i in prange(xs.size):
+        outs[i] = math.tanh(xs[i])
+    return out
+
+
+def tanh_backward_reference(grad, y):
+    """grad ⊙ (1 − y²), y = tanh(x)."""
+    return grad * (1 - y * y)
+
+
+@njit(parallel=True)
+def tanh_backward_numba(grad, y):
+    out = np.empty_like(grad)
+    gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
+    for i in prange(gs.size):
+        outs[i] = gs[i] * (1.0 - ys[i] * ys[i])
+    return out
+
+
+# --- relu ----------------------------------------------------------------------------------------
+def relu_reference(x):
+    """max(x, 0)."""
+    return np.maximum(x, 0)
+
+
+@njit(parallel=True)
+def relu_numba(x):
+    out = np.empty_like(x)
+    xs, outs = x.ravel(), out.ravel()
+    for i in prange(xs.size):
+        v = xs[i]
+        outs[i] = 0.0 if v < 0.0 else v          # NOTE: nan stays nan, as np.maximum
+    return out
+
+
+def relu_backward_reference(grad, y):
+    """grad ⊙ [y > 0], y = relu(x)   (ψ'(0) taken as 0)."""
+    return np.where(y > 0, grad, np.zeros((), grad.dtype))
+
+
+@njit(parallel=True)
+def relu_backward_numba(grad, y):
+    out = np.empty_like(grad)
+    gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
+    for i in prange(gs.size):
+        outs[i] = gs[i] if ys[i] > 0.0 else 0.0
+    return out
+
+
+# --- leaky relu ----------------------------------------------------------------------------------
+def leaky_relu_reference(x, negative_slope):
+    """x if x > 0 else α·x."""
+    return np.where(x > 0, x, x * np.asarray(negative_slope, dtype=x.dtype))
+
+
+@njit(parallel=True)
+def leaky_relu_numba(x, negative_slope):
+    out = np.empty_like(x)
+    xs, outs = x.ravel(), out.ravel()
+    for i in prange(xs.size):
+        v = xs[i]
+        outs[i] = v if v > 0.0 else v * negative_slope
+    return out
+
+
+def leaky_relu_backward_reference(grad, x, negative_slope):
+    """grad ⊙ (1 if x > 0 else α)   (ψ'(0) taken as α)."""
+    return grad * np.where(x > 0, 1, negative_slope).astype(grad.dtype)
+
+
+@njit(parallel=True)
+def leaky_relu_backward_numba(grad, x, negative_slope):
+    out = np.empty_like(grad)
+    gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
+    for i in prange(gs.size):
+        outs[i] = gs[i] if xs[i] > 0.0 else gs[i] * negative_slope
+    return out
+
+
+# --- elu -----------------------------------------------------------------------------------------
+def elu_reference(x, alpha):
+    """x if x > 0 else α(eˣ − 1)."""
+    # NOTE: expm1 of min(x, 0) cannot overflow for large positive x
+    negative = np.asarray(alpha, dtype=x.dtype) * np.expm1(np.minimum(x, 0))
+    return np.where(x > 0, x, negative)
+
+
+@njit(parallel=True)
+def elu_numba(x, alpha):
+    out = np.empty_like(x)
+    xs, outs = x.ravel(), out.ravel()
+    for i in prange(xs.size):
+        v = xs[i]
+        outs[i] = v if v > 0.0 else alpha * math.expm1(v)
+    return out
+
+
+def elu_backward_reference(grad, x, alpha):
+    """grad ⊙ (1 if x > 0 else α·eˣ)."""
+    positive = x > 0
+    slope = np.where(positive, 1, alpha * np.exp(np.where(positive, 0, x)))
+    return (grad * slope).astype(grad.dtype, copy=False)
+
+
+@njit(parallel=True)
+def elu_backward_numba(grad, x, alpha):
+    out = np.empty_like(grad)
+    gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
+    for i in prange(gs.size):
+        v = xs[i]
+        outs[i] = gs[i] if v > 0.0 else gs[i] * alpha * math.exp(v)
+    return out
+
+
+# --- softplus ------------------------------------------------------------------------------------
+def softplus_reference(x, beta):
+    """(1/β) ln(1 + e^{βx}) = (max(βx, 0) + ln(1 + e^{−|βx|})) / β."""
+    bx = x * np.asarray(beta, dtype=x.dtype)
+    # NOTE: ln(1 + eᶻ) = max(z, 0) + ln(1 + e^{−|z|}) stays finite for z = ±1000
+    return ((np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta).astype(x.dtype)
+
+
+@njit(parallel=True)
+def softplus_numba(x, beta):
+    out = np.empty_like(x)
+    xs, outs = x.ravel(), out.ravel()
+    for i in prange(xs.size):
+        z = xs[i] * beta
+        outs[i] = (max(z, 0.0) + math.log1p(math.exp(-abs(z)))) / beta
+    return out
+
+
+def softplus_backward_reference(grad, x, beta):
+    """grad ⊙ σ(βx)."""
+    return (grad * sigmoid_reference(x * np.asarray(beta, dtype=x.dtype))).astype(grad.dtype)
+
+
+@njit(parallel=True)
+def softplus_backward_numba(grad, x, beta):
+    out = np.empty_like(grad)
+    gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
+    for i in prange(gs.size):
+        z = xs[i] * beta
+        e = math.exp(-abs(z))
+        outs[i] = gs[i] * (1.0 if z >= 0.0 else e) / (1.0 + e)
+    return out
+
+
+# --- silu ----------------------------------------------------------------------------------------
+def silu_reference(x):
+    """x ⊙ σ(x)."""
+    return x * sigmoid_reference(x)
+
+
+@njit(parallel=True)
+def silu_numba(x):
+    out = np.empty_like(x)
+    xs, outs = x.ravel(), out.ravel()
+    for i in prange(xs.size):
+        v = float(xs[i])
+        e = math.exp(-abs(v))
+        outs[i] = v * (1.0 if v >= 0.0 else e) / (1.0 + e)
+    return out
+
+
+def silu_backward_reference(grad, x):
+    """grad ⊙ σ(x) ⊙ (1 + x ⊙ (1 − σ(x)))."""
+    s = sigmoid_reference(x)
+    return grad * s * (1 + x * (1 - s))
+
+
+@njit(parallel=True)
+def silu_backward_numba(grad, x):
+    out = np.empty_like(grad)
+    gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
+    for i in prange(gs.size):
+        v = float(xs[i])
+        e = math.exp(-abs(v))
+        s = (1.0 if v >= 0.0 else e) / (1.0 + e)
+        outs[i] = gs[i] * s * (1.0 + v * (1.0 - s))
+    return out
+
+
+# --- gelu (tanh approximation) -------------------------------------------------------------------
+def gelu_reference(x):
+    """½x(1 + tanh u),  u = √(2/π)(x + 0.044715x³)."""
+    u = _SQRT_2_OVER_PI * (x + _GELU_C * x ** 3)
+    return (0.5 * x * (1 + np.tanh(u))).astype(x.dtype, copy=False)
+
+
+@njit(parallel=True)
+def gelu_numba(x):
+    out = np.empty_like(x)
+    xs, outs = x.ravel(), out.ravel()
+    for i in prange(xs.size):
+        v = float(xs[i])
+        outs[i] = 0.5 * v * (1.0 + math.tanh(_SQRT_2_OVER_PI * (v + _GELU_C * v * v * v)))
+    return out
+
+
+def gelu_backward_reference(grad, x):
+    """grad ⊙ (½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²))."""
+    t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x ** 3))
+    du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
+    return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)).astype(grad.dtype, copy=False)
+
+
+@njit(parallel=True)
+def gelu_backward_numba(grad, x):
+    out = np.empty_like(grad)
+    gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
+    for i in prange(gs.size):
+        v = float(xs[i])
+        t = math.tanh(_SQRT_2_OVER_PI * (v + _GELU_C * v * v * v))
+        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * v * v)
+        outs[i] = gs[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
+    return out
+
+
+# --- registry: thresholds from the table in the module docstring ---------------------------------
+_NEVER = math.inf
+sigmoid = Kernel(sigmoid_reference, sigmoid_numba, 65536, "sigmoid", serial_below=2048)
+sigmoid_backward = Kernel(sigmoid_backward_reference, sigmoid_backward_numba, _NEVER,
+                          "sigmoid_backward", serial_below=_NEVER)
+tanh = Kernel(tanh_reference, tanh_numba, _NEVER, "tanh")
+tanh_backward = Kernel(tanh_backward_reference, tanh_backward_numba, _NEVER, "tanh_backward",
+                       serial_below=_NEVER)
+relu = Kernel(relu_reference, relu_numba, _NEVER, "relu", serial_below=_NEVER)
+relu_backward = Kernel(relu_backward_reference, relu_backward_numba, _NEVER, "relu_backward",
+                       serial_below=_NEVER)
+leaky_relu = Kernel(leaky_relu_reference, leaky_relu_numba, _NEVER, "leaky_relu",
+                    serial_below=_NEVER)
+leaky_relu_backward = Kernel(leaky_relu_backward_reference, leaky_relu_backward_numba, _NEVER,
+                             "leaky_relu_backward", serial_below=_NEVER)
+elu = Kernel(elu_reference, elu_numba, _NEVER, "elu", serial_below=256)
+elu_backward = Kernel(elu_backward_reference, elu_backward_numba, 65536, "elu_backward",
+                      serial_below=65536)
+softplus = Kernel(softplus_reference, softplus_numba, _NEVER, "softplus", serial_below=256)
+softplus_backward = Kernel(softplus_backward_reference, softplus_backward_numba, 65536,
+                           "softplus_backward", serial_below=2048)
+silu = Kernel(silu_reference, silu_numba, 65536, "silu", serial_below=2048)
+silu_backward = Kernel(silu_backward_reference, silu_backward_numba, 65536, "silu_backward",
+                       serial_below=4096)
+gelu = Kernel(gelu_reference, gelu_numba, _NEVER, "gelu", serial_below=_NEVER)
+gelu_backward = Kernel(gelu_backward_reference, gelu_backward_numba, _NEVER, "gelu_backward",
+                       serial_below=_NEVER)

@@ -1,0 +1,77 @@
+"""µs per call of every registered kernel: numpy reference vs serial and parallel Numba, by size.
+
+Run: .venv/bin/python benchmarks/bench_kernels.py [name ...]   (float32; NUMBA_NUM_THREADS
+threads). The thresholds written in autograd_core/kernels/*.py come from this table: the
+compiled body runs below ``serial_below`` elements and from ``min_size`` on, numpy in between.
+Each figure is the best of 5 repeats of a loop lasting ~10 ms (the VMs are noisy); every call
+allocates its output, as the ops do. Row kernels get rows of 10 classes (shape (n // 10, 10)).
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+
+import numpy as np
+
+from autograd_core.kernels import KERNELS
+
+SIZES = (1, 64, 1024, 4096, 16384, 65536, 1_000_000)
+REPEATS = 5
+SCALARS = {"negative_slope": 0.01, "alpha": 1.0, "beta": 1.0, "scale": 1.0 / 128}
+
+
+def make_args(kernel, size: int, dtype=np.float32, rng=None) -> tuple:
+    """Arguments for ``kernel`` by parameter name (arrays of ``size`` elements, rows of 10)."""
+    rng = rng or np.random.default_rng(0)
+    shape = (max(size // 10, 1), min(size, 10)) if "rows" in kernel.name else (size,)
+    args = []
+    for name in inspect.signature(kernel.reference).parameters:
+        if name in SCALARS:
+            args.append(SCALARS[name])
+        elif name == "target":
+            t = rng.random(shape)
+            args.append((t / t.sum(axis=-1, keepdims=True)).astype(dtype))
+        else:
+            args.append((rng.standard_normal(shape) * 3).astype(dtype))
+    return tuple(args)
+
+
+def time_call(fn, args) -> float:
+    """Median µs per call."""
+    fn(*args)
+    start, loops = time.perf_counter(), 0
+    while time.perf_counter() - start < 0.01:
+        fn(*args)
+        loops += 1
+    results = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(loops):
+            fn(*args)
+        results.append((time.perf_counter() - start) / loops * 1e6)
+    return min(results)
+
+
+def main(names: list[str]) -> None:
+    import numba
+    print(f"µs per call, float32, {numba.config.NUMBA_NUM_THREADS} threads; "
+          "columns: numpy / serial njit / parallel njit, then the fastest")
+    print(f"{'kernel':<36}" + "".join(f"{n:>26}" for n in SIZES))
+    for name, kernel in KERNELS.items():
+        if names and name not in names:
+            continue
+        compiled = kernel.compiled
+        serial, parallel = compiled.variant(False), compiled.variant(True)
+        cells = []
+        for size in SIZES:
+            args = make_args(kernel, size)
+            ref, ser, par = (time_call(f, args) for f in (kernel.reference, serial, parallel))
+            best = min((ref, "n"), (ser, "s"), (par, "p"))[1]
+            cells.append(f"{ref:8.1f}/{ser:7.1f}/{par:7.1f} {best}")
+        print(f"{name:<36}" + "".join(f"{c:>26}" for c in cells))
+    print("n/s/p: fastest of numpy, serial, parallel")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
