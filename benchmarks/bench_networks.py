@@ -1,0 +1,512 @@
+"""Training-step speed of neurona vs PyTorch eager vs numpy by hand, on the course's networks.
+
+Run: .venv/bin/python benchmarks/bench_networks.py [--quick]
+
+What is timed is one training step — forward, backward and an in-place SGD update, float32 — of
+a multilayer perceptron built directly from tensors (there is no nn/optim yet), for the points of
+issue 3's table:
+
+- 2-8-8-1 with tanh hidden layers and a mean-squared-error loss, batch 4 (the teaching size);
+- 784-512-256-256-128-10 with ReLU hidden layers and softmax cross-entropy on integer labels, at
+  batch 1, 16, 128 and 1024;
+- one epoch over 60,000 × 784 synthetic samples at batch 128 (469 steps; ``--quick`` runs a tenth
+  of the batches and extrapolates by the number of batches, and says so).
+
+Three engines run the same step on the same data from the same initial weights (each engine gets
+its own copy of one seeded draw): neurona, PyTorch eager when torch is installed
+(``torch.set_num_threads(2)``), and "numpy by hand", a hand-written numpy forward / backward /
+update of the same network, which is the floor an engine on top of numpy can hope to reach. The
+step code has the same shape in both autodiff engines: ``linear`` + activation per layer, the
+fused loss, gradients reset with ``p.grad = None``, ``loss.backward()``, and
+``p.sub_(p.grad, alpha=lr)`` under ``no_grad``.
+
+Method: everything runs in one process. Each engine first does warm-up steps; then, for each
+repeat, every engine times a block of consecutive steps, the engines taking turns (round-robin,
+with the starting engine rotating from one repeat to the next) so that a slow phase of the machine
+hits them all alike. Each block starts after a pause (``--settle``, 0.15 s): numpy's OpenBLAS
+threads busy-wait about 0.1 s after each call before they sleep, and torch's OpenMP threads spin
+too, so without the pause an engine's idle thread pool takes one of the two cores from the engine
+that runs next (measured here: PyTorch's step about 2× slower at batch 16-1024 right after numpy
+blocks; ``--settle 0`` shows it). The figure reported is the median over the repeats of the
+per-step time of a block; ratios are of medians. Before timing, a check runs two steps of each
+engine from the same weights on the same batch and compares the losses (the second loss depends
+on the gradients and the update of the first step), so the engines are known to do equal work.
+
+Also printed: per-op overhead on a 1-element tensor (the chain of ``bench_overhead.py``, whose
+functions are reused, neurona and PyTorch taking turns), the backward of a 10,000-op chain, and
+the time from a fresh interpreter to the end of the first training step (``python -c``), warm
+(Numba's cache filled) and cold (``NUMBA_CACHE_DIR`` pointed at an empty temporary directory).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+import autograd_core as ag
+import bench_overhead  # same directory: sys.path[0] when run as a script
+
+try:
+    import torch
+except ImportError:      # PyTorch is optional: its columns are left out
+    torch = None
+
+LR = 0.01
+SEED = 0
+MNIST_SIZES = (784, 512, 256, 256, 128, 10)
+EPOCH_SAMPLES = 60_000
+EPOCH_BATCH = 128
+OVERHEAD_OPS = ("mul", "tanh", "sigmoid", "exp", "relu")
+CHAIN_OPS = 10_000
+# Pause before each timed block, longer than OpenBLAS's idle spin (2^28 cycles, ~0.1 s), so
+# one engine's spinning BLAS / OpenMP threads do not steal the 2 cores from the next engine.
+SETTLE = 0.15
+
+Step = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One point of the table: a network, its hidden activation and loss, a batch size."""
+
+    label: str
+    sizes: tuple[int, ...]
+    activation: str          # "tanh" or "relu"
+    loss: str                # "mse" or "ce" (softmax cross-entropy on integer labels)
+    batch: int
+    block: int               # steps per timed block
+    repeats: int             # timed blocks per engine
+
+
+def cases(quick: bool) -> list[Case]:
+    r = 3 if quick else 15
+    return [
+        Case("2-8-8-1 tanh MSE, batch 4", (2, 8, 8, 1), "tanh", "mse", 4, 100, r + 4),
+        Case("784-…-10 ReLU CE, batch 1", MNIST_SIZES, "relu", "ce", 1, 40, r),
+        Case("same, batch 16", MNIST_SIZES, "relu", "ce", 16, 30, r),
+        Case("same, batch 128", MNIST_SIZES, "relu", "ce", 128, 10, r),
+        Case("same, batch 1024", MNIST_SIZES, "relu", "ce", 1024, 3, r if quick else 11),
+    ]
+
+
+# --- initial weights and data -------------------------------------------------------------------
+
+def init_params(sizes: tuple[int, ...], seed: int = SEED) -> list[np.ndarray]:
+    """[W1, b1, W2, b2, ...], float32, W of shape (out, in), uniform ±1/√fan_in (PyTorch's)."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        params.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
+        params.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    return params
+
+
+def make_batch(sizes: tuple[int, ...], loss: str, rows: int, seed: int = SEED + 1
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (rows, in) float32 and targets: (rows, out) float32 for MSE, int64 labels for CE."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, sizes[0]), dtype=np.float32)
+    if loss == "mse":
+        return x, rng.standard_normal((rows, sizes[-1]), dtype=np.float32)
+    return x, rng.integers(0, sizes[-1], rows)
+
+
+# --- the three engines: make_*(params, activation, loss) -> step(x, t) --------------------------
+
+def make_neurona(params: list[np.ndarray], activation: str, loss: str):
+    ps = [ag.tensor(p.copy(), requires_grad=True) for p in params]
+    layers = list(zip(ps[0::2], ps[1::2]))
+    act = ag.tanh if activation == "tanh" else ag.relu
+
+    def step(x: np.ndarray, t: np.ndarray):
+        h = ag.Tensor(x)
+        for w, b in layers[:-1]:
+            h = act(ag.linear(h, w, b))
+        out = ag.linear(h, *layers[-1])
+        if loss == "ce":
+            cost = ag.softmax_cross_entropy(out, t)
+        else:
+            cost = ((out - ag.Tensor(t)) ** 2).mean()
+        for p in ps:
+            p.grad = None
+        cost.backward()
+        with ag.no_grad():
+            for p in ps:
+                p.sub_(p.grad, alpha=LR)
+        return cost
+
+    return step
+
+
+def make_torch(params: list[np.ndarray], activation: str, loss: str):
+    ps = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    layers = list(zip(ps[0::2], ps[1::2]))
+    act = torch.tanh if activation == "tanh" else torch.relu
+    linear, cross_entropy = torch.nn.functional.linear, torch.nn.functional.cross_entropy
+
+    def step(x: np.ndarray, t: np.ndarray):
+        h = torch.from_numpy(x)
+        for w, b in layers[:-1]:
+            h = act(linear(h, w, b))
+        out = linear(h, *layers[-1])
+        if loss == "ce":
+            cost = cross_entropy(out, torch.from_numpy(t))
+        else:
+            cost = ((out - torch.from_numpy(t)) ** 2).mean()
+        for p in ps:
+            p.grad = None
+        cost.backward()
+        with torch.no_grad():
+            for p in ps:
+                p.sub_(p.grad, alpha=LR)
+        return cost
+
+    return step
+
+
+def make_numpy(params: list[np.ndarray], activation: str, loss: str):
+    """The same network written out by hand: forward, backward (chain rule), SGD in place."""
+    ps = [p.copy() for p in params]
+    weights, biases = ps[0::2], ps[1::2]
+
+    def step(x: np.ndarray, t: np.ndarray):
+        # forward, keeping each layer's input a and activation output for the backward
+        inputs, outputs = [], []
+        a = x
+        for w, b in zip(weights[:-1], biases[:-1]):
+            inputs.append(a)
+            z = a @ w.T
+            z += b
+            a = np.tanh(z, out=z) if activation == "tanh" else np.maximum(z, 0, out=z)
+            outputs.append(a)
+        inputs.append(a)
+        out = a @ weights[-1].T
+        out += biases[-1]
+        # loss and δ = ∂loss/∂out
+        n = out.shape[0]
+        if loss == "ce":
+            shifted = out - out.max(axis=1, keepdims=True)
+            exp = np.exp(shifted)
+            total = exp.sum(axis=1, keepdims=True)
+            rows = np.arange(n)
+            cost = np.mean(np.log(total[:, 0]) - shifted[rows, t])
+            delta = exp / total
+            delta[rows, t] -= 1
+            delta /= n
+        else:
+            diff = out - t
+            cost = np.mean(diff * diff)
+            delta = diff * np.float32(2 / diff.size)
+        # backward, from the last layer to the first, then the update
+        grads = []
+        for i in range(len(weights) - 1, -1, -1):
+            grads.append((delta.T @ inputs[i], delta.sum(axis=0)))
+            if i:
+                delta = delta @ weights[i]
+                a = outputs[i - 1]
+                if activation == "tanh":
+                    delta *= 1 - a * a
+                else:
+                    delta *= a > 0
+        for w, b, (gw, gb) in zip(weights, biases, reversed(grads)):
+            w -= LR * gw
+            b -= LR * gb
+        return cost
+
+    return step
+
+
+def engines() -> dict[str, Callable]:
+    found = {"neurona": make_neurona}
+    if torch is not None:
+        found["torch"] = make_torch
+    found["numpy"] = make_numpy
+    return found
+
+
+def loss_value(cost) -> float:
+    if torch is not None and isinstance(cost, torch.Tensor):
+        return cost.item()
+    return float(cost.data if isinstance(cost, ag.Tensor) else cost)
+
+
+# --- timing -------------------------------------------------------------------------------------
+
+def round_robin(steps: dict[str, Step], block: int, repeats: int, warmup: int
+                ) -> dict[str, float]:
+    """Median seconds per step: blocks of ``block`` steps, engines taking turns, each block
+    after a pause of SETTLE seconds."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    names = list(steps)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            step = steps[name]
+            time.sleep(SETTLE)
+            start = time.perf_counter()
+            for _ in range(block):
+                step()
+            times[name].append((time.perf_counter() - start) / block)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def check_equal_work(case: Case, makers: dict[str, Callable]) -> str:
+    """Two steps of every engine from the same weights on the same batch: the losses agree."""
+    params = init_params(case.sizes)
+    x, t = make_batch(case.sizes, case.loss, case.batch)
+    losses = {}
+    for name, make in makers.items():
+        step = make(params, case.activation, case.loss)
+        losses[name] = (loss_value(step(x, t)), loss_value(step(x, t)))
+    ref = losses.get("torch", losses["numpy"])
+    worst = max(abs(a - b) / max(abs(b), 1e-6)
+                for pair in losses.values() for a, b in zip(pair, ref))
+    status = "OK" if worst < 1e-4 else "MISMATCH"
+    shown = ", ".join(f"{name} {a:.6f}→{b:.6f}" for name, (a, b) in losses.items())
+    return f"  check {case.label}: loss step 1→2 {shown}  (max rel. diff {worst:.1e}) {status}"
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def table_row(label: str, medians: dict[str, float]) -> str:
+    row = f"{label:<34}"
+    for name in ("neurona", "torch", "numpy"):
+        row += f" {fmt_time(medians[name]) if name in medians else '—':>10}"
+    if "torch" in medians:
+        row += (f" {medians['neurona'] / medians['torch']:>10.2f}"
+                f" {medians['numpy'] / medians['torch']:>9.2f}")
+    return row
+
+
+TABLE_HEAD = (f"{'network, batch':<34} {'neurona':>10} {'torch':>10} {'numpy':>10}"
+              f" {'neurona/pt':>10} {'numpy/pt':>9}")
+
+
+def bench_steps(quick: bool) -> list[str]:
+    makers = engines()
+    rows, checks = [], []
+    for case in cases(quick):
+        checks.append(check_equal_work(case, makers))
+        params = init_params(case.sizes)
+        x, t = make_batch(case.sizes, case.loss, case.batch)
+        steps = {name: functools.partial(make(params, case.activation, case.loss), x, t)
+                 for name, make in makers.items()}
+        medians = round_robin(steps, case.block, case.repeats, warmup=max(case.block, 5))
+        rows.append(table_row(case.label, medians))
+        print(rows[-1], flush=True)
+    for line in checks:
+        print(line)
+    return rows
+
+
+def bench_epoch(quick: bool) -> str:
+    """One epoch of 60,000 × 784 at batch 128 (a tenth of it with --quick, extrapolated)."""
+    makers = engines()
+    rng = np.random.default_rng(SEED + 2)
+    data = rng.standard_normal((EPOCH_SAMPLES, MNIST_SIZES[0]), dtype=np.float32)
+    labels = rng.integers(0, MNIST_SIZES[-1], EPOCH_SAMPLES)
+    starts = range(0, EPOCH_SAMPLES, EPOCH_BATCH)
+    run = starts[:len(starts) // 10] if quick else starts
+    params = init_params(MNIST_SIZES)
+    steps = {}
+    for name, make in makers.items():
+        step = make(params, "relu", "ce")
+
+        def epoch(step=step) -> None:
+            for i in run:
+                step(data[i:i + EPOCH_BATCH], labels[i:i + EPOCH_BATCH])
+
+        steps[name] = epoch
+    medians = round_robin(steps, 1, 3, warmup=0 if not quick else 1)
+    medians = {name: m * len(starts) / len(run) for name, m in medians.items()}
+    label = "one epoch 60,000×784, batch 128"
+    if quick:
+        label = f"epoch ({len(run)}/{len(starts)} batches ×{len(starts) / len(run):.1f})"
+    return table_row(label, medians)
+
+
+# --- per-op overhead and the 10,000-op chain (bench_overhead's chain and timer) -----------------
+
+@contextlib.contextmanager
+def overhead_settings(n: int, repeats: int) -> Iterator[None]:
+    """Run bench_overhead's functions with another chain length / repeat count."""
+    saved = bench_overhead.N, bench_overhead.REPEATS
+    bench_overhead.N, bench_overhead.REPEATS = n, repeats
+    try:
+        yield
+    finally:
+        bench_overhead.N, bench_overhead.REPEATS = saved
+
+
+def _leaves() -> dict[str, Callable]:
+    leaves = {"neurona": lambda: ag.tensor(np.array([0.5], dtype=np.float32),
+                                           requires_grad=True)}
+    if torch is not None:
+        leaves["torch"] = lambda: torch.tensor([0.5], requires_grad=True)
+    return leaves
+
+
+def chain_times(op: str, rounds: int) -> dict[str, tuple[float, float]]:
+    """(forward, backward) µs per op, median over rounds in which the engines take turns."""
+    leaves = _leaves()
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in leaves}
+    for r in range(rounds):
+        names = list(leaves)[r % len(leaves):] + list(leaves)[:r % len(leaves)]
+        for name in names:
+            runs[name].append(bench_overhead._time(
+                lambda leaf=leaves[name]: bench_overhead._chain(leaf, op)))
+    return {name: (statistics.median(f for f, _ in t), statistics.median(b for _, b in t))
+            for name, t in runs.items()}
+
+
+def bench_overhead_ops(quick: bool) -> list[str]:
+    lines = [f"per-op overhead, µs per op on a 1-element float32 tensor (chain of "
+             f"{bench_overhead.N}; forward / backward)"]
+    per_op = {}
+    with overhead_settings(bench_overhead.N, 3 if quick else 5):
+        for op in OVERHEAD_OPS:
+            per_op[op] = times = chain_times(op, 2 if quick else 3)
+            line = f"  {op:<8}" + "".join(f" {name} {f:5.2f} / {b:5.2f}"
+                                          for name, (f, b) in times.items())
+            if "torch" in times:
+                (nf, nb), (tf, tb) = times["neurona"], times["torch"]
+                line += f"   ratio {nf / tf:.2f} / {nb / tb:.2f}"
+            lines.append(line)
+    summary = "  median over ops:" + "".join(
+        f" {name} {statistics.median(t[name][0] for t in per_op.values()):5.2f}"
+        f" / {statistics.median(t[name][1] for t in per_op.values()):5.2f}"
+        for name in per_op[OVERHEAD_OPS[0]])
+    lines.append(summary)
+    return lines
+
+
+def bench_long_chain(quick: bool) -> str:
+    with overhead_settings(CHAIN_OPS, 1):
+        times = chain_times("tanh", 3 if quick else 5)
+    parts = [f"{name} forward {f * CHAIN_OPS / 1e3:.1f} ms, backward {b * CHAIN_OPS / 1e3:.1f} ms"
+             for name, (f, b) in times.items()]
+    line = f"{CHAIN_OPS:,}-op tanh chain: " + "; ".join(parts)
+    if "torch" in times:
+        line += f"  (backward ratio {times['neurona'][1] / times['torch'][1]:.2f})"
+    return line
+
+
+# --- start-up: a fresh interpreter to the end of the first training step ------------------------
+
+STARTUP_PROBE = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+import autograd_core as ag
+t1 = time.perf_counter()
+rng = np.random.default_rng(0)
+def net(sizes, act, batch):
+    ps = []
+    for i, o in zip(sizes[:-1], sizes[1:]):
+        ps += [ag.tensor(rng.uniform(-i ** -.5, i ** -.5, (o, i)).astype(np.float32),
+                         requires_grad=True), ag.zeros(o, requires_grad=True)]
+    h = ag.Tensor(rng.standard_normal((batch, sizes[0]), dtype=np.float32))
+    for w, b in zip(ps[0:-2:2], ps[1:-2:2]):
+        h = act(ag.linear(h, w, b))
+    return ps, ag.linear(h, ps[-2], ps[-1])
+ps, out = net((2, 8, 8, 1), ag.tanh, 4)
+ps2, out2 = net((784, 512, 256, 256, 128, 10), ag.relu, 128)
+losses = [((out - ag.zeros(4, 1)) ** 2).mean(),
+          ag.softmax_cross_entropy(out2, rng.integers(0, 10, 128))]
+for loss, params in zip(losses, (ps, ps2)):
+    loss.backward()
+    with ag.no_grad():
+        for p in params:
+            p.sub_(p.grad, alpha=0.01)
+t2 = time.perf_counter()
+import json
+print(json.dumps({"import": t1 - t0, "step": t2 - t1}))
+"""
+
+
+def startup_run(cache_dir: str) -> dict[str, float]:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", STARTUP_PROBE], env=env, check=True,
+                          capture_output=True, text=True)
+    total = time.perf_counter() - start
+    inner = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"total": total, **inner}
+
+
+def bench_startup(quick: bool) -> list[str]:
+    """Cold: a new empty NUMBA_CACHE_DIR per run. Warm: the cache the cold runs filled."""
+    lines = ["start-up, fresh `python -c`: import autograd_core + first step of the 2-8-8-1 and "
+             "784-…-10 (batch 128) nets"]
+    with tempfile.TemporaryDirectory(prefix="neurona-bench-") as tmp:
+        cold = []
+        for i in range(1 if quick else 2):
+            cache = os.path.join(tmp, f"cold{i}")
+            os.mkdir(cache)
+            cold.append(startup_run(cache))
+        warm = [startup_run(os.path.join(tmp, "cold0")) for _ in range(1 if quick else 3)]
+    for label, runs in (("warm (Numba cache filled)", warm),
+                        ("cold (empty NUMBA_CACHE_DIR)", cold)):
+        med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        lines.append(f"  {label:<28} total {med['total']:.2f} s  (import {med['import']:.2f} s, "
+                     f"first step {med['step']:.2f} s; interpreter start-up is the rest; "
+                     f"median of {len(runs)})")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats and a tenth of the epoch (extrapolated): under 30 s")
+    parser.add_argument("--settle", type=float, default=SETTLE, metavar="SECONDS",
+                        help=f"pause before each timed block (default {SETTLE})")
+    args = parser.parse_args()
+    quick = args.quick
+    globals()["SETTLE"] = args.settle
+    if torch is not None:
+        torch.set_num_threads(2)
+    began = time.perf_counter()
+    versions = f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else
+                                             ", torch not installed")
+    print(f"neurona training step (forward + backward + SGD), float32, {versions}, "
+          f"{os.cpu_count()} CPUs{' — QUICK' if quick else ''}")
+    print(f"median time per step over round-robin repeats ({SETTLE} s pause before each block); "
+          "ratios to PyTorch eager\n")
+    print(TABLE_HEAD)
+    rows = bench_steps(quick)
+    rows.append(bench_epoch(quick))
+    print(rows[-1])
+    if quick:
+        print("  (quick: the epoch time is extrapolated from a tenth of the batches)")
+    print()
+    for line in bench_overhead_ops(quick):
+        print(line, flush=True)
+    print(bench_long_chain(quick))
+    print()
+    for line in bench_startup(quick):
+        print(line)
+    print(f"\n(total benchmark time {time.perf_counter() - began:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
