@@ -3,9 +3,9 @@
 A kernel is registered once, with the sizes where each version is fastest (measured with
 ``benchmarks/bench_kernels.py``; the figures sit next to each kernel)::
 
-    size of the first input  n <  serial_below   →  serial @njit variant of the compiled body
-    serial_below ≤ n <  min_size                 →  numpy reference
-                   n ≥ min_size                  →  ``compiled`` (parallel=True where it pays)
+    size of the first input  n ≥ min_size        →  ``compiled`` (parallel=True where it pays)
+                         0 < n < serial_below    →  serial @njit twin of the compiled body
+                             otherwise           →  numpy reference
 
 Why a serial variant for tiny arrays: a numpy expression such as the stable sigmoid is ~6 ufunc
 calls of ~0.4 µs each, while one compiled call costs ~0.5 µs whatever the size up to ~1k
@@ -145,26 +145,40 @@ class Kernel:
 
         NOTE: bodies get 1-D (elementwise) or (rows, width) arrays, so each compiles once per
         dtype rather than once per rank; the result is reshaped to the input's shape (or to
-        ``shape[:-1]`` for a per-row result).
+        ``shape[:-1]`` for a per-row result). This is the hot path of every small op, hence
+        the fast exits for already-flat, C-ordered single inputs.
         """
         x = args[0]
-        shape = x.shape
-        if x.dtype.char not in _FLOAT_CHARS or x.size == 0:
+        dtype = x.dtype
+        if dtype.char not in _FLOAT_CHARS or x.size == 0:
             return self.reference(*args)
-        flat = (-1, shape[-1]) if self.rows else -1
+        rows = self.rows
+        flat_ndim = 2 if rows else 1
+        shape = x.shape
+        if x.ndim == flat_ndim and x.flags.c_contiguous:
+            if len(args) == 1:
+                return fn(x)
+            y = args[1]
+            if (len(args) == 2 and type(y) is np.ndarray and y.dtype is dtype
+                    and y.shape == shape and y.flags.c_contiguous):
+                return fn(x, y)
+        flat = (-1, shape[-1]) if rows else -1
         ready = []
         for a in args:
             if type(a) is np.ndarray:
-                if a.shape != shape or a.dtype != x.dtype:
+                if a.shape != shape or (a.dtype is not dtype and a.dtype != dtype):
                     return self.reference(*args)
-                a = a.reshape(flat)
+                if a.ndim != flat_ndim:
+                    a = a.reshape(flat)
                 if not a.flags.c_contiguous:
                     a = np.ascontiguousarray(a)
             elif isinstance(a, np.generic):      # a numpy scalar where an array may be due
                 return self.reference(*args)
             ready.append(a)
         out = fn(*ready)
-        return out.reshape(shape[:-1] if self.rows and out.ndim == 1 else shape)
+        if x.ndim == flat_ndim:
+            return out
+        return out.reshape(shape[:-1] if rows and out.ndim == 1 else shape)
 
     def _bind(self, large: bool):
         """Resolve the compiled versions (or, JIT off, dispatch everything to the reference)."""

@@ -29,11 +29,17 @@ saving call overhead, not by faster math:
     gelu                 6.2/1.2/—      196/36/—      3,009/936/—     46,415/14,872/—
     gelu_backward        9.8/1.3/—      196/38/—      3,090/1,000/—   54,066/15,361/—
 
-The serial body runs below ``serial_below``, the parallel one from ``min_size``, numpy in
-between. Parallel is used only where it was ≥ 2× the best alternative: on these VMs a parallel
-call now and then stalls 8–32 ms when the host does not schedule the second vCPU (seen at every
-size; "—" and "stall" above), so a 1.5× gain on a 100 µs call is not worth that risk. tanh and
-the log/exp-heavy softplus and elu forwards stay with numpy, whose float32 ufuncs are SIMD.
+Chosen (``Kernel(min_size=…, serial_below=…)``): the compiled body runs from ``min_size`` (it
+is ``parallel=True`` only for sigmoid, silu, silu/softplus/elu backward, from 65,536), its
+serial twin below ``serial_below``, numpy in between. The calls above are raw; a Kernel call
+adds ~0.45 µs (one array) or ~0.65 µs (two) for its checks, which moves the tiny-size
+crossovers: relu from 2,048, sigmoid/tanh backward from 4,096 (numpy's one or two ufuncs are
+as fast below), relu/leaky_relu backward, leaky_relu and gelu fwd/bwd from 1 element.
+Parallel is used only where it was ≥ 2× the best alternative: on these VMs a parallel call now
+and then stalls 8–32 ms when the host does not schedule the second vCPU (seen at every size;
+"—" and "stall" above), so a 1.5× gain on a 100 µs call is not worth that risk. tanh and the
+log/exp-heavy softplus and elu forwards stay with numpy (from 256), whose float32 ufuncs are
+SIMD.
 """
 from __future__ import annotations
 
@@ -72,7 +78,7 @@ def sigmoid_backward_reference(grad, y):
     return grad * y * (1 - y)
 
 
-@njit(parallel=True)
+@njit()
 def sigmoid_backward_numba(grad, y):
     out = np.empty_like(grad)
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
@@ -87,7 +93,7 @@ def tanh_reference(x):
     return np.tanh(x)
 
 
-@njit(parallel=True)
+@njit()
 def tanh_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
@@ -101,7 +107,7 @@ def tanh_backward_reference(grad, y):
     return grad * (1 - y * y)
 
 
-@njit(parallel=True)
+@njit()
 def tanh_backward_numba(grad, y):
     out = np.empty_like(grad)
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
@@ -116,7 +122,7 @@ def relu_reference(x):
     return np.maximum(x, 0)
 
 
-@njit(parallel=True)
+@njit()
 def relu_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
@@ -131,7 +137,7 @@ def relu_backward_reference(grad, y):
     return np.where(y > 0, grad, np.zeros((), grad.dtype))
 
 
-@njit(parallel=True)
+@njit()
 def relu_backward_numba(grad, y):
     out = np.empty_like(grad)
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
@@ -146,7 +152,7 @@ def leaky_relu_reference(x, negative_slope):
     return np.where(x > 0, x, x * np.asarray(negative_slope, dtype=x.dtype))
 
 
-@njit(parallel=True)
+@njit()
 def leaky_relu_numba(x, negative_slope):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
@@ -161,7 +167,7 @@ def leaky_relu_backward_reference(grad, x, negative_slope):
     return grad * np.where(x > 0, 1, negative_slope).astype(grad.dtype)
 
 
-@njit(parallel=True)
+@njit()
 def leaky_relu_backward_numba(grad, x, negative_slope):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
@@ -178,7 +184,7 @@ def elu_reference(x, alpha):
     return np.where(x > 0, x, negative)
 
 
-@njit(parallel=True)
+@njit()
 def elu_numba(x, alpha):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
@@ -213,7 +219,7 @@ def softplus_reference(x, beta):
     return ((np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta).astype(x.dtype)
 
 
-@njit(parallel=True)
+@njit()
 def softplus_numba(x, beta):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
@@ -281,7 +287,7 @@ def gelu_reference(x):
     return (0.5 * x * (1 + np.tanh(u))).astype(x.dtype, copy=False)
 
 
-@njit(parallel=True)
+@njit()
 def gelu_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
@@ -298,7 +304,7 @@ def gelu_backward_reference(grad, x):
     return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)).astype(grad.dtype, copy=False)
 
 
-@njit(parallel=True)
+@njit()
 def gelu_backward_numba(grad, x):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
@@ -313,18 +319,15 @@ def gelu_backward_numba(grad, x):
 # --- registry: thresholds from the table in the module docstring ---------------------------------
 _NEVER = math.inf
 sigmoid = Kernel(sigmoid_reference, sigmoid_numba, 65536, "sigmoid", serial_below=2048)
-sigmoid_backward = Kernel(sigmoid_backward_reference, sigmoid_backward_numba, _NEVER,
-                          "sigmoid_backward", serial_below=_NEVER)
+sigmoid_backward = Kernel(sigmoid_backward_reference, sigmoid_backward_numba, 4096,
+                          "sigmoid_backward")
 tanh = Kernel(tanh_reference, tanh_numba, _NEVER, "tanh")
-tanh_backward = Kernel(tanh_backward_reference, tanh_backward_numba, _NEVER, "tanh_backward",
-                       serial_below=_NEVER)
-relu = Kernel(relu_reference, relu_numba, _NEVER, "relu", serial_below=_NEVER)
-relu_backward = Kernel(relu_backward_reference, relu_backward_numba, _NEVER, "relu_backward",
-                       serial_below=_NEVER)
-leaky_relu = Kernel(leaky_relu_reference, leaky_relu_numba, _NEVER, "leaky_relu",
-                    serial_below=_NEVER)
-leaky_relu_backward = Kernel(leaky_relu_backward_reference, leaky_relu_backward_numba, _NEVER,
-                             "leaky_relu_backward", serial_below=_NEVER)
+tanh_backward = Kernel(tanh_backward_reference, tanh_backward_numba, 4096, "tanh_backward")
+relu = Kernel(relu_reference, relu_numba, 2048, "relu")
+relu_backward = Kernel(relu_backward_reference, relu_backward_numba, 1, "relu_backward")
+leaky_relu = Kernel(leaky_relu_reference, leaky_relu_numba, 1, "leaky_relu")
+leaky_relu_backward = Kernel(leaky_relu_backward_reference, leaky_relu_backward_numba, 1,
+                             "leaky_relu_backward")
 elu = Kernel(elu_reference, elu_numba, _NEVER, "elu", serial_below=256)
 elu_backward = Kernel(elu_backward_reference, elu_backward_numba, 65536, "elu_backward",
                       serial_below=65536)
@@ -333,7 +336,6 @@ softplus_backward = Kernel(softplus_backward_reference, softplus_backward_numba,
                            "softplus_backward", serial_below=2048)
 silu = Kernel(silu_reference, silu_numba, 65536, "silu", serial_below=2048)
 silu_backward = Kernel(silu_backward_reference, silu_backward_numba, 65536, "silu_backward",
-                       serial_below=4096)
-gelu = Kernel(gelu_reference, gelu_numba, _NEVER, "gelu", serial_below=_NEVER)
-gelu_backward = Kernel(gelu_backward_reference, gelu_backward_numba, _NEVER, "gelu_backward",
-                       serial_below=_NEVER)
+                       serial_below=2048)
+gelu = Kernel(gelu_reference, gelu_numba, 1, "gelu")
+gelu_backward = Kernel(gelu_backward_reference, gelu_backward_numba, 1, "gelu_backward")

@@ -53,7 +53,7 @@ def _versions(kernel: Kernel, parallel: bool) -> dict:
                 "serial": lambda *args: kernel.run(serial.dispatcher(), args)}
     # NOTE: parallel variants only where used, and not in the hypothesis test: on these VMs a
     # parallel call can stall for milliseconds waiting for the second vCPU
-    if parallel and kernel.min_size < math.inf:
+    if parallel and kernel.compiled.parallel:
         versions["parallel"] = lambda *args: kernel.run(kernel.compiled.dispatcher(), args)
     return versions
 
