@@ -2,10 +2,12 @@
 conveniences where the course uses Keras).
 
 ``Module`` and ``Parameter``, containers (``Sequential``, ``ModuleList``), layers (``Linear``,
-``Maxout``, ``Dropout``, ``BatchNorm1d``, ...), activation modules, loss functions
-(``nn.losses``), initializers (``nn.init``), regularizers (``nn.regularizers``), functional forms
-(``nn.functional``), ``summary`` and ``save``/``load``. It depends on ``autograd_core`` only and
-writes no backward rule of its own: every gradient comes from the engine's ops.
+``Maxout``, ``Dropout``, ``BatchNorm1d``, ...), activation modules, loss modules
+(``CrossEntropyLoss``, ``MSELoss``, ... from ``nn.losses``), initializers (``nn.init``),
+regularizers (``nn.regularizers``), functional forms (``nn.functional``, losses included), data
+utilities (``nn.data``, ``nn.datasets``), ``summary`` and ``save``/``load``. It depends on
+``autograd_core`` only and writes no backward rule of its own: every gradient comes from the
+engine's ops.
 
 >>> import nn
 >>> model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
@@ -14,22 +16,14 @@ writes no backward rule of its own: every gradient comes from the engine's ops.
 """
 from __future__ import annotations
 
-from importlib.util import find_spec as _find_spec
-
 import autograd_core as ag
 
-from . import functional, init, regularizers
+from . import data, datasets, functional, init, losses, regularizers
 from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
                           Softplus, Swish, Tanh)
 from .layers import BatchNorm1d, Dropout, Flatten, GaussianNoise, Identity, Linear, Maxout
+from .losses import (BCELoss, BCEWithLogitsLoss, CategoricalHinge, CrossEntropyLoss, HingeLoss,
+                     MSELoss, MultiMarginLoss, NLLLoss, SquaredError)
 from .module import Module, ModuleList, Parameter, Sequential
 from .serialization import load, save
 from .summary import SummaryResult, summary
-
-if _find_spec("nn.losses") is not None:   # NOTE: nn.losses is written in parallel (issue 4)
-    from . import losses
-    from .losses import *  # noqa: F401,F403
-
-    for _name in losses.__all__:           # the loss functions are functional forms too
-        if _name[0].islower():
-            setattr(functional, _name, getattr(losses, _name))

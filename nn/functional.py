@@ -2,7 +2,8 @@
 
 Activations are autograd_core's ops under PyTorch's names (``dim`` for softmax); ``dropout``,
 ``batch_norm`` and ``gaussian_noise`` are composites of autograd_core ops, so their gradients come
-from the engine. The loss functions of ``nn.losses`` are re-exported here too.
+from the engine. The loss functions of ``nn.losses`` (``cross_entropy``, ``mse_loss``, ...) are
+re-exported here, so ``F.cross_entropy(logits, labels)`` works as in PyTorch.
 """
 from __future__ import annotations
 
@@ -122,3 +123,9 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     if bias is not None:
         out = out + bias.reshape(shape)
     return out
+
+
+# NOTE: imported last: nn.losses needs nn.module only, so there is no cycle through this module
+from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
+                     categorical_hinge, cross_entropy, hinge_loss, mse_loss, multi_margin_loss,
+                     nll_loss, squared_error)

@@ -60,8 +60,9 @@ def _own_counts(module: Module) -> tuple[int, int]:
 
 def _table(title: str, rows: list[tuple[str, str, str]], totals: tuple[int, int]) -> str:
     headers = ("Layer (type)", "Output Shape", "Param #")
-    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 4 for i in range(2)]
-    widths.append(max(len(headers[2]), *(len(r[2]) for r in rows)))
+    widths = [max(24, len(headers[0]), *(len(r[0]) for r in rows)) + 4,
+              max(16, len(headers[1]), *(len(r[1]) for r in rows)) + 4,
+              max(10, len(headers[2]), *(len(r[2]) for r in rows))]
     width = sum(widths)
 
     def line(cells) -> str:

@@ -227,3 +227,23 @@ def test_forward_hook_and_apply():
 def test_requires_grad_freezes():
     model = nn.Sequential(nn.Linear(2, 2)).requires_grad_(False)
     assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_package_exports_both_halves():
+    import nn.functional as F
+    from nn import losses
+
+    for name in losses.__all__:
+        target = nn if name[0].isupper() else F
+        assert getattr(target, name) is getattr(losses, name), name
+    assert nn.init.get_initializer("he_normal") is not None
+    assert nn.data.DataLoader is not None and nn.regularizers.L2 is not None
+    assert callable(nn.datasets.xor)
+    for name in ["Module", "Parameter", "Sequential", "ModuleList", "Linear", "Maxout", "Dropout",
+                 "BatchNorm1d", "GaussianNoise", "Flatten", "Identity", "Sigmoid", "Tanh", "ReLU",
+                 "LeakyReLU", "ELU", "SELU", "Softplus", "SiLU", "Swish", "GELU", "Softmax",
+                 "LogSoftmax", "summary", "save", "load"]:
+        assert hasattr(nn, name), name
+    for name in ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropout",
+                 "batch_norm", "gelu", "silu", "elu", "selu", "leaky_relu", "softplus"]:
+        assert callable(getattr(F, name)), name
