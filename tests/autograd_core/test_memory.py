@@ -159,7 +159,9 @@ def test_building_and_dropping_graphs_creates_no_reference_cycles(no_gc):
     w = ag.randn(6, 5, requires_grad=True)
     b = ag.zeros(5, requires_grad=True)
     labels = ag.tensor([0, 3, 1, 4])
-    for backward in (False, True):
+    # NOTE: the first run is a warm-up: the first call of a compiled kernel imports and loads
+    # Numba, which leaves cyclic garbage of its own; only the later runs are measured
+    for run, backward in enumerate((True, False, True)):
         h = (x @ w + b).relu()
         z = ag.concatenate([h[:, :2], h[:, 2:].sigmoid()], axis=1).reshape(4, 5).T.T
         loss = -(z.log_softmax(axis=-1) * ag.one_hot(labels, 5)).sum(axis=1).mean()
@@ -167,12 +169,16 @@ def test_building_and_dropping_graphs_creates_no_reference_cycles(no_gc):
         if backward:
             loss.backward()
         del h, z, loss
-        assert gc.collect() == 0                   # nothing needed the cycle collector
+        collected = gc.collect()
+        assert run == 0 or collected == 0          # nothing needed the cycle collector
     assert gc.collect() == 0
 
 
 def test_grad_and_hooks_leave_no_cycles(no_gc):
     x = ag.randn(3, requires_grad=True)
+    (x.exp() * x).sum().backward()                 # warm-up: loads the kernels (see above)
+    x.grad = None
+    gc.collect()
     h = x.exp()
     h.retain_grad()
     h.register_hook(lambda grad: grad * 2)
