@@ -45,7 +45,7 @@ class Tensor:
         self._grad = None
         self._requires_grad = False
         self._node = None
-        self._version_box = [0]
+        self._version_box = None
         self.name = name
         self._hooks = None
         self._retains_grad = False
@@ -60,7 +60,7 @@ class Tensor:
         t._grad = None
         t._requires_grad = requires_grad
         t._node = None
-        t._version_box = [0]
+        t._version_box = None      # created on the first in-place change or view (see _box)
         t.name = None
         t._hooks = None
         t._retains_grad = False
@@ -129,7 +129,17 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many times the data was modified in place (shared with views)."""
-        return self._version_box[0]
+        box = self._version_box
+        return box[0] if box is not None else 0
+
+    def _box(self) -> list:
+        """The version counter, shared with views; made on first need (most tensors never are)."""
+        if self._version_box is None:
+            self._version_box = [0]
+        return self._version_box
+
+    def _bump_version(self) -> None:
+        self._box()[0] += 1
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
@@ -165,7 +175,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut off from the graph (no grad)."""
         t = Tensor._from_op(self.data, False)
-        t._version_box = self._version_box
+        t._version_box = self._box()
         return t
 
     def detach_(self) -> Tensor:
@@ -293,7 +303,7 @@ class Tensor:
         except (ValueError, IndexError) as error:
             raise type(error)(f"setitem: cannot assign {describe(np.asarray(value))} to index "
                               f"{index!r} of a tensor of {describe(self)}: {error}") from None
-        self._version_box[0] += 1
+        self._bump_version()
 
     # --- in-place operations (no graph: allowed under no_grad or on tensors without grad) -------
     def _check_inplace(self, op: str) -> None:
@@ -319,7 +329,7 @@ class Tensor:
         except (ValueError, TypeError) as error:
             raise ValueError(f"{op}: cannot update a tensor of {describe(self)} in place with "
                              f"{describe(np.asarray(other))}: {error}") from None
-        self._version_box[0] += 1
+        self._bump_version()
         return self
 
     def add_(self, other, alpha=1) -> Tensor:
@@ -347,14 +357,14 @@ class Tensor:
         except (ValueError, TypeError) as error:
             raise ValueError(f"copy_: cannot copy {describe(np.asarray(source))} into a tensor of "
                              f"{describe(self)}: {error}") from None
-        self._version_box[0] += 1
+        self._bump_version()
         return self
 
     def fill_(self, value, _op: str = "fill_") -> Tensor:
         """Set every element to ``value``, in place."""
         self._check_inplace(_op)
         self.data.fill(value)
-        self._version_box[0] += 1
+        self._bump_version()
         return self
 
     def zero_(self) -> Tensor:

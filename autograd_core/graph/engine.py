@@ -245,7 +245,7 @@ def _accumulate_leaf(t, g, create_graph: bool) -> None:
         t._grad = Tensor._from_op(data, False)
     else:
         np.add(current.data, g.data, out=current.data, casting="same_kind")
-        current._version_box[0] += 1
+        current._bump_version()
 
 
 def _prune(order: list, capture: dict) -> list:

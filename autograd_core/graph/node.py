@@ -53,35 +53,29 @@ class Node:
     def attach(self, output) -> None:
         """Link this node to its output tensor (weakly) and record the versions of what it saved.
 
-        ``saved_versions`` holds (version box, version at forward) pairs: inputs first, then the
-        output, for what the op declares it reads in backward.
+        ``saved_versions`` holds the versions at forward time of the inputs (when the op reads
+        them in backward) followed by the output's (when it reads its output).
         """
         self._output_ref = weakref.ref(output)
         op = self.op
         if op.saves_inputs:
-            pairs = [(t._version_box, t._version_box[0]) for t in self.inputs]
+            versions = [t._version for t in self.inputs]
             if op.saves_output:
-                pairs.append((output._version_box, output._version_box[0]))
-            self.saved_versions = pairs
+                versions.append(output._version)
+            self.saved_versions = tuple(versions)
         elif op.saves_output:
-            self.saved_versions = [(output._version_box, output._version_box[0])]
+            self.saved_versions = (output._version,)
 
     def check_versions(self) -> None:
         """Raise if a tensor this op saved for backward was modified in place since forward."""
-        for box, seen in self.saved_versions or ():
-            if box[0] != seen:
-                self._raise_modified()
-
-    def _raise_modified(self) -> None:
-        name = self.op.name
         saved = list(self.inputs) if self.op.saves_inputs else []
-        labels = [f"input {i}" for i in range(len(saved))]
         if self.op.saves_output:
             saved.append(self.output)
-            labels.append("its output")
-        for t, label, (box, seen) in zip(saved, labels, self.saved_versions):
-            if box[0] != seen:
-                raise _modified_error(name, label, t, seen)
+        for index, (t, seen) in enumerate(zip(saved, self.saved_versions)):
+            if t._version != seen:
+                is_output = self.op.saves_output and index == len(saved) - 1
+                label = "its output" if is_output else f"input {index}"
+                raise _modified_error(self.op.name, label, t, seen)
 
     def release(self) -> None:
         """Free what the node holds for backward (inputs and saved values); keep its identity."""
@@ -97,6 +91,6 @@ class Node:
 def _modified_error(op_name: str, which: str, tensor, seen: int) -> RuntimeError:
     return RuntimeError(
         f"{op_name}: {which} (shape {tensor.shape}, {tensor.dtype}), saved for backward, was "
-        f"modified in place: it is at version {tensor._version_box[0]}, backward needs version "
+        f"modified in place: it is at version {tensor._version}, backward needs version "
         f"{seen}. Make a copy (.clone()) before modifying it, or run the modification after "
         f"backward.")

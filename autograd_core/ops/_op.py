@@ -80,7 +80,7 @@ class Op:
         out = Tensor._from_op(data, recording)
         if cls.returns_view and data.base is not None and np.may_share_memory(data,
                                                                               tensors[0].data):
-            out._version_box = tensors[0]._version_box
+            out._version_box = tensors[0]._box()
         if recording:
             out._node = ctx
             ctx.attach(out)
