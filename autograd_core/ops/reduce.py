@@ -36,8 +36,9 @@ def _kept_shape(shape: tuple, axes) -> tuple:
 def _expand(grad: Tensor, ctx) -> Tensor:
     """Broadcast the gradient of a reduction back over the reduced axes of the input."""
     x = ctx.inputs[0]
-    kept = _kept_shape(x.shape, ctx.kwargs["axis"])
-    return broadcast_to(reshape(grad, kept), x.shape)
+    if grad.ndim:           # a full reduction's () gradient broadcasts as it is
+        grad = reshape(grad, _kept_shape(x.shape, ctx.kwargs["axis"]))
+    return broadcast_to(grad, x.shape)
 
 
 def _count(shape: tuple, axes) -> int:
