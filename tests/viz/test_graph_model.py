@@ -1,0 +1,215 @@
+"""The graph model and the DOT text of the forward and backward views (no ``dot`` needed)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import viz
+from viz.graph_model import backward_model, forward_model
+from viz.labels import format_array, format_axes_sum
+
+
+def course_example(x_requires_grad: bool = True):
+    """L = (σ(w·x + b) − t)², the course's one-neuron example, with scalar tensors."""
+    w = ag.tensor(0.5, requires_grad=True)
+    x = ag.tensor(1.5, requires_grad=x_requires_grad)
+    b = ag.tensor(-0.3, requires_grad=True)
+    t = ag.tensor(1.0)
+    z = w * x + b
+    a = ag.sigmoid(z)
+    L = (a - t) ** 2
+    return L, {"w": w, "x": x, "b": b, "t": t, "z": z, "a": a, "L": L}
+
+
+def engine_grads(L, names):
+    L.backward(retain_graph=True)
+    return {k: names[k].grad.data.copy() for k in ("w", "x", "b")}
+
+
+def test_backward_course_example_nodes_and_edge_gradients():
+    L, names = course_example()
+    m = backward_model(L, names=names)
+    kinds = [n.kind for n in m.nodes]
+    assert kinds.count("unit") == 1 and m.node("unit").lines[0] == "1"
+    assert "Unit 1" in m.node("unit").lines
+    assert kinds.count("derivative") == 2                    # σ' and the square's derivative
+    assert kinds.count("branch") == 2                        # add and sub
+    assert kinds.count("weighted") == 1
+    sigmoid = next(n for n in m.nodes if n.data.get("op") == "Sigmoid")
+    a = 1 / (1 + np.exp(-(0.5 * 1.5 - 0.3)))
+    assert f"× sigmoid'(z) = {format_array(a * (1 - a))}" in sigmoid.lines
+
+    grads = engine_grads(L, names)
+    src = viz.draw_backward(L, names=names).source
+    for name in ("w", "x", "b"):
+        leaf = next(n for n in m.nodes if n.kind == "leaf_grad" and n.data["name"] == name)
+        assert format_array(grads[name]) in leaf.lines
+        edge = next(e for e in m.edges if e.dst == leaf.id)
+        assert format_array(grads[name]) in edge.lines
+        assert f"∂J/∂{name}\\n{format_array(grads[name])}" in src
+    w_edge = next(e for e in m.edges if e.dst.startswith("leaf") and "∂J/∂w" in e.lines[0])
+    assert w_edge.lines[0] == "a·δ = ∂J/∂w"
+    b_edge = next(e for e in m.edges if "∂J/∂b" in e.lines[0])
+    assert b_edge.lines[0].startswith("Constant output")
+    assert "1\\nUnit 1" in src
+
+
+def test_backward_spanish_vocabulary():
+    L, names = course_example()
+    src = viz.draw_backward(L, names=names, lang="es").source
+    for text in ("Unidad 1", "Salida ponderada doble", "Punto de bifurcación", "Derivada ψ'",
+                 "Salida constante", "Leyenda"):
+        assert text in src
+    y, x = used_twice()
+    assert "Suma de salidas" in viz.draw_backward(y, names={"x": x}, lang="es").source
+    fwd = viz.draw_forward(L, names=names, lang="es").source
+    assert "Función de activación ψ" in fwd and "Entrada ponderada w·a" in fwd
+
+
+def used_twice():
+    x = ag.tensor(3.0, requires_grad=True)
+    y = x * x + x
+    return y, x
+
+
+def test_sum_of_outputs_lists_every_contribution():
+    y, x = used_twice()
+    m = backward_model(y, names={"x": x})
+    (s,) = m.nodes_of_kind("sum_of_outputs")
+    contributions = s.data["contributions"]
+    assert len(contributions) == 3                   # x·δ and x·δ from mul, δ from add
+    assert sorted(float(c) for c in contributions) == [1.0, 3.0, 3.0]
+    assert s.lines[0] == "Sum of outputs (x)"
+    assert [line.split(":")[0] for line in s.lines[1:-1]] == ["from add", "from mul", "from mul"]
+    y.backward(retain_graph=True)
+    assert float(s.data["total"]) == float(x.grad.data) == 7.0
+    assert s.lines[-1] == f"Σ = {format_array(x.grad.data)}"
+    incoming = [e for e in m.edges if e.dst == s.id]
+    assert len(incoming) == 3
+    assert [e for e in m.edges if e.src == s.id][0].dst.startswith("leaf")
+
+
+def test_intermediate_used_twice_gets_a_sum_node():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    h = ag.tanh(x)
+    y = (h * h + h).sum()
+    m = backward_model(y, names={"h": h, "x": x})
+    (s,) = m.nodes_of_kind("sum_of_outputs")
+    assert s.lines[0] == "Sum of outputs (h)"
+    (out,) = [e for e in m.edges if e.src == s.id]
+    assert out.dst == f"inv{id(h.grad_fn)}"
+
+
+def test_user_grad_untouched():
+    L, names = course_example()
+    viz.draw_backward(L, names=names)
+    assert all(names[k].grad is None for k in ("w", "x", "b"))
+    L.backward(retain_graph=True)
+    before = {k: names[k].grad.data.copy() for k in ("w", "x", "b")}
+    viz.draw_backward(L, names=names)                   # after the user's backward: still works
+    for k in before:
+        np.testing.assert_array_equal(names[k].grad.data, before[k])
+
+
+def test_freed_graph_says_retain_graph():
+    L, names = course_example()
+    L.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        viz.draw_backward(L)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        viz.draw_forward(L)
+
+
+def test_broadcast_edge_says_which_axes_were_summed():
+    x = ag.ones((4, 3), requires_grad=True)
+    b = ag.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    y = (x + b).sum()
+    m = backward_model(y, names={"x": x, "b": b})
+    (edge,) = [e for e in m.edges if e.dst == f"leaf{id(b)}"]
+    assert "Σ over axis 0: (4,3)→(3,)" in edge.lines
+    assert "[4, 4, 4]" in edge.lines                      # the summed gradient, small enough
+    (xedge,) = [e for e in m.edges if e.dst == f"leaf{id(x)}"]
+    assert "shape (4,3)" in xedge.lines                   # 12 values: the shape instead
+    assert not any(line.startswith("Σ") for line in xedge.lines)
+    assert "Σ over axis 0: (4,3)→(3,)" in viz.draw_backward(y).source
+    assert format_axes_sum((4, 3), (1, 3)) == "Σ over axis 0: (4,3)→(1,3)"
+    assert format_axes_sum((2, 4, 3), (1, 3), "es") == "Σ sobre los ejes 0, 1: (2,4,3)→(1,3)"
+
+
+def test_forward_model_names_kinds_values_and_grads():
+    L, names = course_example(x_requires_grad=False)
+    m = forward_model(L, names=names)
+    by_name = {n.data["name"]: n for n in m.nodes if n.kind != "op"}
+    assert by_name["w"].kind == "parameter" and by_name["b"].kind == "parameter"
+    assert by_name["x"].kind == "input" and by_name["L"].kind == "output"
+    assert by_name["z"].kind == "intermediate"
+    assert by_name["w"].lines == ["w", "()", "0.5"]
+    assert [n.lines[0] for n in m.nodes_of_kind("op")] == ["mul", "add", "sigmoid", "sub",
+                                                           "powscalar"]
+    c = forward_model(ag.tensor(2.0, requires_grad=True) * 3.0)
+    assert [n.kind for n in c.nodes if n.kind not in ("op",)].count("constant") == 1
+    L.backward(retain_graph=True)
+    src = viz.draw_forward(L, names=names, grads=True).source
+    assert f"grad {format_array(names['w'].grad.data)}" in src
+    big = ag.ones((3, 4), requires_grad=True)
+    src = viz.draw_forward((big * 2.0).sum(), names={"big": big}).source
+    assert "label=\"big\\n(3,4)\"" in src and "[1, 1" not in src
+
+
+def test_forward_from_module_parameter_names():
+    import nn
+    model = nn.Linear(2, 1)
+    out = model(ag.tensor([[1.0, 2.0]])).sum()
+    src = viz.draw_forward(out, model=model).source
+    assert "weight\\n(1,2)" in src and "bias\\n(1,)" in src
+    bsrc = viz.draw_backward(out, model=model).source
+    assert "∂J/∂weight" in bsrc and "Constant output: δ → ∂J/∂bias" in bsrc
+
+
+def test_size_guard_summarizes():
+    x = ag.tensor(0.5, requires_grad=True)
+    y = x
+    for _ in range(400):
+        y = ag.tanh(y)
+    for draw in (viz.draw_forward, viz.draw_backward):
+        g = draw(y)
+        assert "Graph too large to draw" in g.source and "Tanh: 400" in g.source
+        assert "max_nodes=None" in g.source
+    assert "Tanh: 400" not in viz.draw_forward(y, max_nodes=None).source
+
+
+def test_deep_chain_without_recursion():
+    import sys
+    x = ag.tensor(0.1, requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)                   # a recursive walk would fail here
+    try:
+        assert "Mul: 5000" in viz.draw_backward(y).source
+        m = backward_model(y, max_nodes=None)
+        f = forward_model(y, max_nodes=None)
+    finally:
+        sys.setrecursionlimit(old)
+    assert len(m.nodes_of_kind("weighted")) == 5000
+    assert len(f.nodes_of_kind("op")) == 5000
+
+
+def test_non_scalar_output_is_seeded_with_ones():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    m = backward_model(x * 3.0, names={"x": x})
+    assert m.node("unit").data["value"].tolist() == [1.0, 1.0]
+    (leaf,) = m.nodes_of_kind("leaf_grad")
+    assert leaf.lines == ["∂J/∂x", "[3, 3]"]
+
+
+def test_errors():
+    with pytest.raises(TypeError):
+        viz.draw_forward([1.0])
+    with pytest.raises(RuntimeError, match="grad_fn"):
+        viz.draw_backward(ag.tensor(1.0))
+    L, _ = course_example()
+    with pytest.raises(ValueError, match="language"):
+        viz.draw_backward(L, lang="fr")

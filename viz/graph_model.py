@@ -1,0 +1,416 @@
+"""The graph model behind the pictures: nodes, edges and their labels, without Graphviz.
+
+Two views of one recorded computation:
+
+* :func:`forward_model` — op nodes and tensor nodes (name, shape, small values, ``.grad``).
+* :func:`backward_model` — the course's *red neuronal inversa* (001, "Backpropagation (resumen)"):
+  from the cost's *unit 1* back to the leaves, each op drawn as its inverse rule and every edge
+  labelled with the gradient it carries. The gradients come from a backward pass of our own
+  (``ag.grad`` with ``retain_graph=True`` and an engine observer), so the user's ``.grad`` is left
+  untouched.
+
+Both walk the graph with ``autograd_core.graph.walk.topological_order`` (no recursion), and both
+summarize instead of drawing when the graph has more than ``max_nodes`` ops.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import autograd_core as ag
+from autograd_core.graph.walk import topological_order
+
+from .labels import format_array, format_axes_sum, format_number, format_shape, words
+
+MAX_NODES = 300
+
+R = ag.InverseRule
+
+
+@dataclass
+class VNode:
+    """One box of the picture: ``kind`` picks its style, ``lines`` are its label."""
+
+    id: str
+    kind: str
+    lines: list[str]
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class VEdge:
+    """One arrow; ``lines`` label it (empty for no label)."""
+
+    src: str
+    dst: str
+    lines: list[str] = field(default_factory=list)
+    kind: str = "data"
+
+
+@dataclass
+class GraphModel:
+    """What a renderer draws: ``view`` is "forward", "backward" or "summary"."""
+
+    view: str
+    lang: str
+    nodes: list[VNode] = field(default_factory=list)
+    edges: list[VEdge] = field(default_factory=list)
+
+    def node(self, node_id: str) -> VNode:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def nodes_of_kind(self, kind: str) -> list[VNode]:
+        return [n for n in self.nodes if n.kind == kind]
+
+
+# --- naming -------------------------------------------------------------------------------------
+def tensor_names(names=None, model=None) -> dict[int, str]:
+    """``id(tensor) → name`` from a ``locals()``-style mapping and/or a module's parameters."""
+    found: dict[int, str] = {}
+    if model is not None:
+        for name, p in model.named_parameters():
+            found.setdefault(id(p), name)
+    if names:
+        for name, value in dict(names).items():
+            if isinstance(value, ag.Tensor) and not str(name).startswith("_"):
+                found.setdefault(id(value), str(name))
+    return found
+
+
+def _name_of(t, names: dict[int, str]) -> str | None:
+    return names.get(id(t)) or getattr(t, "name", None)
+
+
+def _tensor_kind(t, root, name) -> str:
+    if t is root:
+        return "output"
+    if t.grad_fn is not None:
+        return "intermediate"
+    if t.requires_grad:
+        return "parameter"
+    return "input" if t.ndim > 0 or name else "constant"
+
+
+# --- the walk -----------------------------------------------------------------------------------
+def _check_root(output) -> None:
+    if not isinstance(output, ag.Tensor):
+        raise TypeError(f"viz: expected a Tensor, got {type(output).__name__}")
+
+
+def _freed_error(node) -> RuntimeError:
+    return RuntimeError(
+        f"viz: the graph was freed by a backward pass ({node.op.name} has released its inputs "
+        "and saved values), so it can no longer be drawn; call loss.backward(retain_graph=True) "
+        "(or draw before the backward)")
+
+
+def _walk(output) -> list:
+    """The op nodes reachable from ``output``, consumers first; raises if the graph was freed."""
+    root = output.grad_fn
+    if root is None:
+        return []
+    order = list(topological_order([root]))
+    for node in order:
+        if node.released:
+            raise _freed_error(node)
+    return order
+
+
+def _summary(view: str, lang: str, order: list, n_tensors: int, max_nodes: int) -> GraphModel:
+    w = words(lang)
+    counts = Counter(node.op.__name__ for node in order)
+    lines = [w["summary"], f"{len(order)} {w['ops']} (> {max_nodes}), {n_tensors} {w['tensors']}"]
+    lines += [f"{name}: {count}" for name, count in counts.most_common()]
+    lines.append(w["summary_hint"])
+    return GraphModel("summary", lang, [VNode("summary", "summary", lines,
+                                              {"counts": dict(counts), "view": view})])
+
+
+def _tensor_count(order: list) -> int:
+    seen = set()
+    for node in order:
+        for t in node.inputs:
+            seen.add(id(t))
+    return len(seen) + 1
+
+
+# --- forward ------------------------------------------------------------------------------------
+def forward_model(output, *, values: bool = True, grads: bool = False, names=None, model=None,
+                  lang: str = "en", max_elements: int = 6,
+                  max_nodes: int | None = MAX_NODES) -> GraphModel:
+    """The forward graph: tensor nodes (name, shape, values, grad) and op nodes between them."""
+    _check_root(output)
+    words(lang)
+    order = _walk(output)
+    if max_nodes is not None and len(order) > max_nodes:
+        return _summary("forward", lang, order, _tensor_count(order), max_nodes)
+    names = tensor_names(names, model)
+    g = GraphModel("forward", lang)
+    seen: set[int] = set()
+    tensors = []                                   # keep them alive while ids are in use
+
+    def tensor_node(t) -> str:
+        tid = f"t{id(t)}"
+        if id(t) in seen:
+            return tid
+        seen.add(id(t))
+        tensors.append(t)
+        name = _name_of(t, names)
+        kind = _tensor_kind(t, output, name)
+        lines = [name] if name else []
+        lines.append(format_shape(t.shape) + ("" if t.dtype == np.float32 else f" {t.dtype}"))
+        small = t.size <= max_elements
+        if values and small:
+            lines.append(format_array(t.data, max_elements))
+        if grads and t.grad is not None and small:
+            lines.append(f"{words(lang)['grad']} {format_array(t.grad.data, max_elements)}")
+        g.nodes.append(VNode(tid, kind, lines, {"name": name, "shape": t.shape}))
+        return tid
+
+    tensor_node(output)
+    for node in order:                              # consumers first
+        oid = f"op{id(node)}"
+        fwd_name = node.op.inverse_rule.label(lang)[0]
+        lines = [node.op.name]
+        extra = _kwargs_text(node.kwargs)
+        if extra:
+            lines.append(extra)
+        lines.append(fwd_name)
+        g.nodes.append(VNode(oid, "op", lines, {"op": node.op.__name__}))
+        g.edges.append(VEdge(oid, tensor_node(node.output)))
+        for t in node.inputs:
+            g.edges.append(VEdge(tensor_node(t), oid))
+    g.nodes.reverse()                               # producers first reads better in DOT
+    g.edges.reverse()
+    return g
+
+
+def _kwargs_text(kwargs: dict) -> str:
+    parts = []
+    for key, value in (kwargs or {}).items():
+        if value is None or key in ("op_name", "input_index"):
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = format_number(value) if isinstance(value, float) else value
+        text = f"{key}={value}"
+        if len(text) <= 24:
+            parts.append(text)
+    return ", ".join(parts)
+
+
+# --- backward -----------------------------------------------------------------------------------
+@dataclass
+class _Step:
+    grad: np.ndarray
+    raw_shapes: list
+    input_grads: list
+
+
+def run_backward(output, order: list) -> tuple[dict, dict]:
+    """Our own backward pass: ``{node: _Step}`` from an engine observer, and leaf gradients.
+
+    Uses ``ag.grad(..., retain_graph=True)`` on the requires-grad leaves, so no ``.grad`` changes.
+    A non-scalar output is seeded with ones (the picture of ``J = output.sum()``).
+    """
+    leaves, seen = [], set()
+    for node in order:
+        for t in node.inputs:
+            if t.grad_fn is None and t.requires_grad and id(t) not in seen:
+                seen.add(id(t))
+                leaves.append(t)
+    steps: dict = {}
+    wanted = {id(node) for node in order}
+
+    def record(step) -> None:
+        node = step.node
+        if id(node) not in wanted:
+            return
+        steps[node] = _Step(
+            np.array(step.grad.data, copy=True),
+            [None if g is None else tuple(np.shape(getattr(g, "data", g)))
+             for g in step.raw_input_grads],
+            [None if g is None else np.array(g.data, copy=True) for g in step.input_grads])
+
+    seed = None if output.size == 1 else ag.ones_like(output)
+    if not leaves:
+        return steps, {}
+    with ag.add_observer(record):
+        results = ag.grad(output, leaves, grad_outputs=seed, retain_graph=True,
+                          allow_unused=True)
+    leaf_grads = {id(t): (t, None if g is None else np.array(g.data, copy=True))
+                  for t, g in zip(leaves, results)}
+    return steps, leaf_grads
+
+
+def _local_derivative(node):
+    """ψ'(z) for a one-input elementwise op: its backward rule applied to ones (or None)."""
+    inputs = node.inputs
+    if len(inputs) != 1:
+        return None
+    try:
+        out = node.output
+        if out.shape != inputs[0].shape:
+            return None
+        with ag.no_grad():
+            d = node.op.backward(node, ag.ones_like(out))
+        if isinstance(d, tuple):
+            d = d[0]
+        return None if d is None else np.asarray(getattr(d, "data", d))
+    except Exception:                                   # noqa: BLE001 — a label, never an error
+        return None
+
+
+def _weight_index(node, names: dict[int, str]) -> int | None:
+    """Which input of a weighted input plays w (the other is the activation a)."""
+    inputs = node.inputs
+    if node.op.__name__ == "Linear":
+        return 1
+    if len(inputs) != 2:
+        return None
+    params = [i for i, t in enumerate(inputs) if t.grad_fn is None and t.requires_grad]
+    if len(params) == 1:
+        return params[0]
+    for i, t in enumerate(inputs):
+        name = _name_of(t, names) or ""
+        if name[:1] in ("w", "W"):
+            return i
+    return 1 if node.op.__name__ == "MatMul" else 0
+
+
+def backward_model(output, *, names=None, model=None, lang: str = "en", max_elements: int = 6,
+                   max_nodes: int | None = MAX_NODES) -> GraphModel:
+    """The inverse network: unit 1 → inverse rules → sums of outputs → ∂J/∂leaf."""
+    _check_root(output)
+    w = words(lang)
+    if output.grad_fn is None:
+        raise RuntimeError("viz.draw_backward: the output has no grad_fn (it is a leaf, or was "
+                           "computed under no_grad / from tensors that do not require grad)")
+    order = _walk(output)
+    if max_nodes is not None and len(order) > max_nodes:
+        return _summary("backward", lang, order, _tensor_count(order), max_nodes)
+    names = tensor_names(names, model)
+    steps, leaf_grads = run_backward(output, order)
+    fmt = lambda a: format_array(a, max_elements)      # noqa: E731
+    g = GraphModel("backward", lang)
+
+    seed = np.ones(output.shape, dtype=output.dtype)
+    unit_fwd, unit_inv = R.COST_SEED.label(lang)
+    g.nodes.append(VNode("unit", "unit", ["1", unit_inv], {"value": seed}))
+    g.edges.append(VEdge("unit", f"inv{id(output.grad_fn)}", [f"δ = {fmt(seed)}"], "grad"))
+
+    # every use of a tensor that gets a gradient: id(t) → [(consumer node, input index)]
+    uses: dict[int, list] = {}
+    keep = []
+    for node in order:
+        for i, t in enumerate(node.inputs):
+            if t.requires_grad and node in steps and steps[node].input_grads[i] is not None:
+                uses.setdefault(id(t), []).append((node, i))
+                keep.append(t)
+
+    def target_of(t) -> str:
+        if t.grad_fn is not None:
+            return f"inv{id(t.grad_fn)}"
+        return f"leaf{id(t)}"
+
+    for node in order:
+        step = steps.get(node)
+        if step is None:
+            continue
+        g.nodes.append(_inverse_node(node, step, lang, fmt))
+    for node in order:                                  # edges from this node to its inputs
+        step = steps.get(node)
+        if step is None:
+            continue
+        widx = _weight_index(node, names) if node.op.inverse_rule is R.WEIGHTED_INPUT else None
+        for i, t in enumerate(node.inputs):
+            gi = step.input_grads[i]
+            if gi is None:
+                continue
+            lines = _edge_lines(node, i, t, widx, names, lang) + [fmt(gi)]
+            raw = step.raw_shapes[i]
+            if raw is not None and tuple(raw) != tuple(t.shape):
+                lines.append(format_axes_sum(raw, t.shape, lang))
+            dst = target_of(t)
+            if len(uses.get(id(t), ())) > 1:
+                dst = f"sum{id(t)}"
+            g.edges.append(VEdge(f"inv{id(node)}", dst, lines, "grad"))
+
+    done: set[int] = set()
+    for t in keep:                                       # sums of outputs, then the leaves
+        if id(t) in done:
+            continue
+        done.add(id(t))
+        tuses = uses[id(t)]
+        name = _name_of(t, names)
+        if len(tuses) > 1:
+            contributions = [steps[n].input_grads[i] for n, i in tuses]
+            total = contributions[0]
+            for c in contributions[1:]:
+                total = total + c
+            lines = [w["sum_of_outputs"] + (f" ({name})" if name else "")]
+            lines += [f"{w['from']} {n.op.name}: {fmt(c)}"
+                      for (n, _), c in zip(tuses, contributions)]
+            lines.append(f"Σ = {fmt(total)}")
+            g.nodes.append(VNode(f"sum{id(t)}", "sum_of_outputs", lines,
+                                 {"contributions": contributions, "total": total}))
+            g.edges.append(VEdge(f"sum{id(t)}", target_of(t), [f"δ = {fmt(total)}"], "grad"))
+        if t.grad_fn is None:
+            _, lg = leaf_grads.get(id(t), (t, None))
+            label = f"∂J/∂{name}" if name else w["leaf_grad"] + " " + format_shape(t.shape)
+            lines = [label, fmt(lg) if lg is not None else "—"]
+            g.nodes.append(VNode(f"leaf{id(t)}", "leaf_grad", lines, {"grad": lg, "name": name}))
+    return g
+
+
+def _inverse_node(node, step, lang: str, fmt) -> VNode:
+    rule = node.op.inverse_rule
+    w = words(lang)
+    fwd, inv = rule.label(lang)
+    op = node.op.name
+    lines = [inv]
+    kind = "inverse"
+    if rule in (R.ACTIVATION, R.ELEMENTWISE, R.LOSS):
+        d = _local_derivative(node)
+        if d is not None:
+            lines.append(f"× {op}'(z) = {fmt(d)}")
+        else:
+            lines.append(f"({op})")
+        kind = "derivative"
+    elif rule is R.WEIGHTED_INPUT:
+        lines = [w["double_weighted_output"], f"({op})"]
+        kind = "weighted"
+    elif rule is R.SUM_OF_INPUTS:
+        lines = [w["branch_point"], f"({op})"]
+        kind = "branch"
+    else:
+        lines.append(f"({op})")
+    lines.append(f"δ = {fmt(step.grad)}")
+    return VNode(f"inv{id(node)}", kind, lines, {"op": node.op.__name__, "rule": rule.value,
+                                                 "delta": step.grad})
+
+
+def _edge_lines(node, i: int, t, widx, names, lang: str) -> list[str]:
+    """What the gradient on the edge from ``node`` to its input ``i`` is, in the course's terms."""
+    rule = node.op.inverse_rule
+    w = words(lang)
+    name = _name_of(t, names)
+    dj = f"∂J/∂{name}" if name else None
+    if rule is R.WEIGHTED_INPUT and widx is not None:
+        if node.op.__name__ == "Linear" and i == 2:
+            return [f"{w['constant_output']}: δ → {dj or '∂J/∂b'}"]
+        if i == widx:
+            return [f"a·δ = {dj or '∂J/∂w'}"]
+        return ["w·δ"]
+    if rule is R.SUM_OF_INPUTS:
+        sign = "−δ" if node.op.__name__ == "Sub" and i == 1 else "δ"
+        if t.grad_fn is None and dj:
+            return [f"{w['constant_output']}: {sign} → {dj}"]
+        return [sign]
+    if rule in (R.ACTIVATION, R.ELEMENTWISE, R.LOSS):
+        return ["ψ'·δ" if rule is R.ACTIVATION else "f'·δ"]
+    return []
