@@ -376,8 +376,12 @@ def _inverse_node(node, step, lang: str, fmt) -> VNode:
     kind = "inverse"
     if rule in (R.ACTIVATION, R.ELEMENTWISE, R.LOSS):
         d = _local_derivative(node)
+        if node.op.__name__ == "PowScalar":
+            fn = f"(x^{_kwargs_text(node.kwargs).split('=')[-1]})'"
+        else:
+            fn = f"{op}'(z)" if rule is R.ACTIVATION else f"{op}'(x)"
         if d is not None:
-            lines.append(f"× {op}'(z) = {fmt(d)}")
+            lines.append(f"× {fn} = {fmt(d)}")
         else:
             lines.append(f"({op})")
         kind = "derivative"
@@ -408,9 +412,18 @@ def _edge_lines(node, i: int, t, widx, names, lang: str) -> list[str]:
         return ["w·δ"]
     if rule is R.SUM_OF_INPUTS:
         sign = "−δ" if node.op.__name__ == "Sub" and i == 1 else "δ"
-        if t.grad_fn is None and dj:
+        if node.op.__name__ == "Mean":
+            sign = "δ/N"
+        if t.grad_fn is None and dj and _is_bias(node, i):
             return [f"{w['constant_output']}: {sign} → {dj}"]
         return [sign]
     if rule in (R.ACTIVATION, R.ELEMENTWISE, R.LOSS):
         return ["ψ'·δ" if rule is R.ACTIVATION else "f'·δ"]
     return []
+
+
+def _is_bias(node, i: int) -> bool:
+    """Input ``i`` of a sum is the course's constant input b: the other term is a weighted input."""
+    others = [t for j, t in enumerate(node.inputs) if j != i]
+    return len(others) == 1 and others[0].grad_fn is not None and \
+        others[0].grad_fn.op.inverse_rule is R.WEIGHTED_INPUT

@@ -99,8 +99,13 @@ def format_array(values, max_elements: int = 6) -> str:
         return "shape " + format_shape(a.shape)
     if a.ndim == 0:
         return format_number(a)
-    return np.array2string(a, separator=", ", formatter={"all": format_number},
-                           max_line_width=60)
+    if a.ndim == 1:
+        return "[" + ", ".join(format_number(v) for v in a) + "]"
+    rows = [format_array(row, max_elements) for row in a]
+    one_line = "[" + ", ".join(rows) + "]"
+    if len(one_line) <= 48:
+        return one_line
+    return "[" + ",\n ".join(rows) + "]"
 
 
 def format_axes_sum(raw_shape, shape, lang: str = "en") -> str:
