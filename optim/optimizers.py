@@ -1,0 +1,447 @@
+"""First-order optimizers: PyTorch's update rules and defaults (and FTRL as Keras defines it).
+
+Each class implements only ``_update(param, grad, state, group)`` (see ``optim.optimizer``):
+``param`` and ``grad`` are numpy arrays, ``grad`` already holds −g when ``maximize`` and
+``g + λ·p`` when ``weight_decay = λ`` (except AdamW's decoupled decay). Notation: g the gradient
+∇J, η the learning rate ``lr``, t the step count, ⊙ elementwise products, √· elementwise roots.
+Buffers are updated in place with numpy ``out=`` arguments; keys of ``state`` starting with ``_``
+are scratch arrays, not saved by ``state_dict``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, check_hyperparameter
+
+__all__ = ["SGD", "SGDMomentum", "Adagrad", "RMSprop", "Adam", "AdamW", "Adadelta", "Adamax",
+           "NAdam", "FTRL"]
+
+
+def _buffer(state: dict[str, Any], name: str, like: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """``state[name]``, created as an array like ``like`` filled with ``fill`` on first use."""
+    if name not in state:
+        state[name] = np.full_like(like, fill)
+    return state[name]
+
+
+def _scratch(state: dict[str, Any], like: np.ndarray) -> np.ndarray:
+    """A work array kept between steps (not part of ``state_dict``)."""
+    work = state.get("_work")
+    if work is None or work.shape != like.shape or work.dtype != like.dtype:
+        work = state["_work"] = np.empty_like(like)
+    return work
+
+
+def _check_betas(name: str, betas: tuple[float, float]) -> None:
+    for i, beta in enumerate(betas):
+        check_hyperparameter(name, f"betas[{i}]", beta, high=1.0, high_open=True)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum, as ``torch.optim.SGD``.
+
+    without momentum   p ← p − η·g
+    with momentum μ    v ← g at the first step, then v ← μ·v + (1 − dampening)·g
+                       p ← p − η·v              (nesterov: p ← p − η·(g + μ·v))
+
+    This is the course's classic momentum v′ ← μ·v′ − η·g, p ← p + v′ written with v′ = −η·v:
+    both give the same trajectory while η is constant (they differ only when η changes, since
+    PyTorch's buffer does not carry η). For the course's moving-average form use SGDMomentum.
+
+    >>> import autograd_core as ag
+    >>> w = ag.tensor([1.0, -2.0], dtype="float64", requires_grad=True)
+    >>> opt = SGD([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step(); w.numpy().round(4).tolist()
+    [0.8, -1.6]
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 *, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        check_hyperparameter("SGD", "momentum", group["momentum"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0")
+
+    def _update(self, param, grad, state, group):
+        """p ← p − η·v,  v ← μ·v + (1 − dampening)·g  (v = g at the first step)."""
+        lr, momentum = group["lr"], group["momentum"]
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(grad, copy=True)
+            else:
+                np.multiply(buf, momentum, out=buf)
+                buf += (1.0 - group["dampening"]) * grad
+            if group["nesterov"]:
+                step = np.multiply(buf, momentum, out=_scratch(state, param))
+                step += grad
+                grad = step
+            else:
+                grad = buf
+        param -= lr * grad
+
+
+class SGDMomentum(Optimizer):
+    """Gradient descent with momentum as the course writes it (001, 002): the step follows the
+    exponential moving average of the gradient.
+
+    m ← β·m + (1 − β)·g      (m = 0 before the first step; no bias correction)
+    p ← p − η·m
+
+    Same as ``SGD(lr=η·(1 − β), momentum=β, dampening=β)`` except at the first step.
+
+    >>> import autograd_core as ag
+    >>> w = ag.tensor([1.0], dtype="float64", requires_grad=True)
+    >>> opt = SGDMomentum([w], lr=1.0, beta=0.9)
+    >>> (w * w).sum().backward(); opt.step(); w.numpy().round(4).tolist()   # m = 0.1·2
+    [0.8]
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, beta: float = 0.9) -> None:
+        super().__init__(params, dict(lr=lr, beta=beta))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        check_hyperparameter("SGDMomentum", "beta", group["beta"], high=1.0, high_open=True)
+
+    def _update(self, param, grad, state, group):
+        """m ← β·m + (1 − β)·g;  p ← p − η·m."""
+        beta = group["beta"]
+        m = _buffer(state, "exp_avg", param)
+        np.multiply(m, beta, out=m)
+        m += (1.0 - beta) * grad
+        param -= group["lr"] * m
+
+
+class Adagrad(Optimizer):
+    """Adagrad, as ``torch.optim.Adagrad``.
+
+    s ← s + g²   (s starts at initial_accumulator_value)
+    p ← p − η_t · g / (√s + ε),   η_t = η / (1 + (t − 1)·lr_decay)
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      eps=eps, maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        check_hyperparameter("Adagrad", "lr_decay", group["lr_decay"])
+        check_hyperparameter("Adagrad", "initial_accumulator_value",
+                             group["initial_accumulator_value"])
+
+    def _update(self, param, grad, state, group):
+        """s ← s + g²;  p ← p − η/(1 + (t−1)·lr_decay) · g/(√s + ε)."""
+        total = _buffer(state, "sum", param, group["initial_accumulator_value"])
+        state["step"] = step = state.get("step", 0) + 1
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        work = _scratch(state, param)
+        total += np.multiply(grad, grad, out=work)
+        np.sqrt(total, out=work)
+        work += group["eps"]
+        np.divide(grad, work, out=work)
+        param -= clr * work
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as ``torch.optim.RMSprop``.
+
+    v ← α·v + (1 − α)·g²
+    centered: ḡ ← α·ḡ + (1 − α)·g and the denominator is √(v − ḡ²) + ε, else √v + ε
+    without momentum   p ← p − η·g/(√v + ε)
+    with momentum μ    b ← μ·b + g/(√v + ε),  p ← p − η·b
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False, *, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered, maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        check_hyperparameter("RMSprop", "alpha", group["alpha"])
+        check_hyperparameter("RMSprop", "momentum", group["momentum"])
+
+    def _update(self, param, grad, state, group):
+        """v ← α·v + (1−α)·g²;  p ← p − η·g/(√v + ε) (with momentum/centering as above)."""
+        alpha = group["alpha"]
+        square_avg = _buffer(state, "square_avg", param)
+        state["step"] = state.get("step", 0) + 1
+        work = _scratch(state, param)
+        np.multiply(square_avg, alpha, out=square_avg)
+        square_avg += (1.0 - alpha) * np.multiply(grad, grad, out=work)
+        if group["centered"]:
+            grad_avg = _buffer(state, "grad_avg", param)
+            np.multiply(grad_avg, alpha, out=grad_avg)
+            grad_avg += (1.0 - alpha) * grad
+            np.multiply(grad_avg, grad_avg, out=work)
+            np.subtract(square_avg, work, out=work)
+            np.sqrt(work, out=work)
+        else:
+            np.sqrt(square_avg, out=work)
+        work += group["eps"]
+        np.divide(grad, work, out=work)
+        if group["momentum"] > 0:
+            buf = _buffer(state, "momentum_buffer", param)
+            np.multiply(buf, group["momentum"], out=buf)
+            buf += work
+            param -= group["lr"] * buf
+        else:
+            param -= group["lr"] * work
+
+
+class Adam(Optimizer):
+    """Adam, as ``torch.optim.Adam`` and course 002 (with its bias correction).
+
+    m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²      (m = v = 0 at the start)
+    m̂ = m/(1 − β₁ᵗ),   v̂ = v/(1 − β₂ᵗ)
+    p ← p − η·m̂/(√v̂ + ε)
+    amsgrad: v̂ uses v_max ← max(v_max, v) instead of v.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_betas(self._name, group["betas"])
+
+    def _update(self, param, grad, state, group):
+        """m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − η·(m/(1−β₁ᵗ))/(√(v/(1−β₂ᵗ)) + ε)."""
+        beta1, beta2 = group["betas"]
+        exp_avg = _buffer(state, "exp_avg", param)
+        exp_avg_sq = _buffer(state, "exp_avg_sq", param)
+        state["step"] = step = state.get("step", 0) + 1
+        work = _scratch(state, param)
+        np.multiply(exp_avg, beta1, out=exp_avg)
+        exp_avg += (1.0 - beta1) * grad
+        np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+        exp_avg_sq += (1.0 - beta2) * np.multiply(grad, grad, out=work)
+        second = exp_avg_sq
+        if group["amsgrad"]:
+            second = _buffer(state, "max_exp_avg_sq", param)
+            np.maximum(second, exp_avg_sq, out=second)
+        np.sqrt(second, out=work)
+        work /= math.sqrt(1.0 - beta2 ** step)
+        work += group["eps"]
+        np.divide(exp_avg, work, out=work)
+        param -= (group["lr"] / (1.0 - beta1 ** step)) * work
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay, as ``torch.optim.AdamW``.
+
+    p ← p − η·λ·p   (λ = weight_decay, applied to the parameter, not added to g)
+    then Adam's step with the plain gradient g.
+    """
+
+    _coupled_weight_decay = False
+
+    def __init__(self, params: Iterable, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+    def _update(self, param, grad, state, group):
+        """p ← (1 − η·λ)·p, then Adam's update."""
+        param *= 1.0 - group["lr"] * group["weight_decay"]
+        super()._update(param, grad, state, group)
+
+
+class Adadelta(Optimizer):
+    """Adadelta, as ``torch.optim.Adadelta``.
+
+    v ← ρ·v + (1 − ρ)·g²
+    Δ = √(u + ε)/√(v + ε) · g
+    u ← ρ·u + (1 − ρ)·Δ²
+    p ← p − η·Δ
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        check_hyperparameter("Adadelta", "rho", group["rho"], high=1.0)
+
+    def _update(self, param, grad, state, group):
+        """v ← ρv + (1−ρ)g²;  Δ = √(u+ε)/√(v+ε)·g;  u ← ρu + (1−ρ)Δ²;  p ← p − η·Δ."""
+        rho, eps = group["rho"], group["eps"]
+        square_avg = _buffer(state, "square_avg", param)
+        acc_delta = _buffer(state, "acc_delta", param)
+        state["step"] = state.get("step", 0) + 1
+        work = _scratch(state, param)
+        np.multiply(square_avg, rho, out=square_avg)
+        square_avg += (1.0 - rho) * np.multiply(grad, grad, out=work)
+        np.add(acc_delta, eps, out=work)
+        work /= square_avg + eps
+        np.sqrt(work, out=work)
+        work *= grad
+        np.multiply(acc_delta, rho, out=acc_delta)
+        acc_delta += (1.0 - rho) * work * work
+        param -= group["lr"] * work
+
+
+class Adamax(Optimizer):
+    """Adamax (Adam with the infinity norm), as ``torch.optim.Adamax``.
+
+    m ← β₁·m + (1 − β₁)·g,   u ← max(β₂·u, |g| + ε)
+    p ← p − η/(1 − β₁ᵗ) · m/u
+    """
+
+    def __init__(self, params: Iterable, lr: float = 2e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_betas(self._name, group["betas"])
+
+    def _update(self, param, grad, state, group):
+        """m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  p ← p − η/(1−β₁ᵗ)·m/u."""
+        beta1, beta2 = group["betas"]
+        exp_avg = _buffer(state, "exp_avg", param)
+        exp_inf = _buffer(state, "exp_inf", param)
+        state["step"] = step = state.get("step", 0) + 1
+        work = _scratch(state, param)
+        np.multiply(exp_avg, beta1, out=exp_avg)
+        exp_avg += (1.0 - beta1) * grad
+        np.abs(grad, out=work)
+        work += group["eps"]
+        np.multiply(exp_inf, beta2, out=exp_inf)
+        np.maximum(exp_inf, work, out=exp_inf)
+        np.divide(exp_avg, exp_inf, out=work)
+        param -= (group["lr"] / (1.0 - beta1 ** step)) * work
+
+
+class NAdam(Optimizer):
+    """NAdam (Adam with Nesterov momentum), as ``torch.optim.NAdam``.
+
+    μ_t = β₁·(1 − ½·0.96^(t·ψ)),  ψ = momentum_decay;   Π_t = μ₁·…·μ_t
+    m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²,   d = √(v/(1 − β₂ᵗ)) + ε
+    p ← p − η·(1 − μ_t)/(1 − Π_t) · g/d − η·μ_{t+1}/(1 − Π_t·μ_{t+1}) · m/d
+    """
+
+    def __init__(self, params: Iterable, lr: float = 2e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, momentum_decay=momentum_decay,
+                                      maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_betas(self._name, group["betas"])
+        check_hyperparameter("NAdam", "momentum_decay", group["momentum_decay"])
+
+    def _update(self, param, grad, state, group):
+        """The NAdam step above (Dozat 2016, PyTorch's momentum schedule)."""
+        beta1, beta2 = group["betas"]
+        lr, psi = group["lr"], group["momentum_decay"]
+        exp_avg = _buffer(state, "exp_avg", param)
+        exp_avg_sq = _buffer(state, "exp_avg_sq", param)
+        state["step"] = step = state.get("step", 0) + 1
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+        state["mu_product"] = mu_product = state.get("mu_product", 1.0) * mu
+        work = _scratch(state, param)
+        np.multiply(exp_avg, beta1, out=exp_avg)
+        exp_avg += (1.0 - beta1) * grad
+        np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+        exp_avg_sq += (1.0 - beta2) * np.multiply(grad, grad, out=work)
+        np.divide(exp_avg_sq, 1.0 - beta2 ** step, out=work)
+        np.sqrt(work, out=work)
+        work += group["eps"]
+        param -= (lr * (1.0 - mu) / (1.0 - mu_product)) * (grad / work)
+        param -= (lr * mu_next / (1.0 - mu_product * mu_next)) * (exp_avg / work)
+
+
+class FTRL(Optimizer):
+    """Follow-the-regularized-leader, as Keras's ``keras.optimizers.Ftrl`` defines it.
+
+    With n the accumulator (starts at initial_accumulator_value), z the linear term (starts at
+    0), c = −learning_rate_power, λ₁, λ₂ the l1/l2 strengths, λ₂ₛ the l2 shrinkage::
+
+        g̃ = g + 2·λ₂ₛ·p
+        n′ = n + g²
+        z ← z + g̃ − (n′ᶜ − nᶜ)/η · p
+        q = n′ᶜ/η + 2·(λ₂ + β/(2η))
+        p ← (clip(z, −λ₁, λ₁) − z) / q
+        n ← n′
+
+    The learning rate is stored as the group's ``lr`` (so schedules work); ``learning_rate=``
+    is accepted as Keras's name for it.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0,
+                 l2_shrinkage_regularization_strength: float = 0.0, beta: float = 0.0, *,
+                 learning_rate: float | None = None) -> None:
+        if learning_rate is not None:
+            lr = learning_rate
+        super().__init__(params, dict(
+            lr=lr, learning_rate_power=learning_rate_power,
+            initial_accumulator_value=initial_accumulator_value,
+            l1_regularization_strength=l1_regularization_strength,
+            l2_regularization_strength=l2_regularization_strength,
+            l2_shrinkage_regularization_strength=l2_shrinkage_regularization_strength,
+            beta=beta))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        if group["lr"] <= 0:
+            raise ValueError(f"FTRL: invalid lr = {group['lr']!r}; expected > 0")
+        check_hyperparameter("FTRL", "learning_rate_power", group["learning_rate_power"],
+                             low=-math.inf, high=0.0)
+        for name in ("initial_accumulator_value", "l1_regularization_strength",
+                     "l2_regularization_strength", "l2_shrinkage_regularization_strength",
+                     "beta"):
+            check_hyperparameter("FTRL", name, group[name])
+
+    def _update(self, param, grad, state, group):
+        """Keras's FTRL step (see the class docstring)."""
+        lr, power = group["lr"], -group["learning_rate_power"]
+        l1 = group["l1_regularization_strength"]
+        l2 = group["l2_regularization_strength"] + group["beta"] / (2.0 * lr)
+        accum = _buffer(state, "accumulator", param, group["initial_accumulator_value"])
+        linear = _buffer(state, "linear", param)
+        work = _scratch(state, param)
+        linear += grad + 2.0 * group["l2_shrinkage_regularization_strength"] * param
+        np.power(accum, power, out=work)                           # nᶜ
+        accum += grad * grad                                       # n′
+        new_power = np.power(accum, power)                         # n′ᶜ
+        work -= new_power
+        work *= param
+        work /= lr
+        linear += work                                             # − (n′ᶜ − nᶜ)/η · p
+        new_power /= lr
+        new_power += 2.0 * l2                                      # q
+        np.clip(linear, -l1, l1, out=work)
+        work -= linear
+        np.divide(work, new_power, out=param)
