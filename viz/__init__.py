@@ -3,6 +3,8 @@
 * ``draw_forward(output)`` — the forward graph with values (a ``graphviz.Digraph``).
 * ``draw_backward(output)`` — the inverse network of course 001 with the gradient on every edge.
 * ``render(graph, path, format="svg")`` — write it to a file (needs Graphviz's ``dot``).
+* ``draw_network(model, x, t, view=...)`` — the neuron-level picture of a small dense network.
+* ``plot_*`` — matplotlib figures of training (history, decision boundary, activations, ...).
 
 The model (``viz.graph_model``) depends on ``autograd_core`` only (and ``nn`` for names); the
 renderers import ``graphviz``/``matplotlib`` lazily. Nothing else in the project imports viz.
@@ -10,14 +12,12 @@ renderers import ``graphviz``/``matplotlib`` lazily. Nothing else in the project
 from __future__ import annotations
 
 from .graph_model import GraphModel, backward_model, forward_model
+from .neuron_view import draw_network
+from .plots import (plot_activation_functions, plot_decision_boundary, plot_function_fit,
+                    plot_history, plot_layer_statistics, plot_optimizer_paths)
 from .render_graphviz import draw_backward, draw_forward, render, to_digraph
 
-__all__ = ["GraphModel", "backward_model", "draw_backward", "draw_forward", "forward_model",
+__all__ = ["GraphModel", "backward_model", "draw_backward", "draw_forward", "draw_network",
+           "forward_model", "plot_activation_functions", "plot_decision_boundary",
+           "plot_function_fit", "plot_history", "plot_layer_statistics", "plot_optimizer_paths",
            "render", "to_digraph"]
-
-# NOTE: written concurrently by another engineer; made unconditional once the files exist
-try:
-    from .neuron_view import draw_network  # noqa: F401
-    __all__.append("draw_network")
-except ImportError:
-    pass
