@@ -1,6 +1,7 @@
 # neurona — set-up, tests and demo.
 #
-#   make demo              create/refresh .venv, install neurona, run examples/train_tiny.py
+#   make demo              create/refresh .venv, install neurona, run the viz demo (python -m viz
+#                          demo: XOR training, graphs and plots in ./neurona-demo)
 #   make test              same set-up, then the whole test suite (pytest)
 #   WITH_TORCH=1 make test also installs torch==2.13.0 for the PyTorch reference tests
 #   make lint              ruff check (when ruff is installed)
@@ -30,7 +31,7 @@ test: setup graphviz torch
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: setup graphviz
-	$(PY) examples/train_tiny.py
+	$(PY) -m viz demo
 
 # ---- internal set-up targets ---------------------------------------------------------------
 
