@@ -183,7 +183,7 @@ def compute_values(layers: list[_Layer], x, t=None, loss_fn=None, backward: bool
 # is most spread out (see _label_at).
 _GAP_X = 4.2            # between layer columns
 _GAP_Y = 1.3            # between units of a column
-_UNIT = {"shape": "circle", "fixedsize": "true", "width": "0.95", "style": "filled"}
+_UNIT = {"shape": "circle", "fixedsize": "true", "width": "1.02", "style": "filled"}
 _BIAS = {"shape": "circle", "fixedsize": "true", "width": "0.45", "style": "filled",
          "fillcolor": "#eeeeee", "fontsize": "10"}
 _TEXT = {"shape": "plaintext", "fontsize": "9", "style": "filled", "fillcolor": "white",
