@@ -96,6 +96,6 @@ class Newton(Optimizer):
             for p, group in pairs:
                 part = delta[offset:offset + p.size].reshape(p.shape)
                 p.grad = Tensor(gradient[offset:offset + p.size].reshape(p.shape).astype(p.dtype))
-                p.data -= (group["lr"] * part).astype(p.dtype)
+                p.sub_((group["lr"] * part).astype(p.dtype))
                 offset += p.size
         return loss.detach()

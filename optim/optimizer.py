@@ -140,6 +140,7 @@ class Optimizer:
                         continue
                     grad = self._prepare_grad(p, group)
                     self._update(p.data, grad, self.state.setdefault(p, {}), group)
+                    _mark_modified(p)
         return loss
 
     def _prepare_grad(self, p: Tensor, group: dict[str, Any]) -> np.ndarray:
@@ -211,6 +212,14 @@ class Optimizer:
             options = {k: v for k, v in saved.items() if k != "params"}
             group.update(copy.deepcopy(options))
         self.state = new_state
+
+
+def _mark_modified(p: Tensor) -> None:
+    """Record that ``p`` changed in place, so that a graph recorded before the step refuses to
+    run backward through the old values (as PyTorch does) instead of using the new ones."""
+    # NOTE: _update writes into p.data with numpy; copy_ onto itself is the public way to bump
+    # the tensor's version counter (one memcpy; the engine has no public "mark dirty").
+    p.copy_(p.data)
 
 
 def _copy_value(value: Any) -> Any:

@@ -516,3 +516,14 @@ def test_step_closure_returns_the_loss():
     with ag.no_grad():                              # the closure still records its graph
         loss = opt.step(closure)
     assert loss.item() == 4.0 and w.numpy().tolist() == [1.0]
+
+
+def test_step_marks_parameters_modified():
+    """A graph recorded before step() refuses to backward through the old values (as torch)."""
+    w = ag.tensor(np.ones(2), requires_grad=True)
+    opt = optim.Adam([w])
+    (w * w).sum().backward()
+    stale = (w * w).sum()
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        stale.backward()
