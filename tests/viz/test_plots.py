@@ -108,3 +108,21 @@ def test_plot_function_fit():
     model = nn.Sequential(nn.Linear(1, 5), nn.Tanh(), nn.Linear(5, 1))
     fig = plots.plot_function_fit(model, x, np.sin(3 * x))
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
+
+
+def test_plot_optimizer_paths_with_optim_and_fit_history():
+    optim = pytest.importorskip("optim")
+
+    def f(w1, w2):
+        return w1 ** 2 + 10 * w2 ** 2
+
+    fig = plots.plot_optimizer_paths(
+        f, {"SGD": lambda p: optim.SGD(p, lr=0.05),
+            "Adam": lambda p: optim.Adam(p, lr=0.1)}, start=(-1.5, 1.0), steps=15)
+    lines = fig.axes[0].lines
+    assert [line.get_label() for line in lines[:2]] == ["SGD", "Adam"]
+    assert all(line.get_xydata().shape == (16, 2) for line in lines[:2])
+    if hasattr(optim, "History"):
+        history = optim.History()
+        history.history = {"loss": [0.5, 0.25], "val_loss": [0.6, 0.3]}
+        assert len(plots.plot_history(history).axes[0].lines) == 2
