@@ -57,6 +57,8 @@ class GraphModel:
     lang: str
     nodes: list[VNode] = field(default_factory=list)
     edges: list[VEdge] = field(default_factory=list)
+    #: backward view: the inverse nodes' ids in the order the engine ran them
+    order: list[str] = field(default_factory=list)
 
     def node(self, node_id: str) -> VNode:
         for n in self.nodes:
@@ -322,6 +324,7 @@ def backward_model(output, *, names=None, model=None, lang: str = "en", max_elem
         if step is None:
             continue
         g.nodes.append(_inverse_node(node, step, lang, fmt))
+    g.order = [f"inv{id(node)}" for node in steps]      # the observer saw them in engine order
     for node in order:                                  # edges from this node to its inputs
         step = steps.get(node)
         if step is None:

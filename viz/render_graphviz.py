@@ -46,22 +46,43 @@ def _label(lines: list[str]) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True):
-    """A ``graphviz.Digraph`` for a :class:`GraphModel` (any view)."""
+PENDING = dict(color="#cccccc", fontcolor="#b0b0b0", fillcolor="#f8f8f8")
+CURRENT = dict(color="#d00000", penwidth="3")
+
+
+def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
+               states: dict | None = None):
+    """A ``graphviz.Digraph`` for a :class:`GraphModel` (any view).
+
+    ``states`` (for step-by-step frames) maps node ids and edge indices to "pending" (greyed
+    out) or "current" (highlighted); anything else is drawn normally.
+    """
     import graphviz
 
+    states = states or {}
     g = graphviz.Digraph(name=f"neurona_{model.view}")
     g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.3", ranksep="0.45")
     g.attr("node", fontname=FONT, fontsize="10", margin="0.08,0.04")
     g.attr("edge", fontname=FONT, fontsize="9", color="#555555", arrowsize="0.7")
     for n in model.nodes:
-        g.node(n.id, _label(n.lines), **STYLES.get(n.kind, {}))
-    for e in model.edges:
+        attrs = dict(STYLES.get(n.kind, {}))
+        state = states.get(n.id)
+        if state == "pending":
+            attrs.update(PENDING)
+        elif state == "current":
+            attrs.update(CURRENT)
+        g.node(n.id, _label(n.lines), **attrs)
+    for index, e in enumerate(model.edges):
         attrs = {}
         if e.lines:
             attrs["label"] = _label(e.lines)
         if e.kind == "grad":
             attrs.update(color="#b03030", fontcolor="#7a1f1f")
+        state = states.get(index)
+        if state == "pending":
+            attrs.update(color="#dddddd", fontcolor="#c8c8c8")
+        elif state == "current":
+            attrs.update(color="#d00000", penwidth="2.5", fontcolor="#d00000")
         g.edge(e.src, e.dst, **attrs)
     if legend and model.view in ("forward", "backward"):
         _legend(g, model)
@@ -131,6 +152,96 @@ def draw_backward(output, *, names=None, model=None, lang: str = "en", rankdir: 
     m = backward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
                        max_nodes=max_nodes)
     return to_digraph(m, rankdir=rankdir, legend=legend)
+
+
+def backprop_steps(output, *, names=None, model=None, lang: str = "en", rankdir: str = "LR",
+                   max_elements: int = 6, max_nodes: int | None = MAX_NODES,
+                   legend: bool = True) -> list:
+    """The backward pass frame by frame: one ``graphviz.Digraph`` per engine step.
+
+    Every frame has the whole inverse network (so the layout stays still); the node the engine
+    just ran and the gradients it sent are highlighted, the steps still to come are greyed out.
+    The first frame shows only unit 1; the last one the finished pass.
+    """
+    m = backward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
+                       max_nodes=max_nodes)
+    if m.view == "summary":
+        return [to_digraph(m, rankdir=rankdir, legend=legend)]
+    position = {node_id: k for k, node_id in enumerate(m.order)}
+    incoming: dict[str, list[int]] = {}
+    for index, e in enumerate(m.edges):
+        incoming.setdefault(e.dst, []).append(index)
+    frames = []
+    for step in range(-1, len(m.order)):
+        states: dict = {}
+        edge_step: dict[int, int] = {}                 # edge index → the step that sends it
+        for index, e in enumerate(m.edges):
+            if e.src == "unit":
+                edge_step[index] = -1
+            elif e.src in position:
+                edge_step[index] = position[e.src]
+        for n in m.nodes:                              # sums and leaves: done with their inputs
+            if n.kind in ("sum_of_outputs", "leaf_grad"):
+                for index, e in enumerate(m.edges):
+                    if e.src == n.id:
+                        edge_step[index] = max(edge_step.get(i, -1) for i in incoming[n.id])
+        for index, sent in edge_step.items():
+            if sent > step:
+                states[index] = "pending"
+            elif sent == step:
+                states[index] = "current"
+        for n in m.nodes:
+            if n.id in position:
+                k = position[n.id]
+            elif n.id in incoming:
+                k = max(edge_step.get(i, -1) for i in incoming[n.id])
+            else:
+                k = -1
+            if k > step:
+                states[n.id] = "pending"
+            elif k == step and n.id in position:
+                states[n.id] = "current"
+        if step == -1:
+            states["unit"] = "current"
+        frames.append(to_digraph(m, rankdir=rankdir, legend=legend, states=states))
+    return frames
+
+
+def save_frames(frames, directory, format: str = "svg") -> list[str]:
+    """Write ``frames`` (from :func:`backprop_steps`) into ``directory``; return the paths.
+
+    ``format`` "svg", "png" or "pdf" writes ``frame_000.svg``, ...; "html" writes one
+    ``backprop.html`` with every frame and a slider (open it in a browser). Needs ``dot``.
+    """
+    os.makedirs(os.fspath(directory), exist_ok=True)
+    if format != "html":
+        return [render(f, os.path.join(os.fspath(directory), f"frame_{k:03d}"), format=format)
+                for k, f in enumerate(frames)]
+    import graphviz
+
+    if shutil.which("dot") is None:
+        raise RuntimeError(GRAPHVIZ_HELP)
+    try:
+        svgs = [f.pipe(format="svg").decode("utf-8") for f in frames]
+    except graphviz.ExecutableNotFound as exc:
+        raise RuntimeError(GRAPHVIZ_HELP) from exc
+    divs = "\n".join(f'<div class="frame" style="display:{"block" if k == 0 else "none"}">'
+                      f"{svg[svg.index('<svg'):]}</div>" for k, svg in enumerate(svgs))
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>backprop</title></head>"
+        "<body style=\"font-family:sans-serif\">\n"
+        f'<input id="step" type="range" min="0" max="{len(svgs) - 1}" value="0" '
+        'style="width:60%"> <span id="label">1</span>\n' + divs + "\n<script>\n"
+        "const s = document.getElementById('step'), frames = "
+        "document.querySelectorAll('.frame');\n"
+        "s.oninput = () => { frames.forEach((f, k) => f.style.display = "
+        "k == s.value ? 'block' : 'none'); "
+        "document.getElementById('label').textContent = (+s.value + 1) + ' / ' + "
+        "frames.length; };\ns.oninput();\n</script></body></html>\n")
+    path = os.path.join(os.fspath(directory), "backprop.html")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(page)
+    return [path]
 
 
 def render(graph, path, format: str = "svg") -> str:

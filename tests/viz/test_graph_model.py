@@ -213,3 +213,18 @@ def test_errors():
     L, _ = course_example()
     with pytest.raises(ValueError, match="language"):
         viz.draw_backward(L, lang="fr")
+
+
+def test_backprop_steps_follow_the_engine_order():
+    L, names = course_example()
+    m = backward_model(L, names=names)
+    ops = [m.node(i).data["op"] for i in m.order]
+    assert ops == ["PowScalar", "Sub", "Sigmoid", "Add", "Mul"]
+    frames = viz.backprop_steps(L, names=names)
+    assert len(frames) == len(m.order) + 1
+    first, last = frames[0].source, frames[-1].source
+    assert "#cccccc" in first and "#cccccc" not in last          # pending steps greyed out
+    for frame, node_id in zip(frames[1:], m.order):
+        current = [line for line in frame.source.splitlines() if "penwidth=3" in line]
+        assert len(current) == 1 and current[0].lstrip().startswith(node_id)
+    assert len(frames[-1].source) > 0 and "∂J/∂w" in last

@@ -67,3 +67,15 @@ def test_unknown_format(tmp_path):
     L, _ = small_loss()
     with pytest.raises(ValueError, match="format"):
         viz.render(viz.draw_forward(L), tmp_path / "f", format="gif")
+
+
+@needs_dot
+def test_save_frames_svg_and_html(tmp_path):
+    L, names = small_loss()
+    frames = viz.backprop_steps(L, names=names)
+    paths = viz.save_frames(frames, tmp_path, format="svg")
+    assert [Path(p).name for p in paths[:2]] == ["frame_000.svg", "frame_001.svg"]
+    assert len(paths) == len(frames)
+    (html,) = viz.save_frames(frames, tmp_path, format="html")
+    page = Path(html).read_text(encoding="utf-8")
+    assert page.count("<svg") == len(frames) and 'type="range"' in page
