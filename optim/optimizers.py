@@ -81,14 +81,14 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(grad, copy=True)
             else:
                 np.multiply(buf, momentum, out=buf)
-                buf += (1.0 - group["dampening"]) * grad
+                buf += np.multiply(grad, 1.0 - group["dampening"], out=_scratch(state, param))
             if group["nesterov"]:
                 step = np.multiply(buf, momentum, out=_scratch(state, param))
                 step += grad
                 grad = step
             else:
                 grad = buf
-        param -= lr * grad
+        param -= np.multiply(grad, lr, out=_scratch(state, param))
 
 
 class SGDMomentum(Optimizer):
@@ -118,9 +118,10 @@ class SGDMomentum(Optimizer):
         """m ← β·m + (1 − β)·g;  p ← p − η·m."""
         beta = group["beta"]
         m = _buffer(state, "exp_avg", param)
+        work = _scratch(state, param)
         np.multiply(m, beta, out=m)
-        m += (1.0 - beta) * grad
-        param -= group["lr"] * m
+        m += np.multiply(grad, 1.0 - beta, out=work)
+        param -= np.multiply(m, group["lr"], out=work)
 
 
 class Adagrad(Optimizer):
@@ -183,11 +184,12 @@ class RMSprop(Optimizer):
         state["step"] = state.get("step", 0) + 1
         work = _scratch(state, param)
         np.multiply(square_avg, alpha, out=square_avg)
-        square_avg += (1.0 - alpha) * np.multiply(grad, grad, out=work)
+        np.multiply(grad, grad, out=work)
+        square_avg += np.multiply(work, 1.0 - alpha, out=work)
         if group["centered"]:
             grad_avg = _buffer(state, "grad_avg", param)
             np.multiply(grad_avg, alpha, out=grad_avg)
-            grad_avg += (1.0 - alpha) * grad
+            grad_avg += np.multiply(grad, 1.0 - alpha, out=work)
             np.multiply(grad_avg, grad_avg, out=work)
             np.subtract(square_avg, work, out=work)
             np.sqrt(work, out=work)
@@ -199,9 +201,9 @@ class RMSprop(Optimizer):
             buf = _buffer(state, "momentum_buffer", param)
             np.multiply(buf, group["momentum"], out=buf)
             buf += work
-            param -= group["lr"] * buf
+            param -= np.multiply(buf, group["lr"], out=work)
         else:
-            param -= group["lr"] * work
+            param -= np.multiply(work, group["lr"], out=work)
 
 
 class Adam(Optimizer):
@@ -233,9 +235,10 @@ class Adam(Optimizer):
         state["step"] = step = state.get("step", 0) + 1
         work = _scratch(state, param)
         np.multiply(exp_avg, beta1, out=exp_avg)
-        exp_avg += (1.0 - beta1) * grad
+        exp_avg += np.multiply(grad, 1.0 - beta1, out=work)
         np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-        exp_avg_sq += (1.0 - beta2) * np.multiply(grad, grad, out=work)
+        np.multiply(grad, grad, out=work)
+        exp_avg_sq += np.multiply(work, 1.0 - beta2, out=work)
         second = exp_avg_sq
         if group["amsgrad"]:
             second = _buffer(state, "max_exp_avg_sq", param)
@@ -244,7 +247,7 @@ class Adam(Optimizer):
         work /= math.sqrt(1.0 - beta2 ** step)
         work += group["eps"]
         np.divide(exp_avg, work, out=work)
-        param -= (group["lr"] / (1.0 - beta1 ** step)) * work
+        param -= np.multiply(work, group["lr"] / (1.0 - beta1 ** step), out=work)
 
 
 class AdamW(Adam):
