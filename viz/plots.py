@@ -67,7 +67,10 @@ def plot_history(history, keys: Sequence[str] | None = None, title: str | None =
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
             ax.legend()
-            if ylabel == "loss" and all(np.all(np.asarray(data[n]) > 0) for n in names):
+            every = np.concatenate([np.asarray(data[n], dtype=float) for n in names])
+            # NOTE: log scale only when the loss spans more than a decade (else the ticks get
+            # unreadable); non-positive values (e.g. a penalty) keep a linear scale
+            if ylabel == "loss" and every.min() > 0 and every.max() / every.min() > 10:
                 ax.set_yscale("log")
     fig.suptitle(title or "Training history")
     fig.tight_layout()
