@@ -14,26 +14,8 @@ from .optimizer import Optimizer
 from .optimizers import (FTRL, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RMSprop,
                          SGDMomentum)
 
-
-def _missing(error: ModuleNotFoundError, module: str) -> bool:
-    """True when ``module`` itself does not exist yet (not when something it imports fails)."""
-    return error.name == f"{__name__}.{module}"
-
-
-# NOTE: training, callbacks and search are written concurrently; until their files exist the
-# package still imports. A failing import *inside* one of them is not hidden.
-try:
-    from .training import *  # noqa: F403
-except ModuleNotFoundError as error:
-    if not _missing(error, "training"):
-        raise
-try:
-    from .callbacks import *  # noqa: F403
-except ModuleNotFoundError as error:
-    if not _missing(error, "callbacks"):
-        raise
-try:
-    from .search import *  # noqa: F403
-except ModuleNotFoundError as error:
-    if not _missing(error, "search"):
-        raise
+# the training loop, its callbacks and hyperparameter search: every name in their __all__
+from . import callbacks, search, training
+from .callbacks import *  # noqa: F403
+from .search import *  # noqa: F403
+from .training import *  # noqa: F403
