@@ -144,8 +144,13 @@ def _tensor_count(order: list) -> int:
 # --- forward ------------------------------------------------------------------------------------
 def forward_model(output, *, values: bool = True, grads: bool = False, names=None, model=None,
                   lang: str = "en", max_elements: int = 6,
-                  max_nodes: int | None = MAX_NODES) -> GraphModel:
-    """The forward graph: tensor nodes (name, shape, values, grad) and op nodes between them."""
+                  max_nodes: int | None = MAX_NODES, checks: bool = False) -> GraphModel:
+    """The forward graph: tensor nodes (name, shape, values, grad) and op nodes between them.
+
+    With ``checks=True`` each op node's kind says whether its own backward rule agrees with
+    finite differences ("op_ok", "op_fail", "op_skipped": too large to check) and where a NaN or
+    Inf first appeared ("op_nonfinite"); see :func:`check_ops`.
+    """
     _check_root(output)
     words(lang)
     order = _walk(output)
@@ -175,6 +180,7 @@ def forward_model(output, *, values: bool = True, grads: bool = False, names=Non
         return tid
 
     tensor_node(output)
+    status = check_ops(order) if checks else {}
     for node in order:                              # consumers first
         oid = f"op{id(node)}"
         fwd_name = node.op.inverse_rule.label(lang)[0]
@@ -183,7 +189,12 @@ def forward_model(output, *, values: bool = True, grads: bool = False, names=Non
         if extra:
             lines.append(extra)
         lines.append(fwd_name)
-        g.nodes.append(VNode(oid, "op", lines, {"op": node.op.__name__}))
+        kind = "op"
+        if node in status:
+            kind = "op_" + status[node]
+            lines.append({"ok": "✓ gradcheck", "fail": "✗ gradcheck", "skipped": "(not checked)",
+                          "nonfinite": "NaN/Inf origin"}[status[node]])
+        g.nodes.append(VNode(oid, kind, lines, {"op": node.op.__name__}))
         g.edges.append(VEdge(oid, tensor_node(node.output)))
         for t in node.inputs:
             g.edges.append(VEdge(tensor_node(t), oid))
@@ -206,6 +217,36 @@ def _kwargs_text(kwargs: dict) -> str:
 
 
 # --- backward -----------------------------------------------------------------------------------
+def check_ops(order: list, max_inputs: int = 2000) -> dict:
+    """``{node: status}``: does each op's backward rule agree with its forward?
+
+    Each op is re-run alone on float64 copies of its inputs and checked with ``ag.gradcheck``
+    ("ok" or "fail"); ops with more than ``max_inputs`` input elements are "skipped". An op whose
+    output holds NaN/Inf while none of its inputs does is "nonfinite" (where the trouble starts).
+    """
+    status = {}
+    for node in order:
+        inputs = node.inputs
+        out = node.output.data
+        if not np.all(np.isfinite(out)) and all(
+                t.dtype.kind != "f" or np.all(np.isfinite(t.data)) for t in inputs):
+            status[node] = "nonfinite"
+            continue
+        if sum(t.size for t in inputs) > max_inputs:
+            status[node] = "skipped"
+            continue
+        copies = [ag.tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
+                  if t.dtype.kind == "f" else t for t in inputs]
+        op, kwargs = node.op, node.kwargs or {}
+        try:
+            ok = ag.gradcheck(lambda *xs, op=op, kw=kwargs: op.apply(*xs, **kw), copies,
+                              raise_exception=False, blame=False)
+        except Exception:                               # noqa: BLE001 — reported on the node
+            ok = False
+        status[node] = "ok" if ok else "fail"
+    return status
+
+
 @dataclass
 class _Step:
     grad: np.ndarray

@@ -27,6 +27,13 @@ STYLES = {
     "constant": dict(shape="box", style="filled,dashed", fillcolor="#eeeeee", color="#888888"),
     "intermediate": dict(shape="box", style="rounded", color="#555555"),
     "op": dict(shape="ellipse", style="filled", fillcolor="#fff3c4", color="#b08a00"),
+    "op_ok": dict(shape="ellipse", style="filled,bold", fillcolor="#9fe0a8", color="#1f7a35"),
+    "op_fail": dict(shape="ellipse", style="filled,bold", fillcolor="#f08080", color="#b00000",
+                    penwidth="2.5"),
+    "op_skipped": dict(shape="ellipse", style="filled,dashed", fillcolor="#eeeeee",
+                       color="#888888"),
+    "op_nonfinite": dict(shape="ellipse", style="filled,bold", fillcolor="#ffb347",
+                         color="#c05000", penwidth="2.5"),
     "unit": dict(shape="doublecircle", style="filled", fillcolor="#f4b6b6", color="#b03030",
                  fontsize="11"),
     "derivative": dict(shape="box", style="rounded,filled", fillcolor="#fde0c5",
@@ -96,6 +103,8 @@ def _legend(g, model: GraphModel) -> None:
         entries = [("output", w["output"]), ("parameter", w["parameter"]),
                    ("input", w["input"]), ("constant", w["constant"]),
                    ("intermediate", w["intermediate"]), ("op", w["operation"])]
+        entries += [("op_ok", "gradcheck ✓"), ("op_fail", "gradcheck ✗"),
+                    ("op_skipped", "gradcheck —"), ("op_nonfinite", "NaN/Inf")]
     else:
         entries = [("unit", w["unit"]), ("derivative", "ψ' / L' / f'"),
                    ("weighted", w["double_weighted_output"]), ("branch", w["branch_point"]),
@@ -151,6 +160,20 @@ def draw_backward(output, *, names=None, model=None, lang: str = "en", rankdir: 
     """
     m = backward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
                        max_nodes=max_nodes)
+    return to_digraph(m, rankdir=rankdir, legend=legend)
+
+
+def draw_gradcheck(output, *, names=None, model=None, lang: str = "en", rankdir: str = "LR",
+                   max_elements: int = 6, max_nodes: int | None = MAX_NODES,
+                   max_inputs: int = 2000, legend: bool = True):
+    """The forward graph with every op coloured by a gradient check of its own backward rule.
+
+    Green: the op's backward agrees with finite differences (float64); red: it does not (the
+    place to look when a hand-written backward is wrong); orange: the first op whose output
+    holds NaN/Inf; grey: too large to check (more than ``max_inputs`` input elements).
+    """
+    m = forward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
+                      max_nodes=max_nodes, checks=True)
     return to_digraph(m, rankdir=rankdir, legend=legend)
 
 

@@ -228,3 +228,35 @@ def test_backprop_steps_follow_the_engine_order():
         current = [line for line in frame.source.splitlines() if "penwidth=3" in line]
         assert len(current) == 1 and current[0].lstrip().startswith(node_id)
     assert len(frames[-1].source) > 0 and "∂J/∂w" in last
+
+
+def test_gradcheck_view_finds_the_wrong_backward_and_the_nan_origin():
+    class BrokenSquare(ag.Op):
+        """out = x², with a wrong backward (x instead of 2x): what a student might write."""
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.inputs[0]
+
+    try:
+        x = ag.tensor([0.5, -1.0], requires_grad=True)
+        y = ag.tanh(BrokenSquare.apply(ag.sigmoid(x))).sum()
+        m = forward_model(y, checks=True)
+        kinds = {n.data["op"]: n.kind for n in m.nodes if n.kind.startswith("op")}
+        assert kinds == {"BrokenSquare": "op_fail", "Sigmoid": "op_ok", "Tanh": "op_ok",
+                         "Sum": "op_ok"}
+        src = viz.draw_gradcheck(y).source
+        assert "✗ gradcheck" in src and "✓ gradcheck" in src
+    finally:
+        ag.Op.registry.pop("BrokenSquare", None)
+    with np.errstate(all="ignore"):
+        z = ag.log(ag.tensor([-1.0, 2.0], requires_grad=True) * 1.0)
+        y = (z * 2.0).sum()
+    m = forward_model(y, checks=True)
+    kinds = {n.data["op"]: n.kind for n in m.nodes if n.kind.startswith("op")}
+    assert kinds["Log"] == "op_nonfinite" and kinds["Mul"] != "op_nonfinite"
+    assert "NaN/Inf origin" in viz.draw_gradcheck(y).source
