@@ -195,3 +195,27 @@ def test_csv_logger_writes_one_row_per_epoch(tmp_path):
         rows = list(csv.DictReader(file))
     assert [row["epoch"] for row in rows] == ["0", "1", "2"]
     assert set(rows[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+
+
+def test_early_stopping_through_fit_on_a_scripted_val_loss():
+    """A callback listed first overwrites val_loss with a script; EarlyStopping reads it."""
+    script = [1.0, 0.8, 0.6, 0.65, 0.7, 0.75, 0.5]
+    x, y = _blobs(16)
+    model = nn.Linear(2, 2)
+    snapshots = []
+
+    class Script(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_loss"] = script[epoch]
+            snapshots.append(self.model.state_dict())
+
+    stopper = EarlyStopping(patience=3, restore_best_weights=True)
+    history = fit(model, nn.CrossEntropyLoss(), make_sgd(model.parameters(), lr=0.5), (x, y),
+                  epochs=len(script), validation_data=(x, y), callbacks=[Script(), stopper],
+                  verbose=False)
+    assert history.epoch == [0, 1, 2, 3, 4, 5] and stopper.stopped_epoch == 5
+    assert history.history["val_loss"] == script[:6]
+    assert stopper.best_epoch == 2
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, snapshots[2][name])
+        assert not np.array_equal(value, snapshots[5][name])

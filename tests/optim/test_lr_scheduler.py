@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 
+import autograd_core as ag
+import optim
 from optim import lr_scheduler as lrs
 
 from ._helpers import GroupsOnly
@@ -157,3 +159,17 @@ def test_reduce_on_plateau_matches_torch(mode, threshold_mode):
         torch_sched.step(float(metric))
         ours.step(float(metric))
         assert math.isclose(ours_opt.param_groups[0]["lr"], torch_opt.param_groups[0]["lr"])
+
+
+def test_schedule_drives_a_real_optimizer():
+    """The rate the scheduler writes is the one the next step uses: w ← w − α_e · 1."""
+    w = ag.tensor([0.0], requires_grad=True)
+    opt = optim.SGD([w], lr=1.0)
+    sched = lrs.StepLR(opt, step_size=1, gamma=0.5)
+    for _ in range(3):
+        opt.zero_grad()
+        w.sum().backward()
+        opt.step()
+        sched.step()
+    assert w.data[0] == pytest.approx(-(1.0 + 0.5 + 0.25))
+    assert opt.param_groups[0]["initial_lr"] == 1.0
