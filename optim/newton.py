@@ -73,24 +73,14 @@ class Newton(Optimizer):
                 raise ValueError("Newton.step: the closure must return a one-element loss tensor "
                                  "computed from the parameters (got "
                                  f"{getattr(loss, 'shape', type(loss).__name__)})")
-            grads = ag.grad(loss, params, create_graph=True, allow_unused=True)
-            grads = [g if g is not None else ag.zeros(p.shape, dtype=p.dtype)
-                     for g, p in zip(grads, params)]
-            flat = ag.cat([g.reshape(-1) for g in grads])
-            hessian = np.zeros((flat.size, flat.size), dtype=np.float64)
-            for i in range(flat.size):
-                if not flat.requires_grad:
-                    break
-                row = ag.grad(flat[i], params, retain_graph=True, allow_unused=True)
-                hessian[i] = np.concatenate([np.zeros(p.size) if r is None else r.data.ravel()
-                                             for r, p in zip(row, params)])
-        gradient = flat.data.astype(np.float64)
+            gradient, hessian = _gradient_and_hessian(loss, params)
         damping = np.concatenate([np.full(p.size, g["damping"]) for p, g in pairs])
         try:
             delta = np.linalg.solve(hessian + np.diag(damping), gradient)
         except np.linalg.LinAlgError as error:
-            raise ValueError(f"Newton.step: the {flat.size}×{flat.size} Hessian (+ damping) is "
-                             f"singular ({error}); use damping > 0") from None
+            n = gradient.size
+            raise ValueError(f"Newton.step: the {n}×{n} Hessian (+ damping) is singular "
+                             f"({error}); use damping > 0") from None
         with ag.no_grad():
             offset = 0
             for p, group in pairs:
@@ -99,3 +89,19 @@ class Newton(Optimizer):
                 p.sub_((group["lr"] * part).astype(p.dtype))
                 offset += p.size
         return loss.detach()
+
+
+def _gradient_and_hessian(loss: Tensor, params: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    """∇J and ∇²J over all parameters flattened (float64): one ``ag.grad`` with
+    ``create_graph=True``, then one backward sweep per gradient entry (row i of H = ∇(∂J/∂pᵢ))."""
+    grads = ag.grad(loss, params, create_graph=True, allow_unused=True)
+    grads = [g if g is not None else ag.zeros(p.shape, dtype=p.dtype)
+             for g, p in zip(grads, params)]
+    flat = ag.cat([g.reshape(-1) for g in grads])
+    hessian = np.zeros((flat.size, flat.size), dtype=np.float64)
+    if flat.requires_grad:                       # else J is linear in the parameters: H = 0
+        for i in range(flat.size):
+            row = ag.grad(flat[i], params, retain_graph=True, allow_unused=True)
+            hessian[i] = np.concatenate([np.zeros(p.size) if r is None else r.data.ravel()
+                                         for r, p in zip(row, params)])
+    return flat.data.astype(np.float64), hessian

@@ -98,7 +98,8 @@ class SGDMomentum(Optimizer):
     m ← β·m + (1 − β)·g      (m = 0 before the first step; no bias correction)
     p ← p − η·m
 
-    Same as ``SGD(lr=η·(1 − β), momentum=β, dampening=β)`` except at the first step.
+    ``SGD(lr=η, momentum=β, dampening=β)`` runs the same recursion, except that PyTorch's buffer
+    starts at g instead of (1 − β)·g, so the two differ from the first step on.
 
     >>> import autograd_core as ag
     >>> w = ag.tensor([1.0], dtype="float64", requires_grad=True)
