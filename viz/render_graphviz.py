@@ -156,7 +156,8 @@ def draw_backward(output, *, names=None, model=None, lang: str = "en", rankdir: 
     it works before or after the user's ``backward`` as long as the graph was not freed, and
     leaves every ``.grad`` untouched. Edges run from "1" (unit 1, the cost's seed) back to the
     leaves, each labelled with the gradient it carries (values when small, otherwise the shape)
-    and with the axes backward summed over where the forward broadcast.
+    and with the axes backward summed over where the forward broadcast. Hooks registered with
+    ``register_hook`` run during this pass too (the engine has no public way to skip them).
     """
     m = backward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
                        max_nodes=max_nodes)
