@@ -14,6 +14,14 @@ and every group gets its initial rate ``α₀``, saved as ``group["initial_lr"]`
 below is computed in closed form from ``α₀`` and the epoch count ``e = last_epoch``; PyTorch's
 chained (recursive) forms give the same values up to rounding. The only thing a scheduler needs
 from the optimizer is ``param_groups``: a list of dicts holding ``"lr"``.
+
+>>> import autograd_core as ag, optim
+>>> opt = optim.SGD([ag.zeros(1, requires_grad=True)], lr=0.2)
+>>> sched = InverseTimeLR(opt, gamma=1.0)          # α = α₀ / (1 + γ·epoch)
+>>> for _ in range(3):
+...     sched.step()
+>>> round(opt.param_groups[0]["lr"], 4)
+0.05
 """
 from __future__ import annotations
 

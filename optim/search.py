@@ -265,7 +265,14 @@ def _run(build_and_train: Callable, settings, monitor: str, mode: str,
 def grid_search(build_and_train: Callable, grid: Mapping[str, Sequence], *,
                 monitor: str = "val_loss", mode: str = "min") -> Trials:
     """Try every combination of ``grid``'s values (a name → list of values; a single value is
-    a list of one) exactly once: ∏ len(values) trials."""
+    a list of one) exactly once: ∏ len(values) trials.
+
+    >>> def build_and_train(a, b):
+    ...     return {"val_loss": (a - 1) ** 2 + b}
+    >>> trials = grid_search(build_and_train, {"a": [0, 1, 2], "b": [0, 1]})
+    >>> len(trials), trials.best
+    (6, {'trial': 2, 'a': 1, 'b': 0, 'val_loss': 0.0})
+    """
     names = list(grid)
     values = [list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
               for v in grid.values()]

@@ -235,6 +235,16 @@ def fit(model, loss_fn: Callable, optimizer, train_data, *, epochs: int,
 
     Logs per epoch: ``loss``, the metrics, ``val_loss`` and ``val_<metric>`` with validation
     data, and ``lr`` (group 0's rate during the epoch).
+
+    >>> import optim
+    >>> X, y = nn.datasets.gaussians(100, seed=0)
+    >>> model = nn.Sequential(nn.Linear(2, 2))
+    >>> history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.5),
+    ...               (X, y), epochs=10, batch_size=10, verbose=False)
+    >>> sorted(history.history), len(history.epoch)
+    (['accuracy', 'loss', 'lr'], 10)
+    >>> history.history["accuracy"][-1] > 0.9
+    True
     """
     if int(epochs) < 0:
         raise ValueError(f"fit: epochs must be ≥ 0, got {epochs!r}")
