@@ -10,7 +10,7 @@ from .creation import (arange, eye, from_numpy, full, full_like, linspace, ones,
                        tensor, zeros, zeros_like)
 from .dtypes import get_default_dtype, set_default_dtype
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .graph.engine import BackwardStep, add_observer, grad
+from .graph.engine import BackwardStep, add_observer, grad, increment_version
 from .graph.rules import InverseRule
 from .ops import *  # noqa: F401,F403  (every op function: add, tanh, matmul, softmax, ...)
 from .ops import Op

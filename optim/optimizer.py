@@ -217,9 +217,7 @@ class Optimizer:
 def _mark_modified(p: Tensor) -> None:
     """Record that ``p`` changed in place, so that a graph recorded before the step refuses to
     run backward through the old values (as PyTorch does) instead of using the new ones."""
-    # NOTE: _update writes into p.data with numpy; copy_ onto itself is the public way to bump
-    # the tensor's version counter (one memcpy; the engine has no public "mark dirty").
-    p.copy_(p.data)
+    ag.increment_version(p)
 
 
 def _copy_value(value: Any) -> Any:

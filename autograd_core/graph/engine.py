@@ -61,6 +61,13 @@ def add_observer(fn: Callable[[BackwardStep], None]) -> _ObserverHandle:
     return _ObserverHandle(fn)
 
 
+def increment_version(tensor) -> None:
+    """Record that ``tensor.data`` was changed in place by code outside the engine (an optimizer
+    writing with numpy ``out=``): a graph that saved the old values then refuses to backward
+    through them. PyTorch's ``torch.autograd.graph.increment_version``."""
+    tensor._bump_version()
+
+
 def backward(root, gradient=None, *, retain_graph: bool | None = None, create_graph: bool = False,
              inputs=None) -> None:
     """``root.backward(gradient)``: accumulate d(root)/d(leaf) into the leaves' ``.grad``.

@@ -797,3 +797,13 @@ def test_detach_shares_the_version_counter():
     with pytest.raises(RuntimeError, match=r"exp: its output .*version 1, backward needs "
                                            r"version 0"):
         y.backward()
+
+
+def test_increment_version_makes_a_saved_tensor_stale():
+    a = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = (a * a).sum()
+    with ag.no_grad():
+        a.data *= 2                  # outside the engine: not tracked by itself
+    ag.increment_version(a)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
