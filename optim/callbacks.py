@@ -298,7 +298,7 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         exists = self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0
-        self._file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
+        self._file = open(self.path, "a" if self.append else "w", newline="")
         self._keys = None
         self._has_header = exists
 
