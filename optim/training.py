@@ -190,7 +190,10 @@ def _monitor_value(logs: dict) -> float:
 
 
 def _progress(epochs: int, verbose: bool):
-    from tqdm.auto import tqdm      # notebook widget in Jupyter, text bar elsewhere
+    import warnings
+    with warnings.catch_warnings():     # tqdm.auto warns in Jupyter when ipywidgets is missing
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm      # notebook widget in Jupyter, text bar elsewhere
     return tqdm(total=epochs, unit="epoch", disable=not verbose, dynamic_ncols=True)
 
 
