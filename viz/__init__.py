@@ -2,7 +2,10 @@
 
 * ``draw_forward(output)`` — the forward graph with values (a ``graphviz.Digraph``).
 * ``draw_backward(output)`` — the inverse network of course 001 with the gradient on every edge.
-* ``backprop_steps(output)`` / ``save_frames(frames, dir)`` — the backward pass step by step.
+* ``backprop_steps(output)`` / ``save_frames(frames, dir)`` — the backward pass step by step
+  (SVG/PNG/PDF files, one HTML page with a slider, or an animated GIF).
+* ``trace_modules(model)`` + ``draw_forward(out, collapse="module", trace=trace)`` — one box
+  per ``nn`` module (also ``draw_backward``).
 * ``draw_gradcheck(output)`` — the forward graph, each op coloured by a check of its backward.
 * ``render(graph, path, format="svg")`` — write it to a file (needs Graphviz's ``dot``).
 * ``draw_network(model, x, t, view=...)`` — the neuron-level picture of a small dense network.
@@ -14,13 +17,15 @@ renderers import ``graphviz``/``matplotlib`` lazily. Nothing else in the project
 from __future__ import annotations
 
 from .graph_model import GraphModel, backward_model, forward_model
+from .modules import ModuleTrace, trace_modules
 from .neuron_view import draw_network
 from .plots import (plot_activation_functions, plot_decision_boundary, plot_function_fit,
                     plot_history, plot_layer_statistics, plot_optimizer_paths)
 from .render_graphviz import (backprop_steps, draw_backward, draw_forward, draw_gradcheck, render,
                               save_frames, to_digraph)
 
-__all__ = ["GraphModel", "backprop_steps", "backward_model", "draw_backward", "draw_forward",
-           "draw_gradcheck", "draw_network", "forward_model", "plot_activation_functions",
-           "plot_decision_boundary", "plot_function_fit", "plot_history", "plot_layer_statistics",
-           "plot_optimizer_paths", "render", "save_frames", "to_digraph"]
+__all__ = ["GraphModel", "ModuleTrace", "backprop_steps", "backward_model", "draw_backward",
+           "draw_forward", "draw_gradcheck", "draw_network", "forward_model",
+           "plot_activation_functions", "plot_decision_boundary", "plot_function_fit",
+           "plot_history", "plot_layer_statistics", "plot_optimizer_paths", "render",
+           "save_frames", "to_digraph", "trace_modules"]

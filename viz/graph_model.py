@@ -59,6 +59,8 @@ class GraphModel:
     edges: list[VEdge] = field(default_factory=list)
     #: backward view: the inverse nodes' ids in the order the engine ran them
     order: list[str] = field(default_factory=list)
+    #: collapsed views: (cluster id, label, node ids) drawn as one Graphviz cluster each
+    groups: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     def node(self, node_id: str) -> VNode:
         for n in self.nodes:

@@ -34,6 +34,9 @@ WORDS = {
         "gradient": "gradient (edge)",
         "inverse_op": "inverse op",
         "leaf_grad": "∂J/∂leaf",
+        "module": "module (nn)",
+        "parameters": "parameters",
+        "inverse_module": "inverse of",
     },
     "es": {
         "unit": "Unidad 1",
@@ -61,6 +64,9 @@ WORDS = {
         "gradient": "gradiente (arista)",
         "inverse_op": "operación inversa",
         "leaf_grad": "∂J/∂hoja",
+        "module": "módulo (nn)",
+        "parameters": "parámetros",
+        "inverse_module": "inversa de",
     },
 }
 

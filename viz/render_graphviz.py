@@ -45,6 +45,7 @@ STYLES = {
                            penwidth="1.5"),
     "leaf_grad": dict(shape="box", style="filled", fillcolor="#c9e7c0", color="#3a7d2c"),
     "summary": dict(shape="note", style="filled", fillcolor="#fff3c4"),
+    "module": dict(shape="box3d", style="filled", fillcolor="#e3d7f5", color="#6a4a9c"),
 }
 
 
@@ -71,6 +72,11 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
     g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.3", ranksep="0.45")
     g.attr("node", fontname=FONT, fontsize="10", margin="0.08,0.04")
     g.attr("edge", fontname=FONT, fontsize="9", color="#555555", arrowsize="0.7")
+    cluster_of = {node_id: k for k, (_, _, ids) in enumerate(model.groups) for node_id in ids}
+    clusters = [graphviz.Digraph(name=cid) for cid, _, _ in model.groups]
+    for sub, (_, label, _) in zip(clusters, model.groups):
+        sub.attr(label=label, style="rounded,dashed", color="#9a86c0", fontsize="9",
+                 fontcolor="#6a4a9c")
     for n in model.nodes:
         attrs = dict(STYLES.get(n.kind, {}))
         state = states.get(n.id)
@@ -78,7 +84,10 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
             attrs.update(PENDING)
         elif state == "current":
             attrs.update(CURRENT)
-        g.node(n.id, _label(n.lines), **attrs)
+        target = clusters[cluster_of[n.id]] if n.id in cluster_of else g
+        target.node(n.id, _label(n.lines), **attrs)
+    for sub in clusters:
+        g.subgraph(sub)
     for index, e in enumerate(model.edges):
         attrs = {}
         if e.lines:
@@ -100,13 +109,15 @@ def _legend(g, model: GraphModel) -> None:
     w = words(model.lang)
     present = {n.kind for n in model.nodes}
     if model.view == "forward":
-        entries = [("output", w["output"]), ("parameter", w["parameter"]),
+        entries = [("output", w["output"]), ("module", w["module"]),
+                   ("parameter", w["parameter"]),
                    ("input", w["input"]), ("constant", w["constant"]),
                    ("intermediate", w["intermediate"]), ("op", w["operation"])]
         entries += [("op_ok", "gradcheck ✓"), ("op_fail", "gradcheck ✗"),
                     ("op_skipped", "gradcheck —"), ("op_nonfinite", "NaN/Inf")]
     else:
-        entries = [("unit", w["unit"]), ("derivative", "ψ' / L' / f'"),
+        entries = [("unit", w["unit"]), ("module", w["module"]),
+                   ("derivative", "ψ' / L' / f'"),
                    ("weighted", w["double_weighted_output"]), ("branch", w["branch_point"]),
                    ("sum_of_outputs", w["sum_of_outputs"]), ("leaf_grad", "∂J/∂w, ∂J/∂b")]
     entries = [(k, text) for k, text in entries if k in present]
@@ -128,7 +139,8 @@ def _html(text: str) -> str:
 
 def draw_forward(output, *, values: bool = True, grads: bool = False, names=None, model=None,
                  lang: str = "en", rankdir: str = "LR", max_elements: int = 6,
-                 max_nodes: int | None = MAX_NODES, legend: bool = True):
+                 max_nodes: int | None = MAX_NODES, legend: bool = True,
+                 collapse: str | None = None, trace=None):
     """The forward graph of ``output`` as a ``graphviz.Digraph``.
 
     Tensor nodes show their name (from ``names``, e.g. ``locals()``, from ``model``'s
@@ -141,7 +153,17 @@ def draw_forward(output, *, values: bool = True, grads: bool = False, names=None
     >>> w = ag.tensor(0.5, requires_grad=True)
     >>> viz.draw_forward(w * 2.0, names={"w": w}).source.count("->") > 0
     True
+
+    ``collapse="module"`` draws one box per ``nn`` module call instead (its name, class, op
+    count and output shape), its parameters grouped with it in a cluster and the tensors between
+    modules as edges labelled with their shape. Which module produced which op comes from
+    ``trace=`` (recorded by ``with viz.trace_modules(model) as trace: ...``) and/or ``model=``
+    (ops that consume a module's parameters); ops outside every module are drawn as ops. With
+    ``collapse="module"``, ``max_nodes`` counts boxes, not ops. See :mod:`viz.modules`.
     """
+    if collapse is not None:
+        return _collapsed("forward", output, collapse, trace, model, names, lang, rankdir,
+                          max_elements, max_nodes, legend)
     m = forward_model(output, values=values, grads=grads, names=names, model=model, lang=lang,
                       max_elements=max_elements, max_nodes=max_nodes)
     return to_digraph(m, rankdir=rankdir, legend=legend)
@@ -149,7 +171,7 @@ def draw_forward(output, *, values: bool = True, grads: bool = False, names=None
 
 def draw_backward(output, *, names=None, model=None, lang: str = "en", rankdir: str = "LR",
                   max_elements: int = 6, max_nodes: int | None = MAX_NODES,
-                  legend: bool = True):
+                  legend: bool = True, collapse: str | None = None, trace=None):
     """The inverse network of ``output`` as a ``graphviz.Digraph`` (course 001's table).
 
     Runs its own backward pass (``ag.grad(..., retain_graph=True)`` with an engine observer), so
@@ -158,9 +180,28 @@ def draw_backward(output, *, names=None, model=None, lang: str = "en", rankdir: 
     leaves, each labelled with the gradient it carries (values when small, otherwise the shape)
     and with the axes backward summed over where the forward broadcast. Hooks registered with
     ``register_hook`` run during this pass too (the engine has no public way to skip them).
+
+    ``collapse="module"`` (with ``trace=`` and/or ``model=``, as in :func:`draw_forward`) draws
+    the inverse network one box per module: from unit 1 back through the modules to the
+    parameter groups, each edge labelled with the gradient's shape, ∂J/∂p values for small
+    parameters.
     """
+    if collapse is not None:
+        return _collapsed("backward", output, collapse, trace, model, names, lang, rankdir,
+                          max_elements, max_nodes, legend)
     m = backward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
                        max_nodes=max_nodes)
+    return to_digraph(m, rankdir=rankdir, legend=legend)
+
+
+def _collapsed(view, output, collapse, trace, model, names, lang, rankdir, max_elements,
+               max_nodes, legend):
+    from .modules import module_model
+
+    if collapse != "module":
+        raise ValueError(f"collapse={collapse!r}: expected None or 'module'")
+    m = module_model(output, view=view, trace=trace, model=model, names=names, lang=lang,
+                     max_elements=max_elements, max_nodes=max_nodes)
     return to_digraph(m, rankdir=rankdir, legend=legend)
 
 
@@ -231,13 +272,20 @@ def backprop_steps(output, *, names=None, model=None, lang: str = "en", rankdir:
     return frames
 
 
-def save_frames(frames, directory, format: str = "svg") -> list[str]:
+def save_frames(frames, directory, format: str = "svg", *, duration: int = 800) -> list[str]:
     """Write ``frames`` (from :func:`backprop_steps`) into ``directory``; return the paths.
 
     ``format`` "svg", "png" or "pdf" writes ``frame_000.svg``, ...; "html" writes one
-    ``backprop.html`` with every frame and a slider (open it in a browser). Needs ``dot``.
+    ``backprop.html`` with every frame and a slider (open it in a browser); "gif" writes one
+    animated ``backprop.gif`` (each frame rendered to PNG by ``dot``, assembled with Pillow,
+    ``duration`` milliseconds per frame, looping). Needs ``dot`` (and Pillow for "gif").
     """
+    if format not in ("svg", "png", "pdf", "html", "gif"):
+        raise ValueError(f"save_frames: unknown format {format!r}; expected 'svg', 'png', "
+                         "'pdf', 'html' or 'gif'")
     os.makedirs(os.fspath(directory), exist_ok=True)
+    if format == "gif":
+        return [_save_gif(frames, directory, duration)]
     if format != "html":
         return [render(f, os.path.join(os.fspath(directory), f"frame_{k:03d}"), format=format)
                 for k, f in enumerate(frames)]
@@ -266,6 +314,44 @@ def save_frames(frames, directory, format: str = "svg") -> list[str]:
     with open(path, "w", encoding="utf-8") as f:
         f.write(page)
     return [path]
+
+
+PILLOW_HELP = ("save_frames(format='gif') needs Pillow: install it with 'pip install pillow' "
+               "(it comes with matplotlib), or use format='html' or 'svg'")
+
+
+def _save_gif(frames, directory, duration: int) -> str:
+    """Render every frame to PNG with ``dot`` and assemble one looping animated GIF."""
+    import io
+
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise RuntimeError(PILLOW_HELP) from exc
+    import graphviz
+
+    if not frames:
+        raise ValueError("save_frames: no frames to write")
+    if shutil.which("dot") is None:
+        raise RuntimeError(GRAPHVIZ_HELP)
+    try:
+        pngs = [f.pipe(format="png") for f in frames]
+    except graphviz.ExecutableNotFound as exc:
+        raise RuntimeError(GRAPHVIZ_HELP) from exc
+    images = [Image.open(io.BytesIO(data)).convert("RGB") for data in pngs]
+    width = max(im.width for im in images)        # the layout is the same; pad any odd one out
+    height = max(im.height for im in images)
+    canvas = []
+    for im in images:
+        if im.size != (width, height):
+            padded = Image.new("RGB", (width, height), "white")
+            padded.paste(im, (0, 0))
+            im = padded
+        canvas.append(im)
+    path = os.path.join(os.fspath(directory), "backprop.gif")
+    canvas[0].save(path, format="GIF", save_all=True, append_images=canvas[1:],
+                   duration=duration, loop=0, disposal=1)
+    return path
 
 
 def render(graph, path, format: str = "svg") -> str:

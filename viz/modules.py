@@ -1,0 +1,320 @@
+"""Module-level pictures: which ``nn`` module produced each op, and one box per module.
+
+The engine does not record modules, so the mapping is found from the outside, in two ways:
+
+* a **trace** — :func:`trace_modules` registers forward hooks (``register_forward_hook``) for the
+  duration of a ``with`` block and records every module call: its input tensors and its output.
+  The ops reached walking backward from a call's output, stopping at that call's inputs and at
+  leaves, belong to the call. Hooks fire innermost first, so an op goes to the innermost module
+  that produced it (a ``Sequential`` only gets the ops of its own between its children);
+* **parameters** — without a trace (or for ops the trace missed), an op that consumes a
+  parameter of ``model`` belongs to the innermost module owning that parameter (a ``Linear``'s op
+  uses its weight and bias). Parameter-free modules (``ReLU``) are then not found; their ops
+  are drawn as ops.
+
+:func:`module_model` builds the collapsed :class:`~viz.graph_model.GraphModel`: one box per
+module call (name, class, op count), its parameters grouped with it in a cluster, tensors between
+modules as labelled edges (shape), ops outside every module drawn as themselves.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import autograd_core as ag
+
+from .graph_model import (GraphModel, VEdge, VNode, _check_root, _summary, _walk, run_backward,
+                          tensor_names)
+from .labels import format_array, format_shape, words
+
+
+@dataclass
+class ModuleCall:
+    """One call of a module recorded by :func:`trace_modules`."""
+
+    name: str
+    module: object
+    inputs: list
+    output: object
+    index: int = 1                    # the n-th call of this module (a module may be reused)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.index == 1 else f"{self.name} #{self.index}"
+
+
+@dataclass
+class ModuleTrace:
+    """The module calls seen inside a :func:`trace_modules` block, in the order they finished."""
+
+    roots: list
+    calls: list[ModuleCall] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+
+def _tensors(obj) -> list:
+    if isinstance(obj, ag.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in _tensors(item)]
+    if isinstance(obj, dict):
+        return [t for item in obj.values() for t in _tensors(item)]
+    return []
+
+
+def _named_modules(roots) -> list[tuple[str, object]]:
+    found, seen = [], set()
+    for root in roots:
+        base = type(root).__name__ if len(roots) > 1 else ""
+        for name, module in root.named_modules():
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            full = ".".join(p for p in (base, name) if p) or type(module).__name__
+            found.append((full, module))
+    return found
+
+
+@contextmanager
+def trace_modules(*modules):
+    """Record which module produced which tensor while the ``with`` block runs.
+
+    >>> import autograd_core as ag, nn, viz
+    >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    >>> with viz.trace_modules(model) as trace:
+    ...     y = model(ag.ones((5, 3)))
+    >>> [c.name for c in trace.calls]
+    ['0', '1', '2', 'Sequential']
+    >>> g = viz.draw_forward(y, collapse="module", trace=trace)
+
+    Several modules may be traced at once (``trace_modules(model, loss_fn)``); their names then
+    start with the class name. The hooks are removed when the block ends, even on an error.
+    """
+    if not modules:
+        raise TypeError("trace_modules: pass at least one nn.Module")
+    for m in modules:
+        if not hasattr(m, "register_forward_hook") or not hasattr(m, "named_modules"):
+            raise TypeError(f"trace_modules: expected an nn.Module, got {type(m).__name__}")
+    trace = ModuleTrace(list(modules))
+    counts: Counter = Counter()
+    handles = []
+
+    def make_hook(name):
+        def hook(module, inputs, output):
+            counts[id(module)] += 1
+            outs = _tensors(output)
+            if outs:
+                trace.calls.append(ModuleCall(name, module, _tensors(inputs), outs[0],
+                                              counts[id(module)]))
+        return hook
+
+    for name, module in _named_modules(list(modules)):
+        handles.append(module.register_forward_hook(make_hook(name)))
+    try:
+        yield trace
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def assign_ops(order: list, trace: ModuleTrace | None = None, model=None) -> dict:
+    """``{id(op node): ModuleCall}`` for the ops in ``order`` that a module produced."""
+    in_graph = {id(n) for n in order}
+    owner: dict[int, ModuleCall] = {}
+    for call in (trace.calls if trace is not None else []):
+        out = call.output
+        if out.grad_fn is None or id(out.grad_fn) not in in_graph:
+            continue
+        stop = {id(t) for t in call.inputs}
+        stack, seen = [out.grad_fn], set()
+        while stack:                                    # iterative: no recursion limit
+            node = stack.pop()
+            if id(node) in seen or id(node) not in in_graph:
+                continue
+            seen.add(id(node))
+            owner.setdefault(id(node), call)
+            for t in node.inputs:
+                if id(t) not in stop and t.grad_fn is not None:
+                    stack.append(t.grad_fn)
+    roots = list(trace.roots) if trace is not None else []
+    if model is not None:
+        roots.append(model)
+    if roots:
+        param_owner: dict[int, ModuleCall] = {}
+        for name, module in _named_modules(roots):     # outer first; inner ones overwrite
+            for p in module.parameters(recurse=False):
+                param_owner[id(p)] = ModuleCall(name, module, [], None)
+        calls: dict[int, ModuleCall] = {}
+        for node in order:
+            if id(node) in owner:
+                continue
+            for t in node.inputs:
+                call = param_owner.get(id(t))
+                if call is not None:
+                    owner[id(node)] = calls.setdefault(id(call.module), call)
+                    break
+    return owner
+
+
+def _own_params(module) -> set[int]:
+    return {id(p) for p in module.parameters()}
+
+
+def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = None, model=None,
+                 names=None, lang: str = "en", max_elements: int = 6,
+                 max_nodes: int | None = 300) -> GraphModel:
+    """The collapsed graph: one box per module call (``view`` "forward" or "backward").
+
+    Needs a ``trace`` (from :func:`trace_modules`) or a ``model`` (parameters only). The box
+    says the module's name, class, how many ops it ran (by kind) and its output's shape; its
+    parameters sit next to it in the same cluster. Edges between boxes carry the tensor's shape
+    (forward) or the gradient's (backward, from the cost's unit 1 back to the parameters, with
+    ∂J/∂p values for small parameters).
+    """
+    _check_root(output)
+    w = words(lang)
+    if trace is None and model is None:
+        raise ValueError("collapse='module' needs trace= (from viz.trace_modules(model)) or "
+                         "model= (an nn.Module, to map ops through their parameters)")
+    if view not in ("forward", "backward"):
+        raise ValueError(f"module_model: view must be 'forward' or 'backward', not {view!r}")
+    if view == "backward" and output.grad_fn is None:
+        raise RuntimeError("viz.draw_backward: the output has no grad_fn")
+    order = _walk(output)
+    owner = assign_ops(order, trace, model)
+    tnames = tensor_names(names, model if model is not None else
+                          (trace.roots[0] if trace is not None and len(trace.roots) == 1
+                           else None))
+    if trace is not None and len(trace.roots) > 1 and model is None:
+        for name, module in _named_modules(trace.roots):
+            for pname, p in module.named_parameters(recurse=False):
+                tnames.setdefault(id(p), f"{name}.{pname}")
+
+    def unit(node) -> str:
+        call = owner.get(id(node))
+        return f"mod{id(call)}" if call is not None else f"op{id(node)}"
+
+    units = {unit(n) for n in order}
+    if max_nodes is not None and len(units) > max_nodes:
+        return _summary(view, lang, order, len(units), max_nodes)
+    leaf_grads = run_backward(output, order)[1] if view == "backward" else {}
+    fmt = lambda a: format_array(a, max_elements)      # noqa: E731
+
+    g = GraphModel(view, lang)
+    ops_of: dict[str, list] = {}
+    for node in order:
+        ops_of.setdefault(unit(node), []).append(node)
+    calls = {f"mod{id(c)}": c for c in owner.values()}
+    params_of: dict[str, list] = {}
+    own_cache: dict[int, set[int]] = {}
+    edges: dict[tuple[str, str], list[str]] = {}
+    tensors = []                                        # keep ids valid while in use
+
+    def add_edge(src: str, dst: str, label: str) -> None:
+        labels = edges.setdefault((src, dst), [])
+        if label not in labels:
+            labels.append(label)
+
+    def leaf_node(t) -> str:
+        tid = f"t{id(t)}"
+        if tid in leaf_ids:
+            return tid
+        leaf_ids.add(tid)
+        tensors.append(t)
+        name = tnames.get(id(t)) or getattr(t, "name", None)
+        kind = "parameter" if t.requires_grad else ("input" if t.ndim > 0 or name else
+                                                    "constant")
+        lines = [name] if name else []
+        lines.append(format_shape(t.shape))
+        if view == "forward" and t.size <= max_elements:
+            lines.append(fmt(t.data))
+        if view == "backward" and t.requires_grad:
+            kind = "leaf_grad"
+            lg = leaf_grads.get(id(t), (t, None))[1]
+            lines = [f"∂J/∂{name}" if name else w["leaf_grad"], format_shape(t.shape)]
+            if lg is not None and t.size <= max_elements:
+                lines.append(fmt(lg))
+        g.nodes.append(VNode(tid, kind, lines, {"name": name, "shape": t.shape}))
+        return tid
+
+    leaf_ids: set[str] = set()
+    for uid, nodes in ops_of.items():
+        call = calls.get(uid)
+        if call is not None:
+            own = own_cache.setdefault(id(call.module), _own_params(call.module))
+        for node in nodes:
+            for t in node.inputs:
+                if t.grad_fn is not None:
+                    src = unit(t.grad_fn)
+                    if src != uid:
+                        add_edge(src, uid, format_shape(t.shape))
+                    continue
+                if call is not None and t.requires_grad and id(t) in own:
+                    if all(p is not t for p in params_of.get(uid, ())):
+                        params_of.setdefault(uid, []).append(t)
+                    continue
+                if call is not None and not t.requires_grad and t.size == 1 \
+                        and id(t) not in tnames:
+                    continue                            # a module's internal constant
+                if view == "backward" and not t.requires_grad:
+                    continue                            # no gradient flows to it
+                add_edge(leaf_node(t), uid, format_shape(t.shape))
+
+    for uid, nodes in ops_of.items():
+        call = calls.get(uid)
+        counts = Counter(n.op.name for n in nodes)
+        if call is not None:
+            out_shape = format_shape(nodes[0].output.shape) if nodes else ""
+            ops_text = ", ".join(f"{k}×{v}" if v > 1 else k for k, v in counts.most_common())
+            lines = [call.label, f"({type(call.module).__name__})",
+                     f"{len(nodes)} {w['ops']}: {ops_text}"]
+            if view == "forward":
+                lines.append(f"→ {out_shape}")
+            else:
+                lines.insert(0, w["inverse_module"])
+            g.nodes.append(VNode(uid, "module", lines,
+                                 {"module": call.label, "class": type(call.module).__name__,
+                                  "n_ops": len(nodes), "ops": dict(counts)}))
+            params = params_of.get(uid, [])
+            if params:
+                pid = f"params{uid}"
+                plines = [w["parameters"]]
+                for p in params:
+                    pname = tnames.get(id(p)) or "?"
+                    text = f"{pname} {format_shape(p.shape)}"
+                    if view == "backward":
+                        text = "∂J/∂" + text
+                    lg = leaf_grads.get(id(p), (p, None))[1] if view == "backward" else None
+                    if lg is not None and p.size <= max_elements:
+                        text += f" = {fmt(lg)}"
+                    plines.append(text)
+                g.nodes.append(VNode(pid, "parameter" if view == "forward" else "leaf_grad",
+                                     plines, {"params": [tnames.get(id(p)) for p in params]}))
+                add_edge(pid, uid, "")
+                g.groups.append((f"cluster_{uid}", call.label, [uid, pid]))
+        else:
+            (node,) = nodes
+            g.nodes.append(VNode(uid, "op", [node.op.name], {"op": node.op.__name__}))
+
+    root_unit = unit(output.grad_fn) if output.grad_fn is not None else None
+    if view == "forward":
+        out_lines = [tnames.get(id(output)) or w["output"], format_shape(output.shape)]
+        if output.size <= max_elements:
+            out_lines.append(fmt(output.data))
+        g.nodes.append(VNode("output", "output", out_lines, {"shape": output.shape}))
+        if root_unit is not None:
+            add_edge(root_unit, "output", format_shape(output.shape))
+        for (src, dst), labels in edges.items():
+            g.edges.append(VEdge(src, dst, labels if labels != [""] else []))
+    else:
+        seed = np.ones(output.shape, dtype=output.dtype)
+        g.nodes.append(VNode("unit", "unit", ["1", w["unit"]], {"value": seed}))
+        g.edges.append(VEdge("unit", root_unit, [f"δ = {fmt(seed)}"], "grad"))
+        for (src, dst), labels in edges.items():       # reversed: the gradient flows back
+            g.edges.append(VEdge(dst, src, [f"δ {x}" for x in labels if x], "grad"))
+    return g
