@@ -207,7 +207,15 @@ class RMSprop(Optimizer):
             param -= np.multiply(work, group["lr"], out=work)
 
 
-class Adam(Optimizer):
+class _WithBetas(Optimizer):
+    """Optimizers with moving-average coefficients ``betas`` (each checked to lie in [0, 1))."""
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_betas(self._name, group["betas"])
+
+
+class Adam(_WithBetas):
     """Adam, as ``torch.optim.Adam`` and course 002 (with its bias correction).
 
     m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²      (m = v = 0 at the start)
@@ -223,10 +231,6 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize))
-
-    def _check_group(self, group: dict[str, Any]) -> None:
-        super()._check_group(group)
-        _check_betas(self._name, group["betas"])
 
     def _update(self, param, grad, state, group):
         """m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − η·(m/(1−β₁ᵗ))/(√(v/(1−β₂ᵗ)) + ε)."""
@@ -308,7 +312,7 @@ class Adadelta(Optimizer):
         param -= group["lr"] * work
 
 
-class Adamax(Optimizer):
+class Adamax(_WithBetas):
     """Adamax (Adam with the infinity norm), as ``torch.optim.Adamax``.
 
     m ← β₁·m + (1 − β₁)·g,   u ← max(β₂·u, |g| + ε)
@@ -320,10 +324,6 @@ class Adamax(Optimizer):
                  weight_decay: float = 0.0, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, maximize=maximize))
-
-    def _check_group(self, group: dict[str, Any]) -> None:
-        super()._check_group(group)
-        _check_betas(self._name, group["betas"])
 
     def _update(self, param, grad, state, group):
         """m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  p ← p − η/(1−β₁ᵗ)·m/u."""
@@ -342,7 +342,7 @@ class Adamax(Optimizer):
         param -= (group["lr"] / (1.0 - beta1 ** step)) * work
 
 
-class NAdam(Optimizer):
+class NAdam(_WithBetas):
     """NAdam (Adam with Nesterov momentum), as ``torch.optim.NAdam``.
 
     μ_t = β₁·(1 − ½·0.96^(t·ψ)),  ψ = momentum_decay;   Π_t = μ₁·…·μ_t
@@ -360,7 +360,6 @@ class NAdam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        _check_betas(self._name, group["betas"])
         check_hyperparameter("NAdam", "momentum_decay", group["momentum_decay"])
 
     def _update(self, param, grad, state, group):
