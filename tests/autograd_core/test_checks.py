@@ -145,10 +145,7 @@ def _define_ops() -> SimpleNamespace:
 
 @pytest.fixture
 def ops():
-    before = set(ag.Op.registry)
-    yield _define_ops()
-    for name in set(ag.Op.registry) - before:
-        del ag.Op.registry[name]
+    return _define_ops()             # tests/conftest.py removes them from Op.registry afterwards
 
 
 def message_of(excinfo) -> str:

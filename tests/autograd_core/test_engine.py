@@ -15,15 +15,6 @@ import autograd_core as ag
 from autograd_core.graph.walk import topological_order
 
 
-@pytest.fixture(autouse=True)
-def _restore_op_registry():
-    """Custom ops defined by these tests must not stay in ``Op.registry`` (op coverage tests)."""
-    saved = dict(ag.Op.registry)
-    yield
-    ag.Op.registry.clear()
-    ag.Op.registry.update(saved)
-
-
 def leaf(values, dtype=np.float32) -> ag.Tensor:
     return ag.tensor(np.asarray(values, dtype=dtype), requires_grad=True)
 

@@ -28,14 +28,6 @@ def no_gc():
         gc.enable()
 
 
-@pytest.fixture(autouse=True)
-def _restore_op_registry():
-    saved = dict(ag.Op.registry)
-    yield
-    ag.Op.registry.clear()
-    ag.Op.registry.update(saved)
-
-
 def _all_dead(refs) -> bool:
     return all(ref() is None for ref in refs)
 
