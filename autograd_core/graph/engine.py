@@ -89,11 +89,13 @@ def backward(root, gradient=None, *, retain_graph: bool | None = None, create_gr
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+         create_graph: bool = False, allow_unused: bool = False, *, hooks: bool = True) -> tuple:
     """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated in ``.grad``).
 
     ``grad_outputs`` gives ∂J/∂output for each output (required for non-scalar outputs). With
     ``create_graph=True`` the results are themselves differentiable (grad of grad).
+    ``hooks=False`` (not in PyTorch) skips the tensors' ``register_hook`` hooks: a pass made to
+    look at the gradients (viz) neither triggers the user's hooks nor sees them change a gradient.
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     single_input = isinstance(inputs, Tensor)
@@ -107,7 +109,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             raise RuntimeError(f"grad: input {i} ({_describe(t)}) does not require grad")
     seeds = [_seed(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
     retain = create_graph if retain_graph is None else retain_graph
-    results = run(outputs, seeds, retain_graph=retain, create_graph=create_graph, targets=inputs)
+    results = run(outputs, seeds, retain_graph=retain, create_graph=create_graph, targets=inputs,
+                  hooks=hooks)
     for i, (t, g) in enumerate(zip(inputs, results)):
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} ({_describe(t)}) was not used to compute the "
@@ -116,8 +119,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
 
 
 def run(roots: Sequence, seeds: Sequence, *, retain_graph: bool, create_graph: bool,
-        targets: Sequence | None = None) -> list | None:
-    """The reverse sweep. With ``targets``, return their gradients instead of filling ``.grad``."""
+        targets: Sequence | None = None, hooks: bool = True) -> list | None:
+    """The reverse sweep. With ``targets``, return their gradients instead of filling ``.grad``;
+    with ``hooks=False``, the tensors' hooks are not called."""
     capture = None if targets is None else {id(t): None for t in targets}
     pending: dict = {}
     leaves: dict = {}                                   # id(leaf) -> [leaf, summed gradient]
@@ -135,11 +139,11 @@ def run(roots: Sequence, seeds: Sequence, *, retain_graph: bool, create_graph: b
             grad = pending.pop(node, None)
             if grad is None:                            # no gradient flows into this node
                 continue
-            _run_node(node, grad, pending, leaves, capture, create_graph)
+            _run_node(node, grad, pending, leaves, capture, create_graph, hooks)
         # NOTE: a leaf's gradient is complete only after the sweep (it may feed several ops):
         # its hooks see the sum once, as a non-leaf's hooks do
         for leaf, g in leaves.values():
-            _deliver(leaf, g, capture, create_graph)
+            _deliver(leaf, g, capture, create_graph, hooks)
     if not retain_graph:
         # NOTE: released only after the sweep: a node's output tensor is kept alive by its
         # consumers' inputs (the node holds it weakly), and backward rules read it
@@ -150,7 +154,7 @@ def run(roots: Sequence, seeds: Sequence, *, retain_graph: bool, create_graph: b
     return None
 
 
-def _run_node(node, grad, pending, leaves, capture, create_graph) -> None:
+def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) -> None:
     op = node.op
     if node.released:
         raise RuntimeError(
@@ -158,9 +162,9 @@ def _run_node(node, grad, pending, leaves, capture, create_graph) -> None:
             "values were freed by the first backward; pass retain_graph=True to the first "
             "backward (or grad) call if you need to go through it again")
     out = node._output_ref()
-    if out is not None and (out._hooks or out._retains_grad or
+    if out is not None and ((hooks and out._hooks) or out._retains_grad or
                             (capture is not None and id(out) in capture)):
-        grad = _deliver(out, grad, capture, create_graph)
+        grad = _deliver(out, grad, capture, create_graph, hooks)
     if node.saved_versions is not None:
         node.check_versions()
     if STATE.anomaly_enabled:
@@ -226,9 +230,9 @@ def _add_leaf(leaves: dict, t, g) -> None:
         entry[1] = entry[1] + g
 
 
-def _deliver(t, g, capture, create_graph):
+def _deliver(t, g, capture, create_graph, hooks=True):
     """The gradient of ``t`` is complete: run its hooks, then capture or accumulate it."""
-    if t._hooks:
+    if hooks and t._hooks:
         for hook in list(t._hooks):
             replaced = hook(g)
             if replaced is not None:

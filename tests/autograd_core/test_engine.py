@@ -449,6 +449,20 @@ def test_non_leaf_hook_replaces_what_flows_upstream():
     assert h.grad is None                                            # hooks don't retain
 
 
+def test_grad_with_hooks_false_skips_leaf_and_non_leaf_hooks():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    calls = []
+    h.register_hook(lambda grad: calls.append("h") or grad * 0.5)
+    x.register_hook(lambda grad: calls.append("x") or grad * 10)
+    (gx,) = ag.grad((h * h).sum(), [x], retain_graph=True, hooks=False)
+    assert calls == []
+    close(gx, 18 * x.numpy())                                        # d(9x²)/dx, unchanged
+    (gx,) = ag.grad((h * h).sum(), [x])                              # default: hooks run
+    assert calls == ["h", "x"]
+    close(gx, 18 * x.numpy() * 0.5 * 10)
+
+
 def test_register_hook_on_tensor_without_grad_raises():
     with pytest.raises(RuntimeError, match="register_hook: .*does not require grad"):
         ag.ones(2).register_hook(lambda grad: grad)
