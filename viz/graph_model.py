@@ -6,8 +6,8 @@ Two views of one recorded computation:
 * :func:`backward_model` — the course's *red neuronal inversa* (001, "Backpropagation (resumen)"):
   from the cost's *unit 1* back to the leaves, each op drawn as its inverse rule and every edge
   labelled with the gradient it carries. The gradients come from a backward pass of our own
-  (``ag.grad`` with ``retain_graph=True`` and an engine observer), so the user's ``.grad`` is left
-  untouched.
+  (``ag.grad`` with ``retain_graph=True``, ``hooks=False`` and an engine observer), so the user's
+  ``.grad`` is left untouched and the user's tensor hooks are not called.
 
 Both walk the graph with ``autograd_core.graph.walk.topological_order`` (no recursion), and both
 summarize instead of drawing when the graph has more than ``max_nodes`` ops.
@@ -259,7 +259,9 @@ class _Step:
 def run_backward(output, order: list) -> tuple[dict, dict]:
     """Our own backward pass: ``{node: _Step}`` from an engine observer, and leaf gradients.
 
-    Uses ``ag.grad(..., retain_graph=True)`` on the requires-grad leaves, so no ``.grad`` changes.
+    Uses ``ag.grad(..., retain_graph=True, hooks=False)`` on the requires-grad leaves, so no
+    ``.grad`` changes and the user's ``register_hook`` hooks are neither called nor allowed to
+    change what is drawn.
     A non-scalar output is seeded with ones (the picture of ``J = output.sum()``).
     """
     leaves, seen = [], set()
@@ -286,7 +288,7 @@ def run_backward(output, order: list) -> tuple[dict, dict]:
         return steps, {}
     with ag.add_observer(record):
         results = ag.grad(output, leaves, grad_outputs=seed, retain_graph=True,
-                          allow_unused=True)
+                          allow_unused=True, hooks=False)
     leaf_grads = {id(t): (t, None if g is None else np.array(g.data, copy=True))
                   for t, g in zip(leaves, results)}
     return steps, leaf_grads

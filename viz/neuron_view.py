@@ -133,7 +133,7 @@ def _derivative(layer: _Layer, z: np.ndarray) -> np.ndarray | None:
     if isinstance(layer.activation, nn.Softmax):
         return None
     zl = ag.tensor(z, requires_grad=True)
-    (g,) = ag.grad(layer.activation(zl).sum(), [zl])
+    (g,) = ag.grad(layer.activation(zl).sum(), [zl], hooks=False)
     return g.numpy()
 
 
@@ -165,7 +165,7 @@ def compute_values(layers: list[_Layer], x, t=None, loss_fn=None, backward: bool
         cost = loss_fn(a, target)
         params = [p for layer in layers for p in (layer.linear.weight, layer.linear.bias)
                   if p is not None]
-        grads = ag.grad(cost, [xt, a, *zs, *params], allow_unused=True)
+        grads = ag.grad(cost, [xt, a, *zs, *params], allow_unused=True, hooks=False)
     values.cost = float(cost.item())
     values.grad_x = grads[0].numpy()[0]
     values.grad_out = grads[1].numpy()[0]

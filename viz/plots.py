@@ -133,7 +133,7 @@ def plot_activation_functions(names: Sequence[str] = ("sigmoid", "tanh", "relu")
     for ax, name in zip(axes[0], names):
         zt = ag.tensor(z, requires_grad=True)
         out = _ACTIVATION_FUNCTIONS[name](zt)
-        (dz,) = ag.grad(out.sum(), [zt])
+        (dz,) = ag.grad(out.sum(), [zt], hooks=False)
         ax.plot(z, out.numpy(), label="ψ(z)")
         ax.plot(z, dz.numpy(), "--", label="ψ′(z)")
         ax.axhline(0, color="gray", lw=0.5)
@@ -159,7 +159,7 @@ def _layer_outputs(model, x, target=None, loss_fn=None):
                 modules) - 1:
             taken.append((f"{index}: {type(module).__name__}", a))
     cost = a.sum() if loss_fn is None else loss_fn(a, target)
-    grads = ag.grad(cost, [t for _, t in taken])
+    grads = ag.grad(cost, [t for _, t in taken], hooks=False)
     return [(name, t.numpy(), g.numpy()) for (name, t), g in zip(taken, grads)]
 
 

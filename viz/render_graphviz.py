@@ -174,12 +174,13 @@ def draw_backward(output, *, names=None, model=None, lang: str = "en", rankdir: 
                   legend: bool = True, collapse: str | None = None, trace=None):
     """The inverse network of ``output`` as a ``graphviz.Digraph`` (course 001's table).
 
-    Runs its own backward pass (``ag.grad(..., retain_graph=True)`` with an engine observer), so
-    it works before or after the user's ``backward`` as long as the graph was not freed, and
-    leaves every ``.grad`` untouched. Edges run from "1" (unit 1, the cost's seed) back to the
-    leaves, each labelled with the gradient it carries (values when small, otherwise the shape)
-    and with the axes backward summed over where the forward broadcast. Hooks registered with
-    ``register_hook`` run during this pass too (the engine has no public way to skip them).
+    Runs its own backward pass (``ag.grad(..., retain_graph=True, hooks=False)`` with an engine
+    observer), so it works before or after the user's ``backward`` as long as the graph was not
+    freed, and leaves every ``.grad`` untouched. Hooks registered with ``register_hook`` are not
+    called by this pass, and a hook that changes a gradient does not change the picture (it
+    shows the gradients the backward rules compute). Edges run from "1" (unit 1, the cost's
+    seed) back to the leaves, each labelled with the gradient it carries (values when small,
+    otherwise the shape) and with the axes backward summed over where the forward broadcast.
 
     ``collapse="module"`` (with ``trace=`` and/or ``model=``, as in :func:`draw_forward`) draws
     the inverse network one box per module: from unit 1 back through the modules to the
