@@ -1,7 +1,9 @@
 """Compiled kernels with their numpy reference twins (see kernels/_kernel.py).
 
 ``KERNELS`` maps each kernel's name to its ``Kernel``; the kernels are also attributes of this
-package (``kernels.sigmoid(x)``, ``kernels.softmax_rows(x)``…).
+package (``kernels.sigmoid(x)``, ``kernels.softmax_rows(x)``…). The fused linear layer
+(``linalg.py``: ``linear_forward``/``linear_backward``) takes arrays of different shapes, so it
+has its own dispatch and tests instead of a ``Kernel``.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .elementwise import (
     tanh,
     tanh_backward,
 )
+from .linalg import ACTIVATIONS, linear_backward, linear_forward
 from .reduce import (
     log_softmax_rows,
     softmax_cross_entropy_backward_rows,

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
+from ..grad_mode import STATE
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
+from .activations import ReLUBackward, SigmoidBackward, TanhBackward
 from .shape import reshape, transpose
 
 
@@ -79,6 +82,61 @@ def matmul(a, b) -> Tensor:
     return MatMul.apply(a, b)
 
 
+def _check_linear(x: np.ndarray, w: np.ndarray, b, op_name: str) -> None:
+    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"{op_name}: input of shape {x.shape} does not fit a weight of shape "
+                         f"{w.shape}: expected input (..., in_features) and weight "
+                         "(out_features, in_features) with the same in_features")
+    if b is not None and b.shape != (w.shape[0],):
+        raise ValueError(f"{op_name}: bias of shape {b.shape} does not match weight of shape "
+                         f"{w.shape}: expected ({w.shape[0]},)")
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """``x`` as a matrix (rows, in_features): leading axes flattened, a vector as one row."""
+    # NOTE: not reshape(-1, n): numpy cannot infer -1 when the array is empty
+    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
+
+
+def _layer_forward(ctx, x, w, b, activation: int) -> np.ndarray:
+    _check_linear(x, w, b, ctx.op.name)
+    out = kernels.linear_forward(_rows(x), w, b, activation)
+    return out.reshape(x.shape[:-1] + (w.shape[0],))
+
+
+def _layer_backward(ctx, grad, activation: int):
+    """The three gradients of ψ(x·Wᵀ + b) (ψ = identity for ``activation`` 0).
+
+    NOTE: two paths, one set of formulas. In a plain backward (``create_graph=False``, so grad
+    mode is off) nothing is recorded and all three gradients come from one compiled call on
+    the arrays; with ``create_graph=True`` they are written with tensor ops so that they are
+    differentiable themselves.
+    """
+    x, w = ctx.inputs[:2]
+    needs = ctx.needs_input_grad
+    has_bias = len(ctx.inputs) == 3
+    if not STATE.grad_enabled:
+        x_rows = _rows(x.data)
+        y = ctx.output.data.reshape(x_rows.shape[0], w.shape[0]) if activation else None
+        grad_x, grad_w, grad_b = kernels.linear_backward(
+            grad.data.reshape(x_rows.shape[0], w.shape[0]), x_rows, w.data, y, activation,
+            needs[0], needs[1], has_bias and needs[2])
+        if grad_x is not None:
+            grad_x = grad_x.reshape(x.shape)
+        return (grad_x, grad_w, grad_b) if has_bias else (grad_x, grad_w)
+    if activation:
+        # δ = grad ⊙ ψ'(z), from the output a = ψ(z), by the activation's own backward op
+        grad = _ACTIVATION_BACKWARD[activation].apply(grad, ctx.output)
+    grad_x = grad @ w if needs[0] else None
+    grad_w = None
+    if needs[1]:
+        rows = int(np.prod(x.shape[:-1]))
+        grad_w = transpose(reshape(grad, (rows, grad.shape[-1]))) @ reshape(x, (rows, x.shape[-1]))
+    if not has_bias:
+        return grad_x, grad_w
+    return grad_x, grad_w, (grad if needs[2] else None)      # the engine sums it over the batch
+
+
 class Linear(Op):
     """Affine layer on a batch: out = x·Wᵀ + b   (x: (..., in), W: (out, in), b: (out,)).
 
@@ -87,45 +145,69 @@ class Linear(Op):
                grad_W = gradᵀ · x         double weighted output → ∂J/∂w = δ aᵀ
                grad_b = Σ_batch grad      constant output → ∂J/∂b = δ
     inverse neuron: weighted input w·a (+ constant input b)
+    Forward and (plain) backward are one compiled call each (``kernels.linalg``).
     """
 
     inverse_rule = InverseRule.WEIGHTED_INPUT
 
     @staticmethod
     def forward(ctx, x, w, b=None):
-        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
-            raise ValueError(f"linear: input of shape {x.shape} does not fit a weight of shape "
-                             f"{w.shape}: expected input (..., in_features) and weight "
-                             "(out_features, in_features) with the same in_features")
-        if b is not None and b.shape != (w.shape[0],):
-            raise ValueError(f"linear: bias of shape {b.shape} does not match weight of shape "
-                             f"{w.shape}: expected ({w.shape[0]},)")
-        out = x @ w.T
-        if b is not None:
-            if b.dtype == out.dtype:
-                out += b
-            else:
-                out = out + b
-        return out
+        return _layer_forward(ctx, x, w, b, 0)
 
     @staticmethod
     def backward(ctx, grad):
-        x, w = ctx.inputs[:2]
-        needs = ctx.needs_input_grad
-        grad_x = grad @ w if needs[0] else None
-        grad_w = None
-        if needs[1]:
-            rows = int(np.prod(x.shape[:-1]))    # not -1: numpy cannot infer it when empty
-            flat_grad = reshape(grad, (rows, grad.shape[-1]))
-            flat_x = reshape(x, (rows, x.shape[-1]))
-            grad_w = transpose(flat_grad) @ flat_x
-        if len(ctx.inputs) == 2:
-            return grad_x, grad_w
-        return grad_x, grad_w, (grad if needs[2] else None)
+        return _layer_backward(ctx, grad, 0)
 
 
-def linear(x, weight, bias=None) -> Tensor:
-    """x·Wᵀ + b with PyTorch's layout (weight: (out_features, in_features)), one graph node."""
+class LinearActivation(Op):
+    """A whole neuron layer as one node: out = ψ(x·Wᵀ + b), ψ ∈ {relu, tanh, sigmoid}.
+
+    The course draws it as two steps, and so does viz: the weighted input z = W a + b, then the
+    activation a' = ψ(z). backward (ψ' read from the output a' = ψ(z))
+               δ = grad ⊙ ψ'(z)           activation ψ → ψ'
+               grad_x = δ · W,  grad_W = δᵀ · x,  grad_b = Σ_batch δ   (as ``Linear``)
+    ``ctx.kwargs["activation"]`` names ψ. Forward and (plain) backward are one compiled call
+    each: the bias, ψ, ψ' and Σ δ are fused with the two matrix products.
+    """
+
+    inverse_rule = InverseRule.WEIGHTED_INPUT
+    saves_output = True
+    name = "linear"
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, *, activation):
+        return _layer_forward(ctx, x, w, b, kernels.ACTIVATIONS[activation])
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _layer_backward(ctx, grad, kernels.ACTIVATIONS[ctx.kwargs["activation"]])
+
+
+#: the fused backward op of each activation a layer can carry (differentiable δ = grad ⊙ ψ')
+_ACTIVATION_BACKWARD = {kernels.ACTIVATIONS["relu"]: ReLUBackward,
+                        kernels.ACTIVATIONS["tanh"]: TanhBackward,
+                        kernels.ACTIVATIONS["sigmoid"]: SigmoidBackward}
+
+
+def linear(x, weight, bias=None, activation: str | None = None) -> Tensor:
+    """ψ(x·Wᵀ + b) with PyTorch's layout (weight: (out_features, in_features)), one graph node.
+
+    ``activation`` (not in PyTorch's ``F.linear``): None, ``"relu"``, ``"tanh"`` or
+    ``"sigmoid"`` fuses the activation into the same node (``LinearActivation``), as
+    ``nn.Sequential`` does for a Linear followed by one of these activations.
+
+    >>> import autograd_core as ag
+    >>> x = ag.tensor([[1.0, -2.0]]); w = ag.tensor([[0.5, 1.0]]); b = ag.tensor([0.25])
+    >>> linear(x, w, b).tolist(), linear(x, w, b, activation="relu").tolist()
+    ([[-1.25]], [[0.0]])
+    """
+    if activation is not None:
+        if activation not in kernels.ACTIVATIONS:
+            names = ", ".join(repr(a) for a in kernels.ACTIVATIONS)
+            raise ValueError(f"linear: activation must be one of {names}, got {activation!r}")
+        if bias is None:
+            return LinearActivation.apply(x, weight, activation=activation)
+        return LinearActivation.apply(x, weight, bias, activation=activation)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)

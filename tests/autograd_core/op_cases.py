@@ -297,9 +297,25 @@ def _linear_reference(x, w, b=None):
     return x @ w.T + (0.0 if b is None else b)
 
 
+def _linear_activation(activation: str):
+    """Linear samples with ``activation``; for relu, z = x·Wᵀ + b at least 1e-2 from its kink."""
+    def away_from_kink(sample: Sample) -> bool:
+        return activation != "relu" or bool(np.all(np.abs(_linear_reference(*sample.args))
+                                                   > 1e-2))
+    return _linear().map(lambda s: Sample(s.args, {"activation": activation})).filter(
+        away_from_kink)
+
+
+_PSI = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh,
+        "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+
+
 LINALG = [
     OpCase("MatMul", ag.matmul, _matmul(), np.matmul),
     OpCase("Linear", ag.linear, _linear(), _linear_reference),
+    *[OpCase("LinearActivation", ag.linear, _linear_activation(name),
+             lambda *args, activation: _PSI[activation](_linear_reference(*args)), variant=name)
+      for name in ("relu", "tanh", "sigmoid")],
 ]
 
 
