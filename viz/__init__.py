@@ -5,8 +5,12 @@
 * ``backprop_steps(output)`` / ``save_frames(frames, dir)`` — the backward pass step by step
   (SVG/PNG/PDF files, one HTML page with a slider, or an animated GIF).
 * ``trace_modules(model)`` + ``draw_forward(out, collapse="module", trace=trace)`` — one box
-  per ``nn`` module (also ``draw_backward``).
-* ``draw_gradcheck(output)`` — the forward graph, each op coloured by a check of its backward.
+  per ``nn`` module (also ``draw_backward``, ``backprop_steps``, ``draw_gradcheck``); without
+  ``collapse``, ``trace=``/``model=`` draw every module call as a cluster, nested as the calls.
+* ``draw_gradcheck(output, inputs)`` — the forward graph, each op coloured by a check of its
+  backward, and an end-to-end finite-difference check of ∂J/∂input for each of ``inputs``.
+* ``frames_slider(frames)`` — a Jupyter slider over ``backprop_steps`` (ipywidgets when installed,
+  an HTML/JS slider otherwise); the frames list itself displays as one.
 * ``render(graph, path, format="svg")`` — write it to a file (needs Graphviz's ``dot``).
 * ``draw_network(model, x, t, view=...)`` — the neuron-level picture of a small dense network.
 * ``plot_*`` — matplotlib figures of training (history, decision boundary, activations, ...).
@@ -17,6 +21,7 @@ renderers import ``graphviz``/``matplotlib`` lazily. Nothing else in the project
 from __future__ import annotations
 
 from .graph_model import GraphModel, backward_model, forward_model
+from .jupyter import Frames, frames_slider
 from .modules import ModuleTrace, trace_modules
 from .neuron_view import draw_network
 from .plots import (plot_activation_functions, plot_decision_boundary, plot_function_fit,
@@ -24,8 +29,8 @@ from .plots import (plot_activation_functions, plot_decision_boundary, plot_func
 from .render_graphviz import (backprop_steps, draw_backward, draw_forward, draw_gradcheck, render,
                               save_frames, to_digraph)
 
-__all__ = ["GraphModel", "ModuleTrace", "backprop_steps", "backward_model", "draw_backward",
-           "draw_forward", "draw_gradcheck", "draw_network", "forward_model",
-           "plot_activation_functions", "plot_decision_boundary", "plot_function_fit",
-           "plot_history", "plot_layer_statistics", "plot_optimizer_paths", "render",
-           "save_frames", "to_digraph", "trace_modules"]
+__all__ = ["Frames", "GraphModel", "ModuleTrace", "backprop_steps", "backward_model",
+           "draw_backward", "draw_forward", "draw_gradcheck", "draw_network", "forward_model",
+           "frames_slider", "plot_activation_functions", "plot_decision_boundary",
+           "plot_function_fit", "plot_history", "plot_layer_statistics", "plot_optimizer_paths",
+           "render", "save_frames", "to_digraph", "trace_modules"]

@@ -59,8 +59,13 @@ class GraphModel:
     edges: list[VEdge] = field(default_factory=list)
     #: backward view: the inverse nodes' ids in the order the engine ran them
     order: list[str] = field(default_factory=list)
-    #: collapsed views: (cluster id, label, node ids) drawn as one Graphviz cluster each
+    #: (cluster id, label, node ids) drawn as one Graphviz cluster each: a module and its
+    #: parameters (collapsed views) or the ops of one module call (nested module clusters)
     groups: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    #: nested clusters: cluster id → the id of the cluster drawn around it
+    group_parent: dict[str, str] = field(default_factory=dict)
+    #: extra legend rows: (node kind for the colour swatch, text), e.g. end-to-end checks
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
     def node(self, node_id: str) -> VNode:
         for n in self.nodes:
@@ -146,7 +151,8 @@ def _tensor_count(order: list) -> int:
 # --- forward ------------------------------------------------------------------------------------
 def forward_model(output, *, values: bool = True, grads: bool = False, names=None, model=None,
                   lang: str = "en", max_elements: int = 6,
-                  max_nodes: int | None = MAX_NODES, checks: bool = False) -> GraphModel:
+                  max_nodes: int | None = MAX_NODES, checks: bool = False,
+                  max_inputs: int = 2000) -> GraphModel:
     """The forward graph: tensor nodes (name, shape, values, grad) and op nodes between them.
 
     With ``checks=True`` each op node's kind says whether its own backward rule agrees with
@@ -182,7 +188,7 @@ def forward_model(output, *, values: bool = True, grads: bool = False, names=Non
         return tid
 
     tensor_node(output)
-    status = check_ops(order) if checks else {}
+    status = check_ops(order, max_inputs) if checks else {}
     for node in order:                              # consumers first
         oid = f"op{id(node)}"
         fwd_name = node.op.inverse_rule.label(lang)[0]
@@ -247,6 +253,166 @@ def check_ops(order: list, max_inputs: int = 2000) -> dict:
             ok = False
         status[node] = "ok" if ok else "fail"
     return status
+
+
+@dataclass
+class InputCheck:
+    """The end-to-end check of ∂J/∂input (J = the output, or its sum) for one input tensor.
+
+    ``status`` is "ok", "fail" or "unused" (no path from the input to the output);
+    ``method`` "full" (every element perturbed) or "projected" (random directions u:
+    ⟨∂J/∂x, u⟩ against (J(x + εu) − J(x − εu)) / 2ε); ``max_error`` the largest
+    |analytical − numerical|.
+    """
+
+    name: str
+    tensor: object
+    status: str
+    method: str
+    max_error: float
+    analytical: np.ndarray
+    numerical: np.ndarray
+
+    def text(self, lang: str = "en") -> str:
+        w = words(lang)
+        if self.status == "unused":
+            return f"∂J/∂{self.name}: {w['unused']}"
+        mark, verdict = ("✓", w["agrees"]) if self.status == "ok" else ("✗", w["disagrees"])
+        how = f", {w['projected']}" if self.method == "projected" else ""
+        return (f"∂J/∂{self.name} {w['end_to_end']}: {mark} {verdict} "
+                f"({w['max_error']} = {self.max_error:.1e}{how})")
+
+
+def replay(output, order: list, substitute: dict):
+    """Run the recorded graph of ``output`` again, in float64, with some tensors replaced.
+
+    ``substitute`` maps ``id(tensor)`` → the Tensor to use instead; every other floating leaf
+    is used as a float64 copy without requires_grad (so the user's tensors and hooks are never
+    touched). Each op is re-applied with its recorded keywords (``node.op.apply``), so a random
+    op's mask, recorded as a constant input, is the same. Returns the new output.
+    """
+    values: dict[int, object] = {}
+
+    def value(t):
+        if id(t) in substitute:
+            return substitute[id(t)]
+        if id(t) in values:
+            return values[id(t)]
+        if t.dtype.kind == "f":
+            v = ag.tensor(t.data.astype(np.float64))
+        else:
+            v = t
+        values[id(t)] = v
+        return v
+
+    for node in reversed(order):                        # producers first
+        out = node.output
+        if id(out) in substitute:
+            continue
+        values[id(out)] = node.op.apply(*[value(t) for t in node.inputs], **(node.kwargs or {}))
+    return value(output)
+
+
+def check_inputs(output, inputs, order: list, names: dict[int, str], *, max_full: int = 100,
+                 projections: int = 3, eps: float = 1e-6, atol: float = 1e-5,
+                 rtol: float = 1e-3) -> list[InputCheck]:
+    """End-to-end gradient check of ``output`` with respect to each of ``inputs``.
+
+    The analytical ∂J/∂x comes from the engine (``ag.grad(..., hooks=False)``) on a float64
+    :func:`replay` of the graph; the numerical one from central differences of the same replay
+    (J = the output, or its sum when it is not a scalar, as in the backward view). Inputs with
+    at most ``max_full`` elements are perturbed element by element, larger ones along
+    ``projections`` random unit directions. Agreement: |analytical − numerical| ≤
+    atol + rtol·|numerical| everywhere (``ag.gradcheck``'s tolerances).
+    """
+    if isinstance(inputs, ag.Tensor):
+        inputs = [inputs]
+    results = []
+    for k, x in enumerate(inputs):
+        if not isinstance(x, ag.Tensor):
+            raise TypeError(f"viz.draw_gradcheck: inputs must be Tensors, got "
+                            f"{type(x).__name__} at position {k}")
+        if x.dtype.kind != "f":
+            raise TypeError(f"viz.draw_gradcheck: input {k} has dtype {x.dtype}; only floating "
+                            "tensors can be checked by finite differences")
+        name = _name_of(x, names) or f"input{k}"
+        base = x.data.astype(np.float64)
+
+        def J(xv, x=x):
+            with ag.no_grad():
+                out = replay(output, order, {id(x): ag.tensor(xv)})
+            return float(np.sum(out.data))
+
+        x64 = ag.tensor(base.copy(), requires_grad=True)
+        with ag.enable_grad():
+            out = replay(output, order, {id(x): x64})
+            if out.requires_grad:
+                seed = None if out.size == 1 else ag.ones_like(out)
+                (g,) = ag.grad(out, [x64], grad_outputs=seed, allow_unused=True, hooks=False)
+            else:
+                g = None
+        if g is None:
+            zeros = np.zeros(x.shape)
+            results.append(InputCheck(name, x, "unused", "full", 0.0, zeros, zeros))
+            continue
+        analytical = np.asarray(g.data, dtype=np.float64)
+        if x.size <= max_full:
+            numerical = np.zeros(x.shape)
+            flat = numerical.reshape(-1)
+            for i in range(x.size):
+                d = np.zeros(x.size)
+                d[i] = eps
+                d = d.reshape(x.shape)
+                flat[i] = (J(base + d) - J(base - d)) / (2 * eps)
+            method, a_cmp, n_cmp = "full", analytical, numerical
+        else:
+            rng = np.random.default_rng(0)
+            a_cmp, n_cmp = np.zeros(projections), np.zeros(projections)
+            for i in range(projections):
+                u = rng.standard_normal(x.shape)
+                u /= np.linalg.norm(u) or 1.0
+                a_cmp[i] = np.sum(analytical * u)
+                n_cmp[i] = (J(base + eps * u) - J(base - eps * u)) / (2 * eps)
+            method, numerical = "projected", n_cmp
+        error = np.abs(a_cmp - n_cmp)
+        ok = bool(np.all(error <= atol + rtol * np.abs(n_cmp)))
+        results.append(InputCheck(name, x, "ok" if ok else "fail", method,
+                                  float(error.max()) if error.size else 0.0, analytical,
+                                  numerical))
+    return results
+
+
+#: how an input's end-to-end result marks its node (added to the node's own style)
+CHECK_ATTRS = {"ok": dict(color="#1f7a35", penwidth="3"),
+               "fail": dict(color="#b00000", penwidth="3.5"),
+               "unused": dict(color="#888888", penwidth="2", style="dashed,filled")}
+
+
+def annotate_input_checks(g: GraphModel, checks: list[InputCheck]) -> GraphModel:
+    """Write each end-to-end result into the picture: on the input's own node (per-op views:
+    ``t<id>``; collapsed views: the line of its parameter group or leaf node), its border
+    coloured green/red, and as a legend row."""
+    by_id = {f"t{id(c.tensor)}": c for c in checks}
+    for n in g.nodes:
+        if n.id in by_id:
+            c = by_id[n.id]
+            n.lines.append(("✓" if c.status == "ok" else "✗" if c.status == "fail" else "—")
+                           + f" {words(g.lang)['end_to_end']}")
+            n.data["input_check"] = c.status
+            n.data["attrs"] = dict(CHECK_ATTRS[c.status])
+        for pid, index in n.data.get("param_lines", {}).items():
+            c = by_id.get(f"t{pid}")
+            if c is not None:
+                n.lines[index] += " ✓" if c.status == "ok" else " ✗" if c.status == "fail" else ""
+                n.data.setdefault("input_checks", {})[c.name] = c.status
+                if c.status == "fail" or "attrs" not in n.data:
+                    n.data["attrs"] = dict(CHECK_ATTRS[c.status])
+        if n.kind == "summary":
+            n.lines[-1:-1] = [c.text(g.lang) for c in checks]
+    for c in checks:
+        g.notes.append(({"ok": "op_ok", "fail": "op_fail", "unused": "op_skipped"}[c.status],
+                        c.text(g.lang)))
+    return g
 
 
 @dataclass

@@ -37,6 +37,12 @@ WORDS = {
         "module": "module (nn)",
         "parameters": "parameters",
         "inverse_module": "inverse of",
+        "end_to_end": "end-to-end",
+        "agrees": "agrees with finite differences",
+        "disagrees": "disagrees with finite differences",
+        "unused": "not used by the output",
+        "max_error": "max |Δ|",
+        "projected": "random projections",
     },
     "es": {
         "unit": "Unidad 1",
@@ -67,6 +73,12 @@ WORDS = {
         "module": "módulo (nn)",
         "parameters": "parámetros",
         "inverse_module": "inversa de",
+        "end_to_end": "de extremo a extremo",
+        "agrees": "coincide con diferencias finitas",
+        "disagrees": "no coincide con diferencias finitas",
+        "unused": "la salida no lo usa",
+        "max_error": "máx |Δ|",
+        "projected": "proyecciones aleatorias",
     },
 }
 

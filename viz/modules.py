@@ -26,8 +26,8 @@ import numpy as np
 
 import autograd_core as ag
 
-from .graph_model import (GraphModel, VEdge, VNode, _check_root, _summary, _walk, run_backward,
-                          tensor_names)
+from .graph_model import (GraphModel, VEdge, VNode, _check_root, _summary, _walk, check_ops,
+                          run_backward, tensor_names)
 from .labels import format_array, format_shape, words
 
 
@@ -122,6 +122,18 @@ def trace_modules(*modules):
             h.remove()
 
 
+def traced_names(trace: ModuleTrace) -> dict:
+    """``{name: parameter}`` for the traced modules' parameters (``0.weight`` for one traced
+    model; ``Sequential.0.weight`` when several were traced), for the pictures' labels."""
+    if len(trace.roots) == 1:
+        return dict(trace.roots[0].named_parameters())
+    found = {}
+    for name, module in _named_modules(trace.roots):
+        for pname, p in module.named_parameters(recurse=False):
+            found.setdefault(f"{name}.{pname}", p)
+    return found
+
+
 def assign_ops(order: list, trace: ModuleTrace | None = None, model=None) -> dict:
     """``{id(op node): ModuleCall}`` for the ops in ``order`` that a module produced."""
     in_graph = {id(n) for n in order}
@@ -167,7 +179,8 @@ def _own_params(module) -> set[int]:
 
 def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = None, model=None,
                  names=None, lang: str = "en", max_elements: int = 6,
-                 max_nodes: int | None = 300) -> GraphModel:
+                 max_nodes: int | None = 300, checks: bool = False,
+                 max_inputs: int = 2000) -> GraphModel:
     """The collapsed graph: one box per module call (``view`` "forward" or "backward").
 
     Needs a ``trace`` (from :func:`trace_modules`) or a ``model`` (parameters only). The box
@@ -175,6 +188,13 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
     parameters sit next to it in the same cluster. Edges between boxes carry the tensor's shape
     (forward) or the gradient's (backward, from the cost's unit 1 back to the parameters, with
     ∂J/∂p values for small parameters).
+
+    The backward model's ``order`` lists the boxes in the order the engine ran their ops (a box
+    appears again if the engine came back to it after another one), for
+    :func:`~viz.render_graphviz.backprop_steps`. With ``checks=True`` (forward view) every box
+    is coloured by :func:`~viz.graph_model.check_ops` of its ops: red if any op's backward
+    disagrees with finite differences (the box names it), orange at the first NaN/Inf, grey
+    when every op was too large to check, green otherwise.
     """
     _check_root(output)
     w = words(lang)
@@ -202,7 +222,8 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
     units = {unit(n) for n in order}
     if max_nodes is not None and len(units) > max_nodes:
         return _summary(view, lang, order, len(units), max_nodes)
-    leaf_grads = run_backward(output, order)[1] if view == "backward" else {}
+    steps, leaf_grads = run_backward(output, order) if view == "backward" else ({}, {})
+    status = check_ops(order, max_inputs) if checks else {}
     fmt = lambda a: format_array(a, max_elements)      # noqa: E731
 
     g = GraphModel(view, lang)
@@ -277,14 +298,20 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
                 lines.append(f"→ {out_shape}")
             else:
                 lines.insert(0, w["inverse_module"])
-            g.nodes.append(VNode(uid, "module", lines,
+            kind = "module"
+            if status:
+                kind, check_line = _box_check(nodes, status, w["ops"])
+                lines.append(check_line)
+            g.nodes.append(VNode(uid, kind, lines,
                                  {"module": call.label, "class": type(call.module).__name__,
                                   "n_ops": len(nodes), "ops": dict(counts)}))
             params = params_of.get(uid, [])
             if params:
                 pid = f"params{uid}"
                 plines = [w["parameters"]]
+                param_lines = {}
                 for p in params:
+                    param_lines[id(p)] = len(plines)
                     pname = tnames.get(id(p)) or "?"
                     text = f"{pname} {format_shape(p.shape)}"
                     if view == "backward":
@@ -294,12 +321,17 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
                         text += f" = {fmt(lg)}"
                     plines.append(text)
                 g.nodes.append(VNode(pid, "parameter" if view == "forward" else "leaf_grad",
-                                     plines, {"params": [tnames.get(id(p)) for p in params]}))
+                                     plines, {"params": [tnames.get(id(p)) for p in params],
+                                              "param_lines": param_lines}))
                 add_edge(pid, uid, "")
                 g.groups.append((f"cluster_{uid}", call.label, [uid, pid]))
         else:
             (node,) = nodes
-            g.nodes.append(VNode(uid, "op", [node.op.name], {"op": node.op.__name__}))
+            kind, lines = "op", [node.op.name]
+            if node in status:
+                kind = "op_" + status[node]
+                lines.append(_CHECK_TEXT[status[node]])
+            g.nodes.append(VNode(uid, kind, lines, {"op": node.op.__name__}))
 
     root_unit = unit(output.grad_fn) if output.grad_fn is not None else None
     if view == "forward":
@@ -312,9 +344,202 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
         for (src, dst), labels in edges.items():
             g.edges.append(VEdge(src, dst, labels if labels != [""] else []))
     else:
+        for node in steps:                              # engine order, runs of one box merged
+            if not g.order or g.order[-1] != unit(node):
+                g.order.append(unit(node))
         seed = np.ones(output.shape, dtype=output.dtype)
         g.nodes.append(VNode("unit", "unit", ["1", w["unit"]], {"value": seed}))
         g.edges.append(VEdge("unit", root_unit, [f"δ = {fmt(seed)}"], "grad"))
         for (src, dst), labels in edges.items():       # reversed: the gradient flows back
             g.edges.append(VEdge(dst, src, [f"δ {x}" for x in labels if x], "grad"))
     return g
+
+
+_CHECK_TEXT = {"ok": "✓ gradcheck", "fail": "✗ gradcheck", "skipped": "(not checked)",
+               "nonfinite": "NaN/Inf origin"}
+
+
+def _box_check(nodes: list, status: dict, ops_word: str) -> tuple[str, str]:
+    """A module box's colour and line from its ops' check results (worst first)."""
+    found = [status[n] for n in nodes if n in status]
+    for worst in ("nonfinite", "fail"):
+        bad = [n.op.name for n in nodes if status.get(n) == worst]
+        if bad:
+            return f"module_{worst}", f"{_CHECK_TEXT[worst]}: {', '.join(dict.fromkeys(bad))}"
+    if found and all(x == "skipped" for x in found):
+        return "module_skipped", _CHECK_TEXT["skipped"]
+    checked = sum(x == "ok" for x in found)
+    return "module_ok", f"{_CHECK_TEXT['ok']} ({checked}/{len(nodes)} {ops_word})"
+
+
+# --- nested clusters on the per-op views ---------------------------------------------------------
+def _call_regions(order: list, trace: ModuleTrace | None) -> list[tuple[ModuleCall, set[int]]]:
+    """Each traced call with the ids of the op nodes between its inputs and its output."""
+    in_graph = {id(n) for n in order}
+    regions = []
+    for call in (trace.calls if trace is not None else []):
+        out = call.output
+        if out.grad_fn is None or id(out.grad_fn) not in in_graph:
+            continue
+        stop = {id(t) for t in call.inputs}
+        stack, seen = [out.grad_fn], set()
+        while stack:                                    # iterative: no recursion limit
+            node = stack.pop()
+            if id(node) in seen or id(node) not in in_graph:
+                continue
+            seen.add(id(node))
+            for t in node.inputs:
+                if id(t) not in stop and t.grad_fn is not None:
+                    stack.append(t.grad_fn)
+        regions.append((call, seen))
+    return regions
+
+
+def module_tree(order: list, trace: ModuleTrace | None = None, model=None
+                ) -> tuple[dict, dict]:
+    """``(owner, parent)``: the innermost module call of each op (``{id(node): ModuleCall}``,
+    as :func:`assign_ops`) and the call each call is nested in (``{id(call): ModuleCall}``).
+
+    With a trace, call A is nested in the first call that finished after it and whose ops
+    include the op that produced A's output (calls finish innermost first). Calls found through
+    ``model``'s parameters are nested as the modules are (``model.block.fc`` in
+    ``model.block`` in ``model``).
+    """
+    owner = assign_ops(order, trace, model)
+    parent: dict[int, ModuleCall] = {}
+    regions = _call_regions(order, trace)
+    for k, (call, _) in enumerate(regions):
+        produced = id(call.output.grad_fn)
+        for outer, region in regions[k + 1:]:
+            if outer is not call and produced in region:
+                parent[id(call)] = outer
+                break
+    traced = {id(c) for c, _ in regions}
+    roots = list(trace.roots) if trace is not None else []
+    if model is not None:
+        roots.append(model)
+    if roots:
+        named = _named_modules(roots)
+        module_parent: dict[int, object] = {}
+        for _, module in named:
+            for child in module.children():
+                module_parent.setdefault(id(child), module)
+        name_of = {id(m): name for name, m in named}
+        by_module: dict[int, ModuleCall] = {}
+        for call in owner.values():                     # calls from parameters: by the tree
+            if id(call) in traced:
+                continue
+            by_module.setdefault(id(call.module), call)
+        pending = list(by_module.values())
+        while pending:
+            call = pending.pop()
+            up = module_parent.get(id(call.module))
+            if up is None or id(call) in parent:
+                continue
+            outer = by_module.get(id(up))
+            if outer is None:
+                outer = ModuleCall(name_of[id(up)], up, [], None)
+                by_module[id(up)] = outer
+                pending.append(outer)
+            parent[id(call)] = outer
+    return owner, parent
+
+
+def nest_modules(g: GraphModel, output, *, trace: ModuleTrace | None = None,
+                 model=None) -> GraphModel:
+    """Draw the module calls of a per-op view as nested Graphviz clusters (in place).
+
+    Each module call becomes a cluster (label: name and class) holding its ops and the
+    tensors they produce (forward view), or their inverse nodes and sums of outputs (backward
+    view), plus its own parameters when it is the only call of its module; a call made inside
+    another one (a ``Sequential`` inside a module) is a cluster inside that one's cluster.
+    Inputs, the cost's unit 1 and ops outside every module stay outside.
+    """
+    if g.view not in ("forward", "backward") or (trace is None and model is None):
+        return g
+    order = _walk(output)
+    owner, parent = module_tree(order, trace, model)
+    if not owner:
+        return g
+    calls: dict[int, ModuleCall] = {id(c): c for c in owner.values()}
+    for c in list(parent.values()):
+        calls.setdefault(id(c), c)
+    members: dict[int, list[str]] = {}
+    uses: dict[int, set] = {}                          # id(parameter) → calls of its module
+    module_calls: dict[int, list] = {}
+    for c in calls.values():
+        module_calls.setdefault(id(c.module), []).append(c)
+    own: dict[int, set[int]] = {}
+    for node in order:
+        call = owner.get(id(node))
+        if call is None:
+            continue
+        for t in node.inputs:
+            if t.grad_fn is None and t.requires_grad:
+                params = own.setdefault(id(call.module), {
+                    id(p) for p in call.module.parameters(recurse=False)})
+                if id(t) in params:
+                    uses.setdefault(id(t), set()).add(id(call))
+    present = {n.id for n in g.nodes}
+
+    def put(node_id: str, call) -> None:
+        if call is not None and node_id in present:
+            members.setdefault(id(call), []).append(node_id)
+
+    for node in order:
+        call = owner.get(id(node))
+        if g.view == "forward":
+            put(f"op{id(node)}", call)
+            put(f"t{id(node.output)}", call)
+        else:
+            put(f"inv{id(node)}", call)
+            put(f"sum{id(node.output)}", call)
+    for pid, users in uses.items():
+        if len(users) == 1:
+            (cid,) = users
+            call = calls[cid]
+            for prefix in ("t", "leaf", "sum"):
+                put(f"{prefix}{pid}", call)
+    # constants of a single module call (the 2.0 in "relu(fc(x)) * 2.0") go with it
+    if g.view == "forward":
+        consumers: dict[int, set] = {}
+        for node in order:
+            for t in node.inputs:
+                if t.grad_fn is None and not t.requires_grad and t.size == 1:
+                    consumers.setdefault(id(t), set()).add(id(owner.get(id(node))))
+        for tid, cids in consumers.items():
+            if len(cids) == 1 and next(iter(cids)) in calls:
+                node_id = f"t{tid}"
+                if node_id in present and g.node(node_id).kind == "constant":
+                    put(node_id, calls[next(iter(cids))])
+    # keep a cluster if it or one of its descendants holds a node
+    keep: set[int] = set()
+    for cid in members:
+        c = calls[cid]
+        while c is not None and id(c) not in keep:
+            keep.add(id(c))
+            c = parent.get(id(c))
+    name = lambda c: f"cluster_m{id(c)}"               # noqa: E731
+    ordered = [c for c in _all_calls(calls, parent) if id(c) in keep]
+    for c in ordered:
+        g.groups.append((name(c), f"{c.label} ({type(c.module).__name__})",
+                         members.get(id(c), [])))
+        up = parent.get(id(c))
+        if up is not None:
+            g.group_parent[name(c)] = name(up)
+    return g
+
+
+def _all_calls(calls: dict, parent: dict) -> list:
+    """Every call once, outer ones first (a stable order for the DOT text)."""
+    found = dict(calls)
+    for c in parent.values():
+        found.setdefault(id(c), c)
+    depth = {}
+    for cid in found:
+        d, up = 0, parent.get(cid)
+        while up is not None:
+            d += 1
+            up = parent.get(id(up))
+        depth[cid] = d
+    return sorted(found.values(), key=lambda c: (depth[id(c)], c.label))

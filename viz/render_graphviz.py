@@ -46,7 +46,17 @@ STYLES = {
     "leaf_grad": dict(shape="box", style="filled", fillcolor="#c9e7c0", color="#3a7d2c"),
     "summary": dict(shape="note", style="filled", fillcolor="#fff3c4"),
     "module": dict(shape="box3d", style="filled", fillcolor="#e3d7f5", color="#6a4a9c"),
+    "module_ok": dict(shape="box3d", style="filled,bold", fillcolor="#9fe0a8", color="#1f7a35"),
+    "module_fail": dict(shape="box3d", style="filled,bold", fillcolor="#f08080",
+                        color="#b00000", penwidth="2.5"),
+    "module_skipped": dict(shape="box3d", style="filled,dashed", fillcolor="#eeeeee",
+                           color="#888888"),
+    "module_nonfinite": dict(shape="box3d", style="filled,bold", fillcolor="#ffb347",
+                             color="#c05000", penwidth="2.5"),
 }
+
+#: nested module clusters: fill by depth (outermost lightest), so the nesting reads at a glance
+CLUSTER_FILLS = ["#f8f6fc", "#efeaf8", "#e5ddf3", "#dbd0ee"]
 
 
 def _label(lines: list[str]) -> str:
@@ -74,11 +84,22 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
     g.attr("edge", fontname=FONT, fontsize="9", color="#555555", arrowsize="0.7")
     cluster_of = {node_id: k for k, (_, _, ids) in enumerate(model.groups) for node_id in ids}
     clusters = [graphviz.Digraph(name=cid) for cid, _, _ in model.groups]
-    for sub, (_, label, _) in zip(clusters, model.groups):
-        sub.attr(label=label, style="rounded,dashed", color="#9a86c0", fontsize="9",
-                 fontcolor="#6a4a9c")
+    depth = {cid: _depth(cid, model.group_parent) for cid, _, _ in model.groups}
+    for sub, (cid, label, _) in zip(clusters, model.groups):
+        if cid in model.group_parent or any(p == cid for p in model.group_parent.values()) \
+                or cid.startswith("cluster_m"):
+            fill = CLUSTER_FILLS[min(depth[cid], len(CLUSTER_FILLS) - 1)]
+            sub.attr(label=label, style="rounded,filled", fillcolor=fill, color="#9a86c0",
+                     fontsize="10", fontcolor="#4a2a7c", labeljust="l")
+        else:
+            sub.attr(label=label, style="rounded,dashed", color="#9a86c0", fontsize="9",
+                     fontcolor="#6a4a9c")
     for n in model.nodes:
         attrs = dict(STYLES.get(n.kind, {}))
+        extra = dict(n.data.get("attrs") or {})
+        if "style" in extra and "filled" in attrs.get("style", ""):
+            extra["style"] = ",".join(dict.fromkeys(extra["style"].split(",") + ["filled"]))
+        attrs.update(extra)
         state = states.get(n.id)
         if state == "pending":
             attrs.update(PENDING)
@@ -86,8 +107,12 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
             attrs.update(CURRENT)
         target = clusters[cluster_of[n.id]] if n.id in cluster_of else g
         target.node(n.id, _label(n.lines), **attrs)
-    for sub in clusters:
-        g.subgraph(sub)
+    index_of = {cid: k for k, (cid, _, _) in enumerate(model.groups)}
+    # graphviz copies a subgraph's body when it is added: attach the innermost clusters first
+    for k in sorted(range(len(clusters)), key=lambda k: -depth[model.groups[k][0]]):
+        up = model.group_parent.get(model.groups[k][0])
+        target = clusters[index_of[up]] if up in index_of else g
+        target.subgraph(clusters[k])
     for index, e in enumerate(model.edges):
         attrs = {}
         if e.lines:
@@ -105,6 +130,14 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
     return g
 
 
+def _depth(cid: str, parent: dict) -> int:
+    d = 0
+    while cid in parent:
+        cid = parent[cid]
+        d += 1
+    return d
+
+
 def _legend(g, model: GraphModel) -> None:
     w = words(model.lang)
     present = {n.kind for n in model.nodes}
@@ -114,13 +147,15 @@ def _legend(g, model: GraphModel) -> None:
                    ("input", w["input"]), ("constant", w["constant"]),
                    ("intermediate", w["intermediate"]), ("op", w["operation"])]
         entries += [("op_ok", "gradcheck ✓"), ("op_fail", "gradcheck ✗"),
-                    ("op_skipped", "gradcheck —"), ("op_nonfinite", "NaN/Inf")]
+                    ("op_skipped", "gradcheck —"), ("op_nonfinite", "NaN/Inf"),
+                    ("module_ok", "gradcheck ✓"), ("module_fail", "gradcheck ✗"),
+                    ("module_skipped", "gradcheck —"), ("module_nonfinite", "NaN/Inf")]
     else:
         entries = [("unit", w["unit"]), ("module", w["module"]),
                    ("derivative", "ψ' / L' / f'"),
                    ("weighted", w["double_weighted_output"]), ("branch", w["branch_point"]),
                    ("sum_of_outputs", w["sum_of_outputs"]), ("leaf_grad", "∂J/∂w, ∂J/∂b")]
-    entries = [(k, text) for k, text in entries if k in present]
+    entries = [(k, text) for k, text in entries if k in present] + list(model.notes)
     rows = [f'<tr><td colspan="2"><b>{_html(w["legend"])}</b></td></tr>']
     for kind, text in entries:
         style = STYLES[kind]
@@ -140,7 +175,7 @@ def _html(text: str) -> str:
 def draw_forward(output, *, values: bool = True, grads: bool = False, names=None, model=None,
                  lang: str = "en", rankdir: str = "LR", max_elements: int = 6,
                  max_nodes: int | None = MAX_NODES, legend: bool = True,
-                 collapse: str | None = None, trace=None):
+                 collapse: str | None = None, trace=None, clusters: bool = True):
     """The forward graph of ``output`` as a ``graphviz.Digraph``.
 
     Tensor nodes show their name (from ``names``, e.g. ``locals()``, from ``model``'s
@@ -154,24 +189,34 @@ def draw_forward(output, *, values: bool = True, grads: bool = False, names=None
     >>> viz.draw_forward(w * 2.0, names={"w": w}).source.count("->") > 0
     True
 
+    When the modules are known — ``trace=`` (recorded by ``with viz.trace_modules(model) as
+    trace: ...``) and/or ``model=`` (ops that consume a module's parameters) — every module call
+    is drawn as a Graphviz cluster around its ops, nested as the calls were (a ``Sequential``
+    inside a module is a cluster inside that module's cluster); ``clusters=False`` turns that
+    off. See :func:`viz.modules.nest_modules`.
+
     ``collapse="module"`` draws one box per ``nn`` module call instead (its name, class, op
     count and output shape), its parameters grouped with it in a cluster and the tensors between
     modules as edges labelled with their shape. Which module produced which op comes from
-    ``trace=`` (recorded by ``with viz.trace_modules(model) as trace: ...``) and/or ``model=``
-    (ops that consume a module's parameters); ops outside every module are drawn as ops. With
+    ``trace=`` and/or ``model=``; ops outside every module are drawn as ops. With
     ``collapse="module"``, ``max_nodes`` counts boxes, not ops. See :mod:`viz.modules`.
     """
     if collapse is not None:
-        return _collapsed("forward", output, collapse, trace, model, names, lang, rankdir,
-                          max_elements, max_nodes, legend)
-    m = forward_model(output, values=values, grads=grads, names=names, model=model, lang=lang,
+        return to_digraph(_collapsed_model("forward", output, collapse, trace, model, names,
+                                           lang, max_elements, max_nodes),
+                          rankdir=rankdir, legend=legend)
+    m = forward_model(output, values=values, grads=grads,
+                      names=_with_trace_names(names, trace, model), model=model, lang=lang,
                       max_elements=max_elements, max_nodes=max_nodes)
+    if clusters:
+        _nest(m, output, trace, model)
     return to_digraph(m, rankdir=rankdir, legend=legend)
 
 
 def draw_backward(output, *, names=None, model=None, lang: str = "en", rankdir: str = "LR",
                   max_elements: int = 6, max_nodes: int | None = MAX_NODES,
-                  legend: bool = True, collapse: str | None = None, trace=None):
+                  legend: bool = True, collapse: str | None = None, trace=None,
+                  clusters: bool = True):
     """The inverse network of ``output`` as a ``graphviz.Digraph`` (course 001's table).
 
     Runs its own backward pass (``ag.grad(..., retain_graph=True, hooks=False)`` with an engine
@@ -182,94 +227,191 @@ def draw_backward(output, *, names=None, model=None, lang: str = "en", rankdir: 
     seed) back to the leaves, each labelled with the gradient it carries (values when small,
     otherwise the shape) and with the axes backward summed over where the forward broadcast.
 
+    With ``trace=`` and/or ``model=`` the inverse nodes of each module call sit in a cluster,
+    nested as the calls were (``clusters=False`` turns that off), as in :func:`draw_forward`.
+
     ``collapse="module"`` (with ``trace=`` and/or ``model=``, as in :func:`draw_forward`) draws
     the inverse network one box per module: from unit 1 back through the modules to the
     parameter groups, each edge labelled with the gradient's shape, ∂J/∂p values for small
     parameters.
     """
     if collapse is not None:
-        return _collapsed("backward", output, collapse, trace, model, names, lang, rankdir,
-                          max_elements, max_nodes, legend)
-    m = backward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
-                       max_nodes=max_nodes)
+        return to_digraph(_collapsed_model("backward", output, collapse, trace, model, names,
+                                           lang, max_elements, max_nodes),
+                          rankdir=rankdir, legend=legend)
+    m = backward_model(output, names=_with_trace_names(names, trace, model), model=model,
+                       lang=lang, max_elements=max_elements, max_nodes=max_nodes)
+    if clusters:
+        _nest(m, output, trace, model)
     return to_digraph(m, rankdir=rankdir, legend=legend)
 
 
-def _collapsed(view, output, collapse, trace, model, names, lang, rankdir, max_elements,
-               max_nodes, legend):
+def _with_trace_names(names, trace, model):
+    """``names`` plus the traced modules' parameter names (when no ``model`` names them)."""
+    if trace is None or model is not None:
+        return names
+    from .modules import traced_names
+
+    merged = dict(names or {})
+    for key, p in traced_names(trace).items():
+        merged.setdefault(key, p)
+    return merged
+
+
+def _nest(m: GraphModel, output, trace, model) -> None:
+    if trace is None and model is None:
+        return
+    from .modules import nest_modules
+
+    nest_modules(m, output, trace=trace, model=model)
+
+
+def _collapsed_model(view, output, collapse, trace, model, names, lang, max_elements,
+                     max_nodes, **kwargs) -> GraphModel:
     from .modules import module_model
 
     if collapse != "module":
         raise ValueError(f"collapse={collapse!r}: expected None or 'module'")
-    m = module_model(output, view=view, trace=trace, model=model, names=names, lang=lang,
-                     max_elements=max_elements, max_nodes=max_nodes)
-    return to_digraph(m, rankdir=rankdir, legend=legend)
+    return module_model(output, view=view, trace=trace, model=model, names=names, lang=lang,
+                        max_elements=max_elements, max_nodes=max_nodes, **kwargs)
 
 
-def draw_gradcheck(output, *, names=None, model=None, lang: str = "en", rankdir: str = "LR",
-                   max_elements: int = 6, max_nodes: int | None = MAX_NODES,
-                   max_inputs: int = 2000, legend: bool = True):
+def draw_gradcheck(output, inputs=None, *, names=None, model=None, lang: str = "en",
+                   rankdir: str = "LR", max_elements: int = 6,
+                   max_nodes: int | None = MAX_NODES, max_inputs: int = 2000,
+                   max_full: int = 100, legend: bool = True, collapse: str | None = None,
+                   trace=None, clusters: bool = True):
     """The forward graph with every op coloured by a gradient check of its own backward rule.
 
     Green: the op's backward agrees with finite differences (float64); red: it does not (the
     place to look when a hand-written backward is wrong); orange: the first op whose output
     holds NaN/Inf; grey: too large to check (more than ``max_inputs`` input elements).
+
+    ``inputs`` (a Tensor or a list of them, optional) adds an end-to-end check of ∂J/∂x for
+    each input x as a whole (J = ``output``, or its sum when it is not a scalar): the engine's
+    gradient through the whole graph against central finite differences of the whole graph,
+    both on a float64 replay of the recorded ops (see :func:`viz.graph_model.check_inputs`;
+    element by element up to ``max_full`` elements, random directions above). The input's node
+    gets a green (agrees) or red (disagrees) border and a line saying so, and the legend has
+    one row per input with the largest difference. The per-op colours say *where* a wrong
+    backward is; the end-to-end rows say whether it matters for the gradient you use.
+
+    >>> import autograd_core as ag, viz
+    >>> w = ag.tensor([0.5, -1.0], dtype="float64", requires_grad=True)
+    >>> g = viz.draw_gradcheck(ag.tanh(w * w).sum(), w, names={"w": w})
+    >>> "∂J/∂w end-to-end: ✓ agrees with finite differences" in g.source
+    True
+
+    ``collapse="module"`` (with ``trace=`` and/or ``model=``) checks the same ops but draws one
+    box per module call, coloured by the worst result of its ops (a red box names its failing
+    ops); ``trace=``/``model=`` without ``collapse`` draw the module calls as nested clusters.
     """
-    m = forward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
-                      max_nodes=max_nodes, checks=True)
+    from .graph_model import _walk, annotate_input_checks, check_inputs, tensor_names
+
+    if collapse is not None:
+        m = _collapsed_model("forward", output, collapse, trace, model, names, lang,
+                             max_elements, max_nodes, checks=True, max_inputs=max_inputs)
+    else:
+        m = forward_model(output, names=_with_trace_names(names, trace, model), model=model,
+                          lang=lang, max_elements=max_elements, max_nodes=max_nodes,
+                          checks=True, max_inputs=max_inputs)
+        if clusters:
+            _nest(m, output, trace, model)
+    if inputs is not None:
+        tnames = tensor_names(_with_trace_names(names, trace, model), model)
+        results = check_inputs(output, inputs, _walk(output), tnames, max_full=max_full)
+        annotate_input_checks(m, results)
     return to_digraph(m, rankdir=rankdir, legend=legend)
 
 
 def backprop_steps(output, *, names=None, model=None, lang: str = "en", rankdir: str = "LR",
                    max_elements: int = 6, max_nodes: int | None = MAX_NODES,
-                   legend: bool = True) -> list:
+                   legend: bool = True, collapse: str | None = None, trace=None,
+                   clusters: bool = True) -> list:
     """The backward pass frame by frame: one ``graphviz.Digraph`` per engine step.
 
     Every frame has the whole inverse network (so the layout stays still); the node the engine
     just ran and the gradients it sent are highlighted, the steps still to come are greyed out.
     The first frame shows only unit 1; the last one the finished pass.
+
+    ``collapse="module"`` (with ``trace=`` and/or ``model=``) makes one frame per module box
+    instead: consecutive engine steps inside one module call are one frame, the box
+    highlighted. ``trace=``/``model=`` without ``collapse`` keep one frame per op and draw the
+    module calls as nested clusters.
+
+    The result is a list of Digraphs (a :class:`viz.jupyter.Frames`); as the last line of a
+    Jupyter cell it shows as a slider (ipywidgets when installed, otherwise an HTML/JS one),
+    as does :func:`viz.frames_slider`.
     """
-    m = backward_model(output, names=names, model=model, lang=lang, max_elements=max_elements,
-                       max_nodes=max_nodes)
+    from .jupyter import Frames
+
+    if collapse is not None:
+        m = _collapsed_model("backward", output, collapse, trace, model, names, lang,
+                             max_elements, max_nodes)
+    else:
+        m = backward_model(output, names=_with_trace_names(names, trace, model), model=model,
+                           lang=lang, max_elements=max_elements, max_nodes=max_nodes)
+        if clusters:
+            _nest(m, output, trace, model)
     if m.view == "summary":
-        return [to_digraph(m, rankdir=rankdir, legend=legend)]
-    position = {node_id: k for k, node_id in enumerate(m.order)}
+        return Frames([to_digraph(m, rankdir=rankdir, legend=legend)])
+    return Frames(to_digraph(m, rankdir=rankdir, legend=legend, states=states)
+                  for states in frame_states(m))
+
+
+def frame_states(m: GraphModel) -> list[dict]:
+    """For each frame of :func:`backprop_steps`: ``{node id or edge index: "pending"|"current"}``.
+
+    Frame 0 is unit 1; frame k + 1 is step ``m.order[k]`` (a node id may come back in ``order``
+    when the engine returned to a module box; it is highlighted again). A node or edge is
+    pending before the first step that reaches it; sums of outputs and leaves are reached when
+    the last gradient they sum arrives.
+    """
+    position: dict[str, int] = {}
+    for k, node_id in enumerate(m.order):
+        position.setdefault(node_id, k)
     incoming: dict[str, list[int]] = {}
     for index, e in enumerate(m.edges):
         incoming.setdefault(e.dst, []).append(index)
+    edge_step: dict[int, int] = {}                     # edge index → the step that sends it
+    for index, e in enumerate(m.edges):
+        if e.src == "unit":
+            edge_step[index] = -1
+        elif e.src in position:
+            edge_step[index] = position[e.src]
+    for n in m.nodes:                                  # sums and leaves: done with their inputs
+        if n.kind in ("sum_of_outputs", "leaf_grad") and n.id in incoming:
+            for index, e in enumerate(m.edges):
+                if e.src == n.id:
+                    edge_step[index] = max(edge_step.get(i, -1) for i in incoming[n.id])
+    node_step = {}
+    for n in m.nodes:
+        if n.id in position:
+            node_step[n.id] = position[n.id]
+        elif n.id in incoming:
+            node_step[n.id] = max(edge_step.get(i, -1) for i in incoming[n.id])
+        else:
+            node_step[n.id] = -1
     frames = []
     for step in range(-1, len(m.order)):
+        current = "unit" if step == -1 else m.order[step]
         states: dict = {}
-        edge_step: dict[int, int] = {}                 # edge index → the step that sends it
         for index, e in enumerate(m.edges):
-            if e.src == "unit":
-                edge_step[index] = -1
-            elif e.src in position:
-                edge_step[index] = position[e.src]
-        for n in m.nodes:                              # sums and leaves: done with their inputs
-            if n.kind in ("sum_of_outputs", "leaf_grad"):
-                for index, e in enumerate(m.edges):
-                    if e.src == n.id:
-                        edge_step[index] = max(edge_step.get(i, -1) for i in incoming[n.id])
-        for index, sent in edge_step.items():
-            if sent > step:
+            sent = edge_step.get(index)
+            if sent is None:
+                continue
+            if e.src == current and (e.src in position or sent == step):
+                states[index] = "current"
+            elif sent > step:
                 states[index] = "pending"
-            elif sent == step:
+            elif sent == step and e.src not in position:
                 states[index] = "current"
         for n in m.nodes:
-            if n.id in position:
-                k = position[n.id]
-            elif n.id in incoming:
-                k = max(edge_step.get(i, -1) for i in incoming[n.id])
-            else:
-                k = -1
-            if k > step:
-                states[n.id] = "pending"
-            elif k == step and n.id in position:
+            if n.id == current:
                 states[n.id] = "current"
-        if step == -1:
-            states["unit"] = "current"
-        frames.append(to_digraph(m, rankdir=rankdir, legend=legend, states=states))
+            elif node_step[n.id] > step:
+                states[n.id] = "pending"
+        frames.append(states)
     return frames
 
 
@@ -290,27 +432,9 @@ def save_frames(frames, directory, format: str = "svg", *, duration: int = 800) 
     if format != "html":
         return [render(f, os.path.join(os.fspath(directory), f"frame_{k:03d}"), format=format)
                 for k, f in enumerate(frames)]
-    import graphviz
+    from .jupyter import frame_svgs, slider_page
 
-    if shutil.which("dot") is None:
-        raise RuntimeError(GRAPHVIZ_HELP)
-    try:
-        svgs = [f.pipe(format="svg").decode("utf-8") for f in frames]
-    except graphviz.ExecutableNotFound as exc:
-        raise RuntimeError(GRAPHVIZ_HELP) from exc
-    divs = "\n".join(f'<div class="frame" style="display:{"block" if k == 0 else "none"}">'
-                      f"{svg[svg.index('<svg'):]}</div>" for k, svg in enumerate(svgs))
-    page = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>backprop</title></head>"
-        "<body style=\"font-family:sans-serif\">\n"
-        f'<input id="step" type="range" min="0" max="{len(svgs) - 1}" value="0" '
-        'style="width:60%"> <span id="label">1</span>\n' + divs + "\n<script>\n"
-        "const s = document.getElementById('step'), frames = "
-        "document.querySelectorAll('.frame');\n"
-        "s.oninput = () => { frames.forEach((f, k) => f.style.display = "
-        "k == s.value ? 'block' : 'none'); "
-        "document.getElementById('label').textContent = (+s.value + 1) + ' / ' + "
-        "frames.length; };\ns.oninput();\n</script></body></html>\n")
+    page = slider_page(frame_svgs(frames))
     path = os.path.join(os.fspath(directory), "backprop.html")
     with open(path, "w", encoding="utf-8") as f:
         f.write(page)
