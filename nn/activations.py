@@ -13,12 +13,18 @@ from .module import Module
 class Sigmoid(Module):
     """σ(x) = 1 / (1 + e^{−x});  σ′ = σ(1 − σ). Output layer for two classes."""
 
+    #: after a Linear in a Sequential, the two run as one fused node (``Linear.fused_forward``)
+    fused_activation = "sigmoid"
+
     def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
 
 
 class Tanh(Module):
     """tanh(x) = (1 − e^{−2x}) / (1 + e^{−2x}) = 2σ(2x) − 1;  tanh′ = 1 − tanh²."""
+
+    #: after a Linear in a Sequential, the two run as one fused node (``Linear.fused_forward``)
+    fused_activation = "tanh"
 
     def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
@@ -31,6 +37,9 @@ class ReLU(Module):
     >>> ReLU()(ag.tensor([-1.0, 0.0, 2.0]))
     tensor([0., 0., 2.])
     """
+
+    #: after a Linear in a Sequential, the two run as one fused node (``Linear.fused_forward``)
+    fused_activation = "relu"
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)

@@ -76,6 +76,16 @@ class Linear(Module):
         self.activity_regularizer = _regularizer(activity_regularizer, "activity_regularizer")
         self._activity_penalty: Tensor | None = None
 
+    def fused_forward(self, x: Tensor, following: Module):
+        """ψ(x·Wᵀ + b) as one node when ``following`` is ReLU, Tanh or Sigmoid (exactly those
+        classes, whose ``fused_activation`` names ψ) and nothing needs z itself: no activity
+        regularizer, no subclass forward."""
+        activation = type(following).__dict__.get("fused_activation")
+        if (activation is None or self.activity_regularizer is not None
+                or type(self).forward is not Linear.forward):
+            return None
+        return ag.linear(x, self.weight, self.bias, activation=activation)
+
     def forward(self, x: Tensor) -> Tensor:
         out = ag.linear(x, self.weight, self.bias)
         if self.activity_regularizer is not None:

@@ -187,6 +187,12 @@ class Module:
                 out = result
         return out
 
+    def fused_forward(self, x, following: Module):
+        """``following(self(x))`` computed as one graph node, or None when this module cannot
+        fuse with ``following`` (the default). ``Sequential`` asks; ``Linear`` answers for the
+        activations the engine's ``LinearActivation`` op carries."""
+        return None
+
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after each forward (it may return a new output)."""
         key = id(hook) ^ len(self._forward_hooks) << 40
@@ -417,9 +423,32 @@ class Sequential(Module):
             for index, module in enumerate(modules):
                 self.add_module(str(index), _check_module(module, "Sequential"))
 
+    #: run a Linear followed by ReLU, Tanh or Sigmoid as one fused graph node (see ``forward``);
+    #: set to False (on the class or one instance) to record every module's op separately
+    fuse_layers: bool = True
+
     def forward(self, x):
-        for module in self._modules.values():
+        """Apply the modules in order.
+
+        With ``fuse_layers`` (the default), a module and the next one run as one graph node
+        when the first offers it (``Module.fused_forward``): ``Linear`` + ``ReLU``/``Tanh``/
+        ``Sigmoid`` become one ``LinearActivation`` node, a compiled call per direction. The
+        values are the same; viz still draws the activation as its own step. Modules with
+        forward hooks are never fused, so hooks see every module's own output.
+        """
+        modules = tuple(self._modules.values())
+        i, count = 0, len(modules)
+        while i < count:
+            module = modules[i]
+            if (self.fuse_layers and i + 1 < count and not module._forward_hooks
+                    and not modules[i + 1]._forward_hooks):
+                out = module.fused_forward(x, modules[i + 1])
+                if out is not None:
+                    x = out
+                    i += 2
+                    continue
             x = module(x)
+            i += 1
         return x
 
     def __getitem__(self, index):

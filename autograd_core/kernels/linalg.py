@@ -99,11 +99,11 @@ def linear_backward_reference(grad, x, w, y, activation, need_x, need_w, need_b)
 @njit()
 def linear_backward_numba(grad, x, w, y, activation, need_x, need_w, need_b):
     rows, width = grad.shape
-    delta = grad
     grad_b = np.zeros(width if need_b else 0, dtype=grad.dtype)
+    # NOTE: δ gets its own array (grad may be read-only, e.g. a broadcast seed); without an
+    # activation δ = grad and only the bias gradient needs a pass
+    delta = np.empty((rows, width) if activation != 0 else (0, 0), dtype=grad.dtype)
     if activation != 0 or need_b:
-        if activation != 0:
-            delta = np.empty_like(grad)
         for i in range(rows):
             for j in range(width):
                 d = grad[i, j]
@@ -117,8 +117,13 @@ def linear_backward_numba(grad, x, w, y, activation, need_x, need_w, need_b):
                     delta[i, j] = d
                 if need_b:
                     grad_b[j] += d
-    grad_x = np.dot(delta, w) if need_x else np.empty((0, 0), dtype=grad.dtype)
-    grad_w = np.dot(delta.T, x) if need_w else np.empty((0, 0), dtype=grad.dtype)
+    empty = np.empty((0, 0), dtype=grad.dtype)
+    if activation == 0:
+        grad_x = np.dot(grad, w) if need_x else empty
+        grad_w = np.dot(grad.T, x) if need_w else empty
+    else:
+        grad_x = np.dot(delta, w) if need_x else empty
+        grad_w = np.dot(delta.T, x) if need_w else empty
     return grad_x, grad_w, grad_b
 
 

@@ -111,3 +111,17 @@ def test_empty_batch_runs_the_reference():
     x, w = np.empty((0, 3), np.float32), np.ones((2, 3), np.float32)
     out = linalg.linear_forward(x, w, None, ACTIVATIONS["tanh"])
     assert out.shape == (0, 2) and out.dtype == np.float32
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_read_only_inputs(activation):
+    x, w, b, grad = _layer(3, 4, 2, np.float32)
+    code = ACTIVATIONS[activation]
+    y = linalg.linear_forward(x, w, b, code)
+    expected = linalg.linear_backward_reference(grad, x, w, y, code, True, True, True)
+    for a in (x, w, b, grad, y):
+        a.flags.writeable = False
+    np.testing.assert_allclose(linalg.linear_forward(x, w, b, code), y, rtol=1e-6)
+    got = linalg.linear_backward(grad, x, w, y, code, True, True, True)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=2e-5, atol=2e-5)

@@ -247,3 +247,59 @@ def test_package_exports_both_halves():
     for name in ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "dropout",
                  "batch_norm", "gelu", "silu", "elu", "selu", "leaky_relu", "softplus"]:
         assert callable(getattr(F, name)), name
+
+
+# --- Sequential fuses Linear + activation into one node -----------------------------------------
+def _grad_fn_names(out) -> list[str]:
+    names, node = [], out.grad_fn
+    while node is not None:                      # follow the first input down the chain
+        names.append(node.name())
+        node = node.inputs[0].grad_fn if node.inputs else None
+    return names
+
+
+def _values_and_grads(model, x):
+    for p in model.parameters():
+        p.grad = None
+    out = model(x)
+    (out * out).sum().backward()
+    return out.numpy(), [p.grad.numpy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("activation", [nn.ReLU, nn.Tanh, nn.Sigmoid])
+def test_sequential_fuses_linear_and_activation_with_the_same_values(activation):
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 5, dtype="float64"), activation(),
+                          nn.Linear(5, 2, dtype="float64"))
+    x = ag.randn(4, 3, dtype="float64")
+    fused_out, fused_grads = _values_and_grads(model, x)
+    assert _grad_fn_names(model(x)) == ["LinearBackward", "LinearActivationBackward"]
+    model.fuse_layers = False
+    assert _grad_fn_names(model(x))[:3] == ["LinearBackward", f"{activation.__name__}Backward",
+                                            "LinearBackward"]
+    out, grads = _values_and_grads(model, x)
+    np.testing.assert_allclose(fused_out, out, rtol=1e-12)
+    for g_fused, g in zip(fused_grads, grads):
+        np.testing.assert_allclose(g_fused, g, rtol=1e-12, atol=1e-15)
+
+
+def test_sequential_does_not_fuse_where_a_module_needs_its_own_output():
+    class MyReLU(nn.ReLU):                               # a subclass may change forward
+        pass
+
+    class Shifted(nn.Linear):
+        def forward(self, x):
+            return super().forward(x) + 1.0
+
+    seen = []
+    hooked = nn.Linear(3, 3)
+    hooked.register_forward_hook(lambda module, inputs, out: seen.append(out.shape))
+    regularized = nn.Linear(3, 3, activity_regularizer=nn.regularizers.L2(0.1))
+    x = ag.randn(2, 3)
+    for first, second in [(nn.Linear(3, 3), MyReLU()), (Shifted(3, 3), nn.ReLU()),
+                          (hooked, nn.Tanh()), (regularized, nn.Sigmoid()),
+                          (nn.Linear(3, 3), nn.LeakyReLU())]:
+        out = nn.Sequential(first, second)(x)
+        assert out.grad_fn.name() != "LinearActivationBackward", (first, second)
+    assert seen == [(2, 3)]
+    assert regularized.regularization_loss().item() > 0      # it saw the layer's output
