@@ -481,6 +481,7 @@ def nest_modules(g: GraphModel, output, *, trace: ModuleTrace | None = None,
                 if id(t) in params:
                     uses.setdefault(id(t), set()).add(id(call))
     present = {n.id for n in g.nodes}
+    _adopt_between(order, owner, parent)
 
     def put(node_id: str, call) -> None:
         if call is not None and node_id in present:
@@ -543,3 +544,38 @@ def _all_calls(calls: dict, parent: dict) -> list:
             up = parent.get(id(up))
         depth[cid] = d
     return sorted(found.values(), key=lambda c: (depth[id(c)], c.label))
+
+
+def _adopt_between(order: list, owner: dict, parent: dict) -> None:
+    """An op no module claimed (a parameter-free ``Tanh`` when only ``model=`` is known) whose
+    producers and consumers all sit in module calls goes to their deepest common call, so a
+    cluster is not left for one op and entered again (in place on ``owner``)."""
+    consumers: dict[int, list] = {}
+    for node in order:
+        for t in node.inputs:
+            if t.grad_fn is not None:
+                consumers.setdefault(id(t.grad_fn), []).append(node)
+
+    def chain(call) -> list:
+        found = []
+        while call is not None:
+            found.append(call)
+            call = parent.get(id(call))
+        return found[::-1]
+
+    for node in reversed(order):                        # producers first: a run of such ops
+        if id(node) in owner:
+            continue
+        before = [t.grad_fn for t in node.inputs if t.grad_fn is not None]
+        after = consumers.get(id(node), [])
+        around = before + after
+        if not before or not after or any(id(n) not in owner for n in around):
+            continue
+        chains = [chain(owner[id(n)]) for n in around]
+        common = None
+        for level in zip(*chains):
+            if any(c is not level[0] for c in level):
+                break
+            common = level[0]
+        if common is not None:
+            owner[id(node)] = common

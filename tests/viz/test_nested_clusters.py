@@ -136,3 +136,24 @@ def test_backprop_steps_keep_the_clusters_in_every_frame():
     assert len(frames) == len(_walk(loss)) + 1
     for f in frames:
         assert f.source.count("subgraph cluster_") == 7     # Net, block, seq, 0, 1, 2, head
+
+
+def test_parameter_free_op_between_modules_goes_to_their_common_cluster():
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 3)
+            self.b = nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.b(ag.exp(self.a(x)))
+
+    pair = Pair()
+    y = pair(ag.ones((4, 2))).sum()
+    source = viz.draw_forward(y, model=pair).source
+    m = forward_model(y, model=pair)
+    tree = cluster_paths(source)
+    exp = next(n for n in m.nodes if n.data.get("op") == "Exp")
+    total = next(n for n in m.nodes if n.data.get("op") == "Sum")
+    assert tree[exp.id] == ["Pair (Pair)"]                 # between a and b: inside Pair
+    assert tree[total.id] == []                            # after the model: outside
