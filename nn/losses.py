@@ -118,7 +118,7 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     _check_reduction("mse_loss", reduction)
     _check_input("mse_loss", input)
     target = _float_target("mse_loss", input, target)
-    return _reduce((input - target) ** 2, reduction)
+    return ag.mse_loss(input, target, reduction)       # mean / sum: one fused node
 
 
 def squared_error(input: Tensor, target, reduction: str = "mean") -> Tensor:

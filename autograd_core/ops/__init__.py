@@ -9,7 +9,7 @@ from .compare import argmax, argmin, eq, ge, gt, le, lt, ne, one_hot
 from .elementwise import (abs, add, astype, clip, clone, cos, div, exp, log, maximum, minimum, mul,
                           neg, pow, sin, sqrt, sub, where)
 from .linalg import linear, matmul
-from .losses import binary_cross_entropy_with_logits, softmax_cross_entropy
+from .losses import binary_cross_entropy_with_logits, mse_loss, softmax_cross_entropy
 from .reduce import (log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var)
 from .shape import (broadcast_to, concatenate, flatten, getitem, permute, reshape, split, squeeze,
                     stack, sum_to, transpose, unsqueeze)
@@ -20,7 +20,7 @@ __all__ = [
     "argmax", "argmin", "eq", "ge", "gt", "le", "lt", "ne", "one_hot",
     "abs", "add", "astype", "clip", "clone", "cos", "div", "exp", "log", "maximum", "minimum",
     "mul", "neg", "pow", "sin", "sqrt", "sub", "where",
-    "linear", "matmul", "binary_cross_entropy_with_logits", "softmax_cross_entropy",
+    "linear", "matmul", "binary_cross_entropy_with_logits", "mse_loss", "softmax_cross_entropy",
     "log_softmax", "logsumexp", "max", "mean", "min", "prod", "softmax", "std", "sum", "var",
     "broadcast_to", "concatenate", "flatten", "getitem", "permute", "reshape", "split", "squeeze",
     "stack", "sum_to", "transpose", "unsqueeze",

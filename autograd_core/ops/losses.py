@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ..grad_mode import STATE
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 from .activations import sigmoid
@@ -64,8 +65,16 @@ class SoftmaxCrossEntropy(Op):
     @staticmethod
     def backward(ctx, grad):
         logits, target = ctx.inputs
-        scale = _per_sample_grad(grad, ctx, logits.shape[:-1])
         need_z, need_t = ctx.needs_input_grad
+        reduction = ctx.kwargs["reduction"]
+        if not STATE.grad_enabled and not need_t and reduction != "none":
+            # NOTE: plain backward (create_graph=False) of a reduced loss: one compiled pass
+            # gives scale·(softmax(z) − t), with scale = ∂J/∂loss (÷ N for the mean)
+            rows = max(int(np.prod(logits.shape[:-1])), 1)
+            scale = float(grad.data) / (rows if reduction == "mean" else 1)
+            return kernels.softmax_cross_entropy_backward_rows(logits.data, target.data,
+                                                               scale), None
+        scale = _per_sample_grad(grad, ctx, logits.shape[:-1])
         grad_z = scale * (softmax(logits, axis=-1) - target) if need_z else None
         grad_t = -scale * log_softmax(logits, axis=-1) if need_t else None
         return grad_z, grad_t
@@ -142,3 +151,57 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "m
     if not isinstance(target, Tensor):
         target = Tensor(np.asarray(target, dtype=logits.dtype))
     return SigmoidBinaryCrossEntropy.apply(logits, target, reduction=reduction)
+
+
+class MeanSquaredError(Op):
+    """Squared error summed or averaged over every element (``mse_loss``), as one node.
+
+    forward    loss = Σ (y − t)²  (÷ number of elements for reduction="mean")
+    backward   grad_y = grad · 2(y − t)  (÷ number of elements),   grad_t = −grad_y
+    inverse neuron: loss function L → its derivative L'
+    """
+
+    inverse_rule = InverseRule.LOSS
+
+    @staticmethod
+    def forward(ctx, y, target, reduction):
+        if y.shape != target.shape:
+            raise ValueError(f"mse_loss: input of shape {y.shape} and target of shape "
+                             f"{target.shape} must have the same shape")
+        diff = y - target
+        total = np.dot(diff.ravel(), diff.ravel())           # Σ (y − t)² in one BLAS call
+        if reduction == "mean":
+            total = total / y.size if y.size else np.nan
+        return np.asarray(total, dtype=y.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, target = ctx.inputs
+        need_y, need_t = ctx.needs_input_grad
+        count = y.size if ctx.kwargs["reduction"] == "mean" else 1
+        if not STATE.grad_enabled:
+            # NOTE: plain backward: nothing to record, so one numpy expression on the arrays
+            grad_y = (y.data - target.data) * (2 * float(grad.data) / max(count, 1))
+            grad_y = grad_y.astype(y.dtype, copy=False)
+            return (grad_y if need_y else None), (-grad_y if need_t else None)
+        grad_y = (y - target) * (grad * (2 / max(count, 1)))
+        return (grad_y if need_y else None), (-grad_y if need_t else None)
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean (or sum) of (y − t)² over every element, one node; ``reduction="none"`` gives the
+    elementwise (y − t)² (three ops).
+
+    >>> import autograd_core as ag
+    >>> ag.mse_loss(ag.tensor([1.0, 2.0]), ag.tensor([0.0, 0.0]))
+    tensor(2.5)
+    """
+    _check_reduction("mse_loss", reduction)
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=input.dtype))
+    if reduction == "none":
+        if input.shape != target.shape:
+            raise ValueError(f"mse_loss: input of shape {input.shape} and target of shape "
+                             f"{target.shape} must have the same shape")
+        return (input - target) ** 2
+    return MeanSquaredError.apply(input, target, reduction=reduction)

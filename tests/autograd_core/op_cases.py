@@ -537,7 +537,17 @@ def _binary_cross_entropy_reference(logits, target, reduction):
     return _REDUCE[reduction](-target * np.log(p) - (1.0 - target) * np.log(1.0 - p))
 
 
+@st.composite
+def _mean_squared_error(draw):
+    reduction = draw(st.sampled_from(["mean", "sum"]))
+    shape = draw(shapes(min_side=1 if reduction == "mean" else 0))
+    return Sample((draw(arrays(F64, shape)), draw(arrays(F64, shape))), {"reduction": reduction})
+
+
 LOSSES = [
+    OpCase("MeanSquaredError",
+           lambda y, t, reduction: ag.mse_loss(y, t, reduction=reduction),
+           _mean_squared_error(), lambda y, t, reduction: _REDUCE[reduction]((y - t) ** 2)),
     OpCase("SoftmaxCrossEntropy",
            lambda z, t, reduction, label_smoothing: ag.softmax_cross_entropy(
                z, t, reduction=reduction, label_smoothing=label_smoothing),
