@@ -15,6 +15,8 @@ The engine does not record modules, so the mapping is found from the outside, in
 :func:`module_model` builds the collapsed :class:`~viz.graph_model.GraphModel`: one box per
 module call (name, class, op count), its parameters grouped with it in a cluster, tensors between
 modules as labelled edges (shape), ops outside every module drawn as themselves.
+:func:`nest_modules` keeps every op but draws each module call as a cluster around its ops,
+nested as the calls were (:func:`module_tree`).
 """
 from __future__ import annotations
 
