@@ -5,6 +5,8 @@ threads). The thresholds written in autograd_core/kernels/*.py come from this ta
 compiled body runs below ``serial_below`` elements and from ``min_size`` on, numpy in between.
 Each figure is the best of 5 repeats of a loop lasting ~10 ms (the VMs are noisy); every call
 allocates its output, as the ops do. Row kernels get rows of 10 classes (shape (n // 10, 10)).
+In-place optimizer kernels (``optim.py``) update their arguments on every call instead, with
+the hyperparameters of ``OPTIM_SCALARS`` and non-negative second-moment buffers.
 """
 from __future__ import annotations
 
@@ -19,16 +21,27 @@ from autograd_core.kernels import KERNELS
 SIZES = (1, 64, 1024, 4096, 16384, 65536, 1_000_000)
 REPEATS = 5
 SCALARS = {"negative_slope": 0.01, "alpha": 1.0, "beta": 1.0, "scale": 1.0 / 128}
+#: hyperparameters of the in-place optimizer kernels (PyTorch's defaults, a later step)
+OPTIM_SCALARS = {"lr": 1e-3, "momentum": 0.9, "dampening": 0.0, "nesterov": False,
+                 "first_step": False, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                 "weight_decay": 0.0, "step": 10, "alpha": 0.99, "lr_decay": 0.0}
+#: buffers that hold sums or averages of g², hence never negative (and ≥ 1 > ḡ², |ḡ| < ½)
+SQUARES = {"exp_avg_sq", "max_exp_avg_sq", "square_avg", "state_sum"}
 
 
 def make_args(kernel, size: int, dtype=np.float32, rng=None) -> tuple:
     """Arguments for ``kernel`` by parameter name (arrays of ``size`` elements, rows of 10)."""
     rng = rng or np.random.default_rng(0)
     shape = (max(size // 10, 1), min(size, 10)) if "rows" in kernel.name else (size,)
+    scalars = OPTIM_SCALARS if kernel.inplace else SCALARS
     args = []
     for name in inspect.signature(kernel.reference).parameters:
-        if name in SCALARS:
-            args.append(SCALARS[name])
+        if name in scalars:
+            args.append(scalars[name])
+        elif name in SQUARES:
+            args.append((np.abs(rng.standard_normal(shape)) + 1).astype(dtype))
+        elif name == "grad_avg":
+            args.append((np.tanh(rng.standard_normal(shape)) / 2).astype(dtype))
         elif name == "target":
             t = rng.random(shape)
             args.append((t / t.sum(axis=-1, keepdims=True)).astype(dtype))

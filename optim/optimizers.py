@@ -6,6 +6,11 @@ Each class implements only ``_update(param, grad, state, group)`` (see ``optim.o
 ∇J, η the learning rate ``lr``, t the step count, ⊙ elementwise products, √· elementwise roots.
 Buffers are updated in place with numpy ``out=`` arguments; keys of ``state`` starting with ``_``
 are scratch arrays, not saved by ``state_dict``.
+
+SGD, Adam, AdamW, RMSprop and Adagrad run their update as one fused in-place kernel of
+``autograd_core.kernels`` (a Numba loop beside a numpy reference that computes the same float
+operations in the same order; see ``autograd_core/kernels/optim.py``), so a step allocates
+nothing; the others use numpy ``out=`` arguments.
 """
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from autograd_core import kernels
 
 from .optimizer import Optimizer, check_hyperparameter
 
@@ -74,21 +81,16 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, state, group):
         """p ← p − η·v,  v ← μ·v + (1 − dampening)·g  (v = g at the first step)."""
-        lr, momentum = group["lr"], group["momentum"]
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(grad, copy=True)
-            else:
-                np.multiply(buf, momentum, out=buf)
-                buf += np.multiply(grad, 1.0 - group["dampening"], out=_scratch(state, param))
-            if group["nesterov"]:
-                step = np.multiply(buf, momentum, out=_scratch(state, param))
-                step += grad
-                grad = step
-            else:
-                grad = buf
-        param -= np.multiply(grad, lr, out=_scratch(state, param))
+        lr, momentum = float(group["lr"]), float(group["momentum"])
+        if momentum == 0:
+            kernels.sgd(param, grad, lr)
+            return
+        buf = state.get("momentum_buffer")
+        first_step = buf is None
+        if first_step:
+            buf = state["momentum_buffer"] = np.empty_like(param)
+        kernels.sgd_momentum(param, grad, buf, lr, momentum, float(group["dampening"]),
+                             bool(group["nesterov"]), first_step)
 
 
 class SGDMomentum(Optimizer):
@@ -149,13 +151,8 @@ class Adagrad(Optimizer):
         """s ← s + g²;  p ← p − η/(1 + (t−1)·lr_decay) · g/(√s + ε)."""
         total = _buffer(state, "sum", param, group["initial_accumulator_value"])
         state["step"] = step = state.get("step", 0) + 1
-        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        work = _scratch(state, param)
-        total += np.multiply(grad, grad, out=work)
-        np.sqrt(total, out=work)
-        work += group["eps"]
-        np.divide(grad, work, out=work)
-        param -= clr * work
+        kernels.adagrad(param, grad, total, float(group["lr"]), float(group["lr_decay"]),
+                        float(group["eps"]), int(step))
 
 
 class RMSprop(Optimizer):
@@ -180,31 +177,24 @@ class RMSprop(Optimizer):
 
     def _update(self, param, grad, state, group):
         """v ← α·v + (1−α)·g²;  p ← p − η·g/(√v + ε) (with momentum/centering as above)."""
-        alpha = group["alpha"]
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        momentum = float(group["momentum"])
         square_avg = _buffer(state, "square_avg", param)
         state["step"] = state.get("step", 0) + 1
-        work = _scratch(state, param)
-        np.multiply(square_avg, alpha, out=square_avg)
-        np.multiply(grad, grad, out=work)
-        square_avg += np.multiply(work, 1.0 - alpha, out=work)
         if group["centered"]:
             grad_avg = _buffer(state, "grad_avg", param)
-            np.multiply(grad_avg, alpha, out=grad_avg)
-            grad_avg += np.multiply(grad, 1.0 - alpha, out=work)
-            np.multiply(grad_avg, grad_avg, out=work)
-            np.subtract(square_avg, work, out=work)
-            np.sqrt(work, out=work)
+            if momentum > 0:
+                kernels.rmsprop_centered_momentum(
+                    param, grad, square_avg, grad_avg, _buffer(state, "momentum_buffer", param),
+                    lr, alpha, eps, momentum)
+            else:
+                kernels.rmsprop_centered(param, grad, square_avg, grad_avg, lr, alpha, eps)
+        elif momentum > 0:
+            kernels.rmsprop_momentum(param, grad, square_avg,
+                                     _buffer(state, "momentum_buffer", param), lr, alpha, eps,
+                                     momentum)
         else:
-            np.sqrt(square_avg, out=work)
-        work += group["eps"]
-        np.divide(grad, work, out=work)
-        if group["momentum"] > 0:
-            buf = _buffer(state, "momentum_buffer", param)
-            np.multiply(buf, group["momentum"], out=buf)
-            buf += work
-            param -= np.multiply(buf, group["lr"], out=work)
-        else:
-            param -= np.multiply(work, group["lr"], out=work)
+            kernels.rmsprop(param, grad, square_avg, lr, alpha, eps)
 
 
 class _WithBetas(Optimizer):
@@ -234,25 +224,21 @@ class Adam(_WithBetas):
 
     def _update(self, param, grad, state, group):
         """m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − η·(m/(1−β₁ᵗ))/(√(v/(1−β₂ᵗ)) + ε)."""
-        beta1, beta2 = group["betas"]
+        self._adam_update(param, grad, state, group, decoupled_decay=0.0)
+
+    def _adam_update(self, param, grad, state, group, decoupled_decay: float) -> None:
+        """Adam's step with p ← (1 − η·λ)·p first, λ = ``decoupled_decay`` (0: none)."""
+        beta1, beta2 = (float(beta) for beta in group["betas"])
         exp_avg = _buffer(state, "exp_avg", param)
         exp_avg_sq = _buffer(state, "exp_avg_sq", param)
         state["step"] = step = state.get("step", 0) + 1
-        work = _scratch(state, param)
-        np.multiply(exp_avg, beta1, out=exp_avg)
-        exp_avg += np.multiply(grad, 1.0 - beta1, out=work)
-        np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-        np.multiply(grad, grad, out=work)
-        exp_avg_sq += np.multiply(work, 1.0 - beta2, out=work)
-        second = exp_avg_sq
+        scalars = (float(group["lr"]), beta1, beta2, float(group["eps"]), decoupled_decay,
+                   int(step))
         if group["amsgrad"]:
-            second = _buffer(state, "max_exp_avg_sq", param)
-            np.maximum(second, exp_avg_sq, out=second)
-        np.sqrt(second, out=work)
-        work /= math.sqrt(1.0 - beta2 ** step)
-        work += group["eps"]
-        np.divide(exp_avg, work, out=work)
-        param -= np.multiply(work, group["lr"] / (1.0 - beta1 ** step), out=work)
+            kernels.adam_amsgrad(param, grad, exp_avg, exp_avg_sq,
+                                 _buffer(state, "max_exp_avg_sq", param), *scalars)
+        else:
+            kernels.adam(param, grad, exp_avg, exp_avg_sq, *scalars)
 
 
 class AdamW(Adam):
@@ -271,9 +257,8 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
     def _update(self, param, grad, state, group):
-        """p ← (1 − η·λ)·p, then Adam's update."""
-        param *= 1.0 - group["lr"] * group["weight_decay"]
-        super()._update(param, grad, state, group)
+        """p ← (1 − η·λ)·p, then Adam's update (one fused kernel)."""
+        self._adam_update(param, grad, state, group, float(group["weight_decay"]))
 
 
 class Adadelta(Optimizer):

@@ -27,6 +27,17 @@ from .elementwise import (
     tanh_backward,
 )
 from .linalg import ACTIVATIONS, linear_backward, linear_forward
+from .optim import (
+    adagrad,
+    adam,
+    adam_amsgrad,
+    rmsprop,
+    rmsprop_centered,
+    rmsprop_centered_momentum,
+    rmsprop_momentum,
+    sgd,
+    sgd_momentum,
+)
 from .reduce import (
     log_softmax_rows,
     softmax_cross_entropy_backward_rows,

@@ -19,6 +19,12 @@ first (numpy's broadcasting and promotion are the reference's job). Compiled bod
 (or, for row kernels, 2-D) C-ordered arrays, copied to C order when they are not, so each
 kernel is compiled once per dtype.
 
+In-place kernels (``inplace=True``: the optimizer updates of ``optim.py``) write through their
+array arguments and return None, so a copy must never reach them: their compiled version runs
+only when every array argument is a writeable, C-contiguous ndarray with the first one's shape
+and dtype, and gets flat *views* of it; any other call runs the reference, which writes in
+place through numpy ``out=`` whatever the layout.
+
 Numba is imported lazily, the first time a compiled version is needed: it costs ~150 ms, twice
 the import of the whole engine.
 """
@@ -52,13 +58,17 @@ class Compiled:
     """A function to be compiled with ``@njit(cache=True, parallel=…)`` on its first call.
 
     ``py_func`` is the plain Python body (as on a Numba dispatcher), and ``inspect.signature``
-    sees its signature.
+    sees its signature. ``error_model="numpy"`` makes a float division by zero give ±inf/nan
+    (as the numpy reference does) instead of raising, which also lets LLVM vectorize loops that
+    divide (Numba's default "python" model tests every divisor).
     """
 
-    def __init__(self, py_func: Callable, parallel: bool = False) -> None:
+    def __init__(self, py_func: Callable, parallel: bool = False,
+                 error_model: str = "python") -> None:
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
         self.parallel = parallel
+        self.error_model = error_model
         self._dispatcher = None
 
     def dispatcher(self):
@@ -71,7 +81,8 @@ class Compiled:
                 # (and compiles it as range without parallel=True); numba.prange also behaves as
                 # range in plain Python, so py_func keeps working
                 module_globals["prange"] = numba.prange
-            self._dispatcher = numba.njit(cache=True, parallel=self.parallel)(self.py_func)
+            self._dispatcher = numba.njit(cache=True, parallel=self.parallel,
+                                          error_model=self.error_model)(self.py_func)
         return self._dispatcher
 
     def variant(self, parallel: bool) -> Compiled:
@@ -84,7 +95,7 @@ class Compiled:
         # NOTE: Numba's disk cache is keyed by qualified name and bytecode, not by the
         # parallel flag, so the twin needs a name of its own to get a cache entry
         twin.__qualname__ = body.__qualname__ + ("_parallel" if parallel else "_serial")
-        return Compiled(twin, parallel=parallel)
+        return Compiled(twin, parallel=parallel, error_model=self.error_model)
 
     def serial(self) -> Compiled:
         """The body compiled without ``parallel`` (for sizes too small to share out)."""
@@ -94,9 +105,10 @@ class Compiled:
         return self.dispatcher()(*args)
 
 
-def njit(*, parallel: bool = False) -> Callable[[Callable], Compiled]:
+def njit(*, parallel: bool = False,
+         error_model: str = "python") -> Callable[[Callable], Compiled]:
     """Decorator: ``@njit(parallel=True)`` marks a kernel body, compiled lazily (cache=True)."""
-    return functools.partial(Compiled, parallel=parallel)
+    return functools.partial(Compiled, parallel=parallel, error_model=error_model)
 
 
 class Kernel:
@@ -105,18 +117,20 @@ class Kernel:
     ``compiled`` runs when the first input has ``size ≥ min_size``; the serial variant of the
     compiled body runs when ``size < serial_below`` (0: never); the reference runs otherwise,
     and always when JIT is off. Use ``math.inf`` as ``min_size`` for a body that never beats
-    numpy at large sizes.
+    numpy at large sizes. ``inplace``: the kernel updates its array arguments and returns None
+    (see the module docstring for the dispatch that keeps it off copies).
     """
 
-    __slots__ = ("name", "reference", "compiled", "min_size", "serial_below", "rows", "_large",
-                 "_small", "_lo", "_hi")
+    __slots__ = ("name", "reference", "compiled", "min_size", "serial_below", "rows", "inplace",
+                 "_large", "_small", "_lo", "_hi")
 
     def __init__(self, reference: Callable, compiled: Callable, min_size: float, name: str,
-                 *, serial_below: float = 0, rows: bool = False) -> None:
+                 *, serial_below: float = 0, rows: bool = False, inplace: bool = False) -> None:
         if name in KERNELS:
             raise ValueError(f"Kernel: a kernel named {name!r} is already registered")
         self.name, self.reference, self.compiled = name, reference, compiled
         self.min_size, self.serial_below, self.rows = min_size, serial_below, rows
+        self.inplace = inplace
         self._large = self._small = None     # bound on first use (Numba imported then)
         self._lo, self._hi = serial_below, min_size
         KERNELS[name] = self
@@ -148,6 +162,8 @@ class Kernel:
         ``shape[:-1]`` for a per-row result). This is the hot path of every small op, hence
         the fast exits for already-flat, C-ordered single inputs.
         """
+        if self.inplace:
+            return self._run_inplace(fn, args)
         x = args[0]
         dtype = x.dtype
         if dtype.char not in _FLOAT_CHARS or x.size == 0:
@@ -179,6 +195,26 @@ class Kernel:
         if x.ndim == flat_ndim:
             return out
         return out.reshape(shape[:-1] if rows and out.ndim == 1 else shape)
+
+    def _run_inplace(self, fn: Callable, args: tuple) -> None:
+        """``fn`` on flat views of the callers' arrays, or the reference when a view cannot be
+        had (NOTE: ``reshape(-1)`` of a C-contiguous array is always a view, never a copy)."""
+        x = args[0]
+        dtype, shape = x.dtype, x.shape
+        if dtype.char not in _FLOAT_CHARS or x.size == 0:
+            return self.reference(*args)
+        views = []
+        for a in args:
+            if type(a) is np.ndarray:
+                if (a.shape != shape or (a.dtype is not dtype and a.dtype != dtype)
+                        or not a.flags.c_contiguous or not a.flags.writeable):
+                    return self.reference(*args)
+                a = a.reshape(-1)
+            elif isinstance(a, np.generic):      # a numpy scalar where an array may be due
+                return self.reference(*args)
+            views.append(a)
+        fn(*views)
+        return None
 
     def _bind(self, large: bool):
         """Resolve the compiled versions (or, JIT off, dispatch everything to the reference)."""

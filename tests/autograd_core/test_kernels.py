@@ -6,7 +6,10 @@ through the reference, the serial and the parallel compiled versions and the siz
 Each ``<name>_numba.py_func`` (the plain Python body) also runs on tiny inputs, so the kernel
 code stays covered when ``NUMBA_DISABLE_JIT=1`` sends every call to the reference.
 Arguments are made by parameter name: x/logits/grad/y any reals, target rows of
-probabilities, and the scalars of the activations.
+probabilities, and the scalars of the activations. In-place kernels (the optimizer updates)
+get fresh arguments for each version, return None, and are compared on every array they were
+given: param and state buffers (sums and averages of g² non-negative, and above ḡ² for
+centered RMSprop), with the hyperparameters of ``OPTIM_SCALARS``.
 """
 from __future__ import annotations
 
@@ -26,16 +29,25 @@ from tests.strategies import shapes
 NAMES = sorted(KERNELS)
 DTYPES = [np.float32, np.float64]
 SCALARS = {"negative_slope": 0.01, "alpha": 1.3, "beta": 0.7, "scale": 0.25}
+OPTIM_SCALARS = {"lr": 0.1, "momentum": 0.9, "dampening": 0.2, "nesterov": True,
+                 "first_step": False, "beta1": 0.8, "beta2": 0.95, "eps": 1e-8,
+                 "weight_decay": 0.1, "step": 3, "alpha": 0.9, "lr_decay": 0.05}
+SQUARES = {"exp_avg_sq", "max_exp_avg_sq", "square_avg", "state_sum"}
 #: float32 references round every step (gelu′ cancels in 1 − tanh²), bodies compute in float64
 TOLERANCE = {np.float32: {"rtol": 1e-5, "atol": 1e-5}, np.float64: {"rtol": 1e-12, "atol": 1e-12}}
 
 
 def _args(kernel: Kernel, values: np.ndarray, dtype) -> tuple:
     """Arguments for ``kernel`` built from ``values`` (one array per array parameter)."""
+    scalars = OPTIM_SCALARS if kernel.inplace else SCALARS
     args = []
     for i, name in enumerate(inspect.signature(kernel.reference).parameters):
-        if name in SCALARS:
-            args.append(SCALARS[name])
+        if name in scalars:
+            args.append(scalars[name])
+        elif name in SQUARES:                     # ≥ 1 > ḡ²
+            args.append(np.asarray(np.abs(np.roll(values, i)) + 1, dtype=dtype))
+        elif name == "grad_avg":                  # |ḡ| < ½
+            args.append(np.asarray(np.tanh(np.roll(values, i)) / 2, dtype=dtype))
         elif name == "target":
             t = np.abs(np.roll(values, i)) + 0.1
             t = t / t.sum(axis=-1, keepdims=True) if t.shape[-1] else t
@@ -58,7 +70,12 @@ def _versions(kernel: Kernel, parallel: bool) -> dict:
     return versions
 
 
-def _check(kernel: Kernel, args: tuple, dtype, parallel: bool = True) -> None:
+def _check(kernel: Kernel, args, dtype, parallel: bool = True) -> None:
+    """Every version gives the reference's result; ``args`` may be a function making them."""
+    if kernel.inplace:
+        _check_inplace(kernel, args if callable(args) else lambda: _fresh(args), dtype, parallel)
+        return
+    args = args() if callable(args) else args
     expected = kernel.reference(*args)
     assert expected.dtype == dtype
     for label, version in _versions(kernel, parallel).items():
@@ -67,6 +84,27 @@ def _check(kernel: Kernel, args: tuple, dtype, parallel: bool = True) -> None:
         assert got.shape == expected.shape, (kernel.name, label)
         np.testing.assert_allclose(got, expected, **TOLERANCE[dtype],
                                    err_msg=f"{kernel.name} ({label})")
+
+
+def _fresh(args: tuple) -> tuple:
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+
+
+def _arrays(args: tuple) -> list:
+    return [a for a in args if isinstance(a, np.ndarray)]
+
+
+def _check_inplace(kernel: Kernel, make_args, dtype, parallel: bool) -> None:
+    """Each version, on fresh arguments, leaves every array as the reference does."""
+    expected = make_args()
+    assert kernel.reference(*expected) is None
+    for label, version in _versions(kernel, parallel).items():
+        args = make_args()
+        assert version(*args) is None, (kernel.name, label)
+        for i, (got, want) in enumerate(zip(_arrays(args), _arrays(expected))):
+            assert got.dtype == want.dtype == dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, **TOLERANCE[dtype],
+                                       err_msg=f"{kernel.name} ({label}), array {i}")
 
 
 def _min_rank(kernel: Kernel) -> int:
@@ -93,10 +131,15 @@ def test_extremes_empty_and_non_contiguous(name, dtype):
         _check(kernel, _args(kernel, np.zeros(shape), dtype), dtype)
     grid = np.linspace(-5, 5, 6 * 8).reshape(6, 8)
     for view in (grid[:, ::2], grid.T, grid[1:, 3:], grid[::2, 1]):
-        args = _args(kernel, view, dtype)
-        strided = tuple(np.asfortranarray(a) if isinstance(a, np.ndarray) else a for a in args)
+        def strided(view=view):
+            return tuple(np.asfortranarray(a) if isinstance(a, np.ndarray) else a
+                         for a in _args(kernel, view, dtype))
+
+        def reversed_(view=view):
+            return tuple(a[::-1] if isinstance(a, np.ndarray) else a
+                         for a in _args(kernel, view, dtype))
         _check(kernel, strided, dtype)
-        _check(kernel, tuple(a[::-1] if isinstance(a, np.ndarray) else a for a in args), dtype)
+        _check(kernel, reversed_, dtype)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -106,6 +149,14 @@ def test_python_body_runs(name):
     for dtype in DTYPES:
         args = _args(kernel, np.array([[-1000.0, -0.5, 0.0, 2.0], [1.0, 1000.0, -3.0, 0.25]]),
                      dtype)
+        if kernel.inplace:                        # bodies of in-place kernels take flat arrays
+            expected, flat = _fresh(args), tuple(
+                a.reshape(-1) if isinstance(a, np.ndarray) else a for a in args)
+            assert kernel.compiled.py_func(*flat) is None
+            kernel.reference(*expected)
+            for got, want in zip(_arrays(args), _arrays(expected)):
+                np.testing.assert_allclose(got, want, **TOLERANCE[dtype])
+            continue
         got = kernel.compiled.py_func(*args)
         assert got.dtype == dtype
         np.testing.assert_allclose(got, kernel.reference(*args), **TOLERANCE[dtype])
