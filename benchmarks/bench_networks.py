@@ -2,9 +2,9 @@
 
 Run: .venv/bin/python benchmarks/bench_networks.py [--quick]
 
-What is timed is one training step — forward, backward and an in-place SGD update, float32 — of
-a multilayer perceptron built directly from tensors (there is no nn/optim yet), for the points of
-issue 3's table:
+What is timed is one training step — forward, backward and an SGD update, float32 — of a
+multilayer perceptron written the way a user writes it (``nn.Sequential`` of Linear and
+activation modules, the library's loss module, ``optim.SGD``), for the points of issue 3's table:
 
 - 2-8-8-1 with tanh hidden layers and a mean-squared-error loss, batch 4 (the teaching size);
 - 784-512-256-256-128-10 with ReLU hidden layers and softmax cross-entropy on integer labels, at
@@ -16,9 +16,9 @@ Three engines run the same step on the same data from the same initial weights (
 its own copy of one seeded draw): neurona, PyTorch eager when torch is installed
 (``torch.set_num_threads(2)``), and "numpy by hand", a hand-written numpy forward / backward /
 update of the same network, which is the floor an engine on top of numpy can hope to reach. The
-step code has the same shape in both autodiff engines: ``linear`` + activation per layer, the
-fused loss, gradients reset with ``p.grad = None``, ``loss.backward()``, and
-``p.sub_(p.grad, alpha=lr)`` under ``no_grad``.
+step code is the same in both autodiff engines: ``opt.zero_grad()``, the loss of
+``model(x)``, ``loss.backward()``, ``opt.step()``; neurona's ``Sequential`` runs each Linear +
+activation as one fused node, PyTorch's eager mode runs them as two.
 
 Method: everything runs in one process. Each engine first does warm-up steps; then, for each
 repeat, every engine times a block of consecutive steps, the engines taking turns (round-robin,
@@ -56,6 +56,8 @@ import numpy as np
 
 import autograd_core as ag
 import bench_overhead  # same directory: sys.path[0] when run as a script
+import nn
+import optim
 
 try:
     import torch
@@ -126,54 +128,50 @@ def make_batch(sizes: tuple[int, ...], loss: str, rows: int, seed: int = SEED + 
 # --- the three engines: make_*(params, activation, loss) -> step(x, t) --------------------------
 
 def make_neurona(params: list[np.ndarray], activation: str, loss: str):
-    ps = [ag.tensor(p.copy(), requires_grad=True) for p in params]
-    layers = list(zip(ps[0::2], ps[1::2]))
-    act = ag.tanh if activation == "tanh" else ag.relu
+    model = nn.Sequential(*_layers(params, activation, nn.Linear, nn.Tanh, nn.ReLU))
+    for layer, (w, b) in zip(model[0::2], zip(params[0::2], params[1::2])):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+    loss_fn = nn.CrossEntropyLoss() if loss == "ce" else nn.MSELoss()
+    opt = optim.SGD(model.parameters(), lr=LR)
 
     def step(x: np.ndarray, t: np.ndarray):
-        h = ag.Tensor(x)
-        for w, b in layers[:-1]:
-            h = act(ag.linear(h, w, b))
-        out = ag.linear(h, *layers[-1])
-        if loss == "ce":
-            cost = ag.softmax_cross_entropy(out, t)
-        else:
-            cost = ((out - ag.Tensor(t)) ** 2).mean()
-        for p in ps:
-            p.grad = None
+        opt.zero_grad()
+        cost = loss_fn(model(ag.Tensor(x)), ag.Tensor(t))
         cost.backward()
-        with ag.no_grad():
-            for p in ps:
-                p.sub_(p.grad, alpha=LR)
+        opt.step()
         return cost
 
     return step
 
 
 def make_torch(params: list[np.ndarray], activation: str, loss: str):
-    ps = [torch.tensor(p.copy(), requires_grad=True) for p in params]
-    layers = list(zip(ps[0::2], ps[1::2]))
-    act = torch.tanh if activation == "tanh" else torch.relu
-    linear, cross_entropy = torch.nn.functional.linear, torch.nn.functional.cross_entropy
+    tnn = torch.nn
+    model = tnn.Sequential(*_layers(params, activation, tnn.Linear, tnn.Tanh, tnn.ReLU))
+    with torch.no_grad():
+        for layer, (w, b) in zip(model[0::2], zip(params[0::2], params[1::2])):
+            layer.weight.copy_(torch.from_numpy(w))
+            layer.bias.copy_(torch.from_numpy(b))
+    loss_fn = tnn.CrossEntropyLoss() if loss == "ce" else tnn.MSELoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
 
     def step(x: np.ndarray, t: np.ndarray):
-        h = torch.from_numpy(x)
-        for w, b in layers[:-1]:
-            h = act(linear(h, w, b))
-        out = linear(h, *layers[-1])
-        if loss == "ce":
-            cost = cross_entropy(out, torch.from_numpy(t))
-        else:
-            cost = ((out - torch.from_numpy(t)) ** 2).mean()
-        for p in ps:
-            p.grad = None
+        opt.zero_grad()
+        cost = loss_fn(model(torch.from_numpy(x)), torch.from_numpy(t))
         cost.backward()
-        with torch.no_grad():
-            for p in ps:
-                p.sub_(p.grad, alpha=LR)
+        opt.step()
         return cost
 
     return step
+
+
+def _layers(params: list[np.ndarray], activation: str, linear, tanh, relu) -> list:
+    """Linear, activation, …, Linear for the shapes of ``params`` (one library's classes)."""
+    act = tanh if activation == "tanh" else relu
+    layers = []
+    for w in params[0::2]:
+        layers += [linear(w.shape[1], w.shape[0]), act()]
+    return layers[:-1]
 
 
 def make_numpy(params: list[np.ndarray], activation: str, loss: str):

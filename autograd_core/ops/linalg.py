@@ -1,6 +1,8 @@
 """Matrix products: ``matmul`` (numpy semantics) and the course's neuron layer ``linear``."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import kernels
@@ -94,8 +96,11 @@ def _check_linear(x: np.ndarray, w: np.ndarray, b, op_name: str) -> None:
 
 def _rows(x: np.ndarray) -> np.ndarray:
     """``x`` as a matrix (rows, in_features): leading axes flattened, a vector as one row."""
-    # NOTE: not reshape(-1, n): numpy cannot infer -1 when the array is empty
-    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
+    # NOTE: not reshape(-1, n): numpy cannot infer -1 when the array is empty; math.prod of the
+    # shape's ints costs ~0.1 µs where np.prod costs ~5
+    if x.ndim == 2:
+        return x
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 def _layer_forward(ctx, x, w, b, activation: int) -> np.ndarray:
@@ -130,7 +135,7 @@ def _layer_backward(ctx, grad, activation: int):
     grad_x = grad @ w if needs[0] else None
     grad_w = None
     if needs[1]:
-        rows = int(np.prod(x.shape[:-1]))
+        rows = math.prod(x.shape[:-1])
         grad_w = transpose(reshape(grad, (rows, grad.shape[-1]))) @ reshape(x, (rows, x.shape[-1]))
     if not has_bias:
         return grad_x, grad_w

@@ -5,6 +5,8 @@ for logits of ±1000 and the gradient is exactly the course's δ = ŷ − t.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import kernels
@@ -38,7 +40,7 @@ def _per_sample_grad(grad: Tensor, ctx, sample_shape) -> Tensor:
     if reduction == "none":
         return reshape(grad, tuple(sample_shape) + (1,))
     if reduction == "mean":
-        grad = grad / max(int(np.prod(sample_shape)), 1)
+        grad = grad / max(math.prod(sample_shape), 1)
     return reshape(grad, (1,) * (len(sample_shape) + 1))
 
 
@@ -70,7 +72,7 @@ class SoftmaxCrossEntropy(Op):
         if not STATE.grad_enabled and not need_t and reduction != "none":
             # NOTE: plain backward (create_graph=False) of a reduced loss: one compiled pass
             # gives scale·(softmax(z) − t), with scale = ∂J/∂loss (÷ N for the mean)
-            rows = max(int(np.prod(logits.shape[:-1])), 1)
+            rows = max(math.prod(logits.shape[:-1]), 1)
             scale = float(grad.data) / (rows if reduction == "mean" else 1)
             return kernels.softmax_cross_entropy_backward_rows(logits.data, target.data,
                                                                scale), None
