@@ -416,26 +416,23 @@ import time
 t0 = time.perf_counter()
 import numpy as np
 import autograd_core as ag
+import nn
+import optim
 t1 = time.perf_counter()
 rng = np.random.default_rng(0)
-def net(sizes, act, batch):
-    ps = []
-    for i, o in zip(sizes[:-1], sizes[1:]):
-        ps += [ag.tensor(rng.uniform(-i ** -.5, i ** -.5, (o, i)).astype(np.float32),
-                         requires_grad=True), ag.zeros(o, requires_grad=True)]
-    h = ag.Tensor(rng.standard_normal((batch, sizes[0]), dtype=np.float32))
-    for w, b in zip(ps[0:-2:2], ps[1:-2:2]):
-        h = act(ag.linear(h, w, b))
-    return ps, ag.linear(h, ps[-2], ps[-1])
-ps, out = net((2, 8, 8, 1), ag.tanh, 4)
-ps2, out2 = net((784, 512, 256, 256, 128, 10), ag.relu, 128)
-losses = [((out - ag.zeros(4, 1)) ** 2).mean(),
-          ag.softmax_cross_entropy(out2, rng.integers(0, 10, 128))]
-for loss, params in zip(losses, (ps, ps2)):
-    loss.backward()
-    with ag.no_grad():
-        for p in params:
-            p.sub_(p.grad, alpha=0.01)
+for sizes, act, loss_fn, batch in (((2, 8, 8, 1), nn.Tanh, nn.MSELoss(), 4),
+                                   ((784, 512, 256, 256, 128, 10), nn.ReLU,
+                                    nn.CrossEntropyLoss(), 128)):
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), act()]
+    model = nn.Sequential(*layers[:-1])
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    x = ag.Tensor(rng.standard_normal((batch, sizes[0]), dtype=np.float32))
+    t = (ag.zeros(batch, 1) if sizes[-1] == 1 else rng.integers(0, 10, batch))
+    opt.zero_grad()
+    loss_fn(model(x), t).backward()
+    opt.step()
 t2 = time.perf_counter()
 import json
 print(json.dumps({"import": t1 - t0, "step": t2 - t1}))
@@ -454,7 +451,8 @@ def startup_run(cache_dir: str) -> dict[str, float]:
 
 def bench_startup(quick: bool) -> list[str]:
     """Cold: a new empty NUMBA_CACHE_DIR per run. Warm: the cache the cold runs filled."""
-    lines = ["start-up, fresh `python -c`: import autograd_core + first step of the 2-8-8-1 and "
+    lines = ["start-up, fresh `python -c`: import autograd_core, nn, optim + first training step "
+             "(Sequential, loss, SGD) of the 2-8-8-1 and "
              "784-…-10 (batch 128) nets"]
     with tempfile.TemporaryDirectory(prefix="neurona-bench-") as tmp:
         cold = []
