@@ -183,16 +183,20 @@ def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) ->
     if len(raw) != len(inputs):
         raise RuntimeError(f"{op.name}: backward returned {len(raw)} gradient(s) for "
                            f"{len(inputs)} input(s)")
-    reduced = [None] * len(inputs)
-    for index, t in enumerate(inputs):
-        g = raw[index]
-        if g is None or not t._requires_grad:
-            continue
-        if type(g) is not Tensor:
-            g = g if isinstance(g, Tensor) else Tensor._from_op(np.asarray(g), False)
-        if g.data.shape != t.data.shape or g.data.dtype != t.data.dtype:
-            g = _fit_to_input(g, t, op, index)
-        reduced[index] = g
+    reduced = []
+    for t, g in zip(inputs, raw):
+        if g is not None and t._requires_grad:
+            if type(g) is not Tensor:
+                g = g if isinstance(g, Tensor) else Tensor._from_op(np.asarray(g), False)
+            g_data, t_data = g.data, t.data
+            # NOTE: ``is`` first: numpy's builtin dtypes are singletons, and comparing them
+            # with ``!=`` costs as much as a small array operation
+            if g_data.shape != t_data.shape or (g_data.dtype is not t_data.dtype
+                                                and g_data.dtype != t_data.dtype):
+                g = _fit_to_input(g, t, op, len(reduced))
+        else:
+            g = None
+        reduced.append(g)
     if _observers:
         step = BackwardStep(node, grad, raw, tuple(reduced))
         for observer in list(_observers):

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import weakref
 
+#: the saved versions of 0…7 never-modified tensors (see Node.attach)
+_ZEROS = tuple((0,) * n for n in range(8))
+
+
 class Node:
     """The context of one op application (``ctx`` in forward/backward)."""
 
@@ -39,12 +43,12 @@ class Node:
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each input, whether backward must produce its gradient."""
-        return tuple(t.requires_grad for t in self.inputs)
+        return tuple([t._requires_grad for t in self.inputs])
 
     # --- graph structure ---------------------------------------------------------------------
     def parents(self):
         """The nodes that produced this node's inputs, once per edge (for graph.walk)."""
-        return [t._node for t in self.inputs if t._node is not None and t.requires_grad]
+        return [t._node for t in self.inputs if t._node is not None and t._requires_grad]
 
     def name(self) -> str:
         """``MulBackward``: the name PyTorch users know from ``grad_fn``."""
@@ -58,24 +62,37 @@ class Node:
         """
         self._output_ref = weakref.ref(output)
         op = self.op
-        if op.saves_inputs:
-            versions = [t._version for t in self.inputs]
-            if op.saves_output:
-                versions.append(output._version)
-            self.saved_versions = tuple(versions)
-        elif op.saves_output:
-            self.saved_versions = (output._version,)
+        if not (op.saves_inputs or op.saves_output):
+            return
+        saved = self._saved(output)
+        for t in saved:
+            if t._version_box is not None:
+                self.saved_versions = tuple([t._version for t in saved])
+                return
+        # NOTE: a tensor without a version box was never modified in place (version 0): the
+        # usual case. Sharing one tuple of zeros spares an allocation and a GC-tracked object
+        # per node
+        n = len(saved)
+        self.saved_versions = _ZEROS[n] if n < len(_ZEROS) else (0,) * n
+
+    def _saved(self, output) -> list:
+        """The tensors backward reads: the inputs (``saves_inputs``), then the output."""
+        saved = list(self.inputs) if self.op.saves_inputs else []
+        if self.op.saves_output:
+            saved.append(output)
+        return saved
 
     def check_versions(self) -> None:
         """Raise if a tensor this op saved for backward was modified in place since forward."""
-        saved = list(self.inputs) if self.op.saves_inputs else []
-        if self.op.saves_output:
-            saved.append(self.output)
-        for index, (t, seen) in enumerate(zip(saved, self.saved_versions)):
-            if t._version != seen:
-                is_output = self.op.saves_output and index == len(saved) - 1
-                label = "its output" if is_output else f"input {index}"
-                raise _modified_error(self.op.name, label, t, seen)
+        op, seen = self.op, self.saved_versions
+        if op.saves_inputs:
+            for index, t in enumerate(self.inputs):
+                if t._version != seen[index]:
+                    raise _modified_error(op.name, f"input {index}", t, seen[index])
+        if op.saves_output:
+            out = self.output
+            if out._version != seen[-1]:
+                raise _modified_error(op.name, "its output", out, seen[-1])
 
     def release(self) -> None:
         """Free what the node holds for backward (inputs and saved values); keep its identity."""

@@ -12,16 +12,13 @@ from typing import TypeVar
 N = TypeVar("N")
 
 
-def _parents(node):
-    return node.parents()
-
-
-def topological_order(roots: Iterable[N], parents: Callable[[N], Iterable[N]] = _parents
+def topological_order(roots: Iterable[N], parents: Callable[[N], Iterable[N]] | None = None
                       ) -> Iterator[N]:
     """Yield every node reachable from ``roots``, each after all of its consumers.
 
     ``parents(node)`` gives the nodes whose outputs ``node`` consumes, once per edge (a node used
-    twice, as in ``x * x``, appears twice). The order is deterministic: it follows input order.
+    twice, as in ``x * x``, appears twice); by default ``node.parents()``. The order is
+    deterministic: it follows input order.
     """
     roots = list(dict.fromkeys(roots))
     consumers: dict[N, int] = {node: 0 for node in roots}
@@ -29,7 +26,8 @@ def topological_order(roots: Iterable[N], parents: Callable[[N], Iterable[N]] = 
     stack = list(roots)
     while stack:                                   # pass 1: count consumer edges per node
         node = stack.pop()
-        edges[node] = node_parents = list(parents(node))
+        node_parents = node.parents() if parents is None else list(parents(node))
+        edges[node] = node_parents
         for parent in node_parents:
             if parent in consumers:
                 consumers[parent] += 1
@@ -41,6 +39,7 @@ def topological_order(roots: Iterable[N], parents: Callable[[N], Iterable[N]] = 
         node = ready.pop()
         yield node                                 # (the caller may release it: edges are kept)
         for parent in reversed(edges.pop(node)):
-            consumers[parent] -= 1
-            if consumers[parent] == 0:
+            left = consumers[parent] - 1
+            consumers[parent] = left
+            if left == 0:
                 ready.append(parent)

@@ -64,10 +64,16 @@ class Op:
                 tensors = _as_tensors(inputs)
                 break
         ctx = Node(cls, tensors, kwargs)
-        if len(tensors) == 1:
-            data = cls.forward(ctx, tensors[0].data, **kwargs)
-        else:
+        # NOTE: the common arities are spelled out: unpacking a list and an empty ``**kwargs``
+        # into the call costs more than the op itself on small arrays
+        if kwargs:
             data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+        elif len(tensors) == 1:
+            data = cls.forward(ctx, tensors[0].data)
+        elif len(tensors) == 2:
+            data = cls.forward(ctx, tensors[0].data, tensors[1].data)
+        else:
+            data = cls.forward(ctx, *[t.data for t in tensors])
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         recording = False
