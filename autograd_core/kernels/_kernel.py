@@ -206,10 +206,12 @@ class Kernel:
         views = []
         for a in args:
             if type(a) is np.ndarray:
+                flags = a.flags                  # NOTE: each .flags access builds an object
                 if (a.shape != shape or (a.dtype is not dtype and a.dtype != dtype)
-                        or not a.flags.c_contiguous or not a.flags.writeable):
+                        or not flags.c_contiguous or not flags.writeable):
                     return self.reference(*args)
-                a = a.reshape(-1)
+                if a.ndim != 1:
+                    a = a.reshape(-1)
             elif isinstance(a, np.generic):      # a numpy scalar where an array may be due
                 return self.reference(*args)
             views.append(a)

@@ -36,7 +36,9 @@ adds ~1 µs of checks for its 3-5 arrays): it makes one pass over memory, and wi
 bodies gained 1.2-2.2× over serial at 65,536-1,000,000 when they did not stall (a quieter
 run: sgd 98/60, sgd_momentum 243/110, rmsprop 287/150, adagrad 289/152 µs at 1,000,000), short
 of the 2× this package asks of a parallel kernel on these VMs every time (see elementwise.py),
-so every optimizer kernel runs serial at every size: ``Kernel(min_size=∞, serial_below=∞)``.
+so every optimizer kernel runs serial at every size: ``Kernel(min_size=∞, serial_below=∞)``,
+except plain ``sgd``: numpy below 4,096 elements, where its multiply and subtract cost about what
+a Kernel call adds to the body (~1 µs), serial from there.
 """
 from __future__ import annotations
 
@@ -300,7 +302,8 @@ def adagrad_numba(param, grad, state_sum, lr, lr_decay, eps, step):
 
 # NOTE: serial at every size (see the module docstring), never numpy unless the call needs it
 _SERIAL = dict(serial_below=_NEVER, inplace=True)
-sgd = Kernel(sgd_reference, sgd_numba, _NEVER, "sgd", **_SERIAL)
+# NOTE: below 4,096 elements numpy's two passes cost no more than a Kernel call's checks (~1 µs)
+sgd = Kernel(sgd_reference, sgd_numba, 4096, "sgd", inplace=True)
 sgd_momentum = Kernel(sgd_momentum_reference, sgd_momentum_numba, _NEVER, "sgd_momentum",
                       **_SERIAL)
 adam = Kernel(adam_reference, adam_numba, _NEVER, "adam", **_SERIAL)

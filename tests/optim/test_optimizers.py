@@ -146,6 +146,54 @@ def test_param_groups_match_torch():
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+#: the optimizers whose update is a fused kernel of autograd_core.kernels, every variant
+FUSED = [
+    ("SGD", dict(lr=0.01)),
+    ("SGD", dict(lr=0.01, momentum=0.9, dampening=0.2)),
+    ("SGD", dict(lr=0.01, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, amsgrad=True, maximize=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.01, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5)),
+    ("RMSprop", dict(lr=0.01, centered=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+]
+
+
+@pytest.mark.parametrize("name, options", FUSED, ids=[f"{n}-{i}" for i, (n, _) in
+                                                      enumerate(FUSED)])
+def test_fused_updates_match_torch_in_float32(name, options):
+    """float32 parameters as the networks have them: one of 70,000 elements, a 0-d one, and a
+    strided view (the kernels' numpy reference updates it in place); f = Σ ½p² + c·p."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    starts = [rng.standard_normal((280, 250)).astype(np.float32),
+              np.array(0.7, np.float32), rng.standard_normal((6, 5)).astype(np.float32)]
+    shifts = [rng.standard_normal(w.shape).astype(np.float32) for w in starts]
+
+    params = [ag.tensor(w.copy(), requires_grad=True) for w in starts]
+    base = np.zeros((6, 10), np.float32)
+    base[:, ::2] = starts[2]
+    params[2].data = base[:, ::2]                   # a strided view of the caller's memory
+    theirs = [torch.tensor(w.copy(), requires_grad=True) for w in starts]
+    ours_opt = getattr(optim, name)(params, **options)
+    torch_opt = getattr(torch.optim, name)(theirs, **options)
+    for step in range(5):
+        for opt, ps, wrap in [(ours_opt, params, ag.tensor), (torch_opt, theirs, torch.tensor)]:
+            opt.zero_grad()
+            sum((p * p * 0.5 + p * wrap(c)).sum() for p, c in zip(ps, shifts)).backward()
+            opt.step()
+        for i, (a, b) in enumerate(zip(params, theirs)):
+            assert a.dtype == np.float32
+            np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=2e-5, atol=2e-6,
+                                       err_msg=f"step {step + 1}, parameter {i}")
+    np.testing.assert_array_equal(base[:, ::2], params[2].numpy())   # written through the view
+    np.testing.assert_array_equal(base[:, 1::2], 0)
+
+
 # --- closed form: the first two steps under a constant gradient c (f = Σ c·p) ----------------
 
 C = np.array([0.5, -2.0, 3.0])
