@@ -148,6 +148,43 @@ def _tensor_count(order: list) -> int:
     return len(seen) + 1
 
 
+# --- fused layers ---------------------------------------------------------------------------------
+#: the op drawn for the activation step of a fused layer (``LinearActivation``), by ψ's name
+_ACTIVATION_OPS = {"tanh": ag.ops.activations.Tanh, "relu": ag.ops.activations.ReLU,
+                   "sigmoid": ag.ops.activations.Sigmoid}
+
+
+def fused_activation(node) -> str | None:
+    """ψ's name when ``node`` is a fused layer ψ(x·Wᵀ + b) (``LinearActivation``), else None.
+
+    viz draws such a node as the two steps the course draws (and the user would get from
+    ``act(linear(x, w, b))``): the weighted input z = x·Wᵀ + b, then the activation ψ(z).
+    """
+    if node.op.__name__ != "LinearActivation":
+        return None
+    return (node.kwargs or {}).get("activation")
+
+
+def fused_z(node) -> np.ndarray:
+    """z = x·Wᵀ + b of a fused layer, recomputed from its inputs (without recording a node)."""
+    with ag.no_grad():
+        return ag.linear(*node.inputs).data
+
+
+def activation_derivative(name: str, a: np.ndarray) -> np.ndarray:
+    """ψ'(z) from the activation's output a = ψ(z): tanh 1 − a², sigmoid a(1 − a), relu [a > 0]."""
+    a = np.asarray(a)
+    if name == "tanh":
+        d = 1 - a * a
+    elif name == "sigmoid":
+        d = a * (1 - a)
+    elif name == "relu":
+        d = a > 0
+    else:
+        raise ValueError(f"viz: unknown activation {name!r} in a fused layer")
+    return np.asarray(d, dtype=a.dtype)
+
+
 # --- forward ------------------------------------------------------------------------------------
 def forward_model(output, *, values: bool = True, grads: bool = False, names=None, model=None,
                   lang: str = "en", max_elements: int = 6,
@@ -187,23 +224,46 @@ def forward_model(output, *, values: bool = True, grads: bool = False, names=Non
         g.nodes.append(VNode(tid, kind, lines, {"name": name, "shape": t.shape}))
         return tid
 
-    tensor_node(output)
-    status = check_ops(order, max_inputs) if checks else {}
-    for node in order:                              # consumers first
-        oid = f"op{id(node)}"
-        fwd_name = node.op.inverse_rule.label(lang)[0]
-        lines = [node.op.name]
-        extra = _kwargs_text(node.kwargs)
+    def op_node(oid: str, op, kwargs, node) -> None:
+        lines = [op.name]
+        extra = _kwargs_text(kwargs)
         if extra:
             lines.append(extra)
-        lines.append(fwd_name)
+        lines.append(op.inverse_rule.label(lang)[0])
         kind = "op"
         if node in status:
             kind = "op_" + status[node]
             lines.append({"ok": "✓ gradcheck", "fail": "✗ gradcheck", "skipped": "(not checked)",
                           "nonfinite": "NaN/Inf origin"}[status[node]])
-        g.nodes.append(VNode(oid, kind, lines, {"op": node.op.__name__}))
-        g.edges.append(VEdge(oid, tensor_node(node.output)))
+        data = {"op": op.__name__}
+        if op is not node.op:
+            data["fused"] = node.op.__name__
+        g.nodes.append(VNode(oid, kind, lines, data))
+
+    tensor_node(output)
+    status = check_ops(order, max_inputs) if checks else {}
+    for node in order:                              # consumers first
+        oid = f"op{id(node)}"
+        act = fused_activation(node)
+        if act is not None:
+            # NOTE: a fused layer is drawn as act(linear(x, w, b)): the activation step (its
+            # own op box, "act<id>"), the weighted input z between them ("z<id>"), then the
+            # linear step, which keeps the node's id "op<id>" (it receives the inputs)
+            aid, zid = f"act{id(node)}", f"z{id(node)}"
+            op_node(aid, _ACTIVATION_OPS[act], None, node)
+            g.edges.append(VEdge(aid, tensor_node(node.output)))
+            z = fused_z(node)
+            zlines = [format_shape(z.shape) + ("" if z.dtype == np.float32 else f" {z.dtype}")]
+            if values and z.size <= max_elements:
+                zlines.append(format_array(z, max_elements))
+            g.nodes.append(VNode(zid, "intermediate", zlines, {"name": None, "shape": z.shape,
+                                                               "fused_z": True}))
+            g.edges.append(VEdge(zid, aid))
+            op_node(oid, ag.ops.linalg.Linear, None, node)
+            g.edges.append(VEdge(oid, zid))
+        else:
+            op_node(oid, node.op, node.kwargs, node)
+            g.edges.append(VEdge(oid, tensor_node(node.output)))
         for t in node.inputs:
             g.edges.append(VEdge(tensor_node(t), oid))
     g.nodes.reverse()                               # producers first reads better in DOT
@@ -478,10 +538,25 @@ def _local_derivative(node):
         return None
 
 
+def _loss_derivative(node):
+    """L'(y) of a loss with a scalar output and a target (``mse_loss``: 2(y − t)/N): its
+    backward rule applied to a seed of 1, the gradient towards the first input (or None)."""
+    out = node.output
+    if len(node.inputs) < 2 or out.size != 1:
+        return None
+    try:
+        with ag.no_grad():
+            d = node.op.backward(node, ag.ones_like(out))
+        d = d[0] if isinstance(d, tuple) else d
+        return None if d is None else np.asarray(getattr(d, "data", d))
+    except Exception:                                   # noqa: BLE001 — a label, never an error
+        return None
+
+
 def _weight_index(node, names: dict[int, str]) -> int | None:
     """Which input of a weighted input plays w (the other is the activation a)."""
     inputs = node.inputs
-    if node.op.__name__ == "Linear":
+    if node.op.__name__ in _LAYER_OPS:
         return 1
     if len(inputs) != 2:
         return None
@@ -530,29 +605,48 @@ def backward_model(output, *, names=None, model=None, lang: str = "en", max_elem
             return f"inv{id(t.grad_fn)}"
         return f"leaf{id(t)}"
 
+    # a fused layer ψ(x·Wᵀ + b) is drawn as the two inverse steps of act(linear(x, w, b)): the
+    # ψ' step keeps the node's id "inv<id>" (the gradient of a arrives there), then the double
+    # weighted output "lin<id>"; backprop_steps shows them as two frames, ψ' first
+    deltas = {}                                         # fused node → (ψ'(z), δ_z)
     for node in order:
         step = steps.get(node)
         if step is None:
             continue
-        g.nodes.append(_inverse_node(node, step, lang, fmt))
-    g.order = [f"inv{id(node)}" for node in steps]      # the observer saw them in engine order
+        act = fused_activation(node)
+        if act is None:
+            g.nodes.append(_inverse_node(node, step, lang, fmt))
+            continue
+        d = activation_derivative(act, node.output.data)
+        delta = step.grad * d
+        deltas[node] = (d, delta)
+        g.nodes.extend(_fused_inverse_nodes(node, act, step.grad, d, delta, lang, fmt))
+    for node in steps:                                  # the observer saw them in engine order
+        g.order.append(f"inv{id(node)}")
+        if node in deltas:
+            g.order.append(f"lin{id(node)}")
     for node in order:                                  # edges from this node to its inputs
         step = steps.get(node)
         if step is None:
             continue
+        src = f"inv{id(node)}"
+        if node in deltas:
+            lin = f"lin{id(node)}"
+            g.edges.append(VEdge(src, lin, ["ψ'·δ", fmt(deltas[node][1])], "grad"))
+            src = lin
         widx = _weight_index(node, names) if node.op.inverse_rule is R.WEIGHTED_INPUT else None
         for i, t in enumerate(node.inputs):
             gi = step.input_grads[i]
             if gi is None:
                 continue
             lines = _edge_lines(node, i, t, widx, names, lang) + [fmt(gi)]
-            raw = step.raw_shapes[i]
+            raw = _summed_shape(node, i, step.raw_shapes[i])
             if raw is not None and tuple(raw) != tuple(t.shape):
                 lines.append(format_axes_sum(raw, t.shape, lang))
             dst = target_of(t)
             if len(uses.get(id(t), ())) > 1:
                 dst = f"sum{id(t)}"
-            g.edges.append(VEdge(f"inv{id(node)}", dst, lines, "grad"))
+            g.edges.append(VEdge(src, dst, lines, "grad"))
 
     done: set[int] = set()
     for t in keep:                                       # sums of outputs, then the leaves
@@ -594,6 +688,10 @@ def _inverse_node(node, step, lang: str, fmt) -> VNode:
             fn = f"(x^{_kwargs_text(node.kwargs).split('=')[-1]})'"
         else:
             fn = f"{op}'(z)" if rule is R.ACTIVATION else f"{op}'(x)"
+        if d is None and rule is R.LOSS:
+            d, fn = _loss_derivative(node), "L'(y)"
+            if d is not None:
+                lines.append(f"({op})")
         if d is not None:
             lines.append(f"× {fn} = {fmt(d)}")
         else:
@@ -612,6 +710,37 @@ def _inverse_node(node, step, lang: str, fmt) -> VNode:
                                                  "delta": step.grad})
 
 
+def _fused_inverse_nodes(node, act: str, grad, d, delta, lang: str, fmt) -> tuple[VNode, VNode]:
+    """The two inverse nodes of a fused layer: ψ' (δ = ``grad``, the gradient of a arriving,
+    times ψ'(z) = ``d``) and the double weighted output (δ_z = ``delta`` = grad ⊙ ψ'(z))."""
+    w = words(lang)
+    psi = VNode(f"inv{id(node)}", "derivative",
+                [R.ACTIVATION.label(lang)[1], f"× {act}'(z) = {fmt(d)}", f"δ = {fmt(grad)}"],
+                {"op": _ACTIVATION_OPS[act].__name__, "rule": R.ACTIVATION.value,
+                 "delta": grad, "fused": node.op.__name__})
+    lin = VNode(f"lin{id(node)}", "weighted",
+                [w["double_weighted_output"], "(linear)", f"δ = {fmt(delta)}"],
+                {"op": "Linear", "rule": R.WEIGHTED_INPUT.value, "delta": delta,
+                 "fused": node.op.__name__})
+    return psi, lin
+
+
+_LAYER_OPS = ("Linear", "LinearActivation")
+
+
+def _summed_shape(node, i: int, raw):
+    """The shape of input ``i``'s gradient before backward summed it over broadcast axes.
+
+    A layer's bias gradient comes back already summed over the batch (one compiled call), so
+    its unsummed shape (batch…, out) is read from the input instead.
+    """
+    if node.op.__name__ in _LAYER_OPS and i == 2 and raw is not None:
+        x, b = node.inputs[0], node.inputs[2]
+        if tuple(raw) == tuple(b.shape) and x.ndim > 1:
+            return tuple(x.shape[:-1]) + tuple(b.shape)
+    return raw
+
+
 def _edge_lines(node, i: int, t, widx, names, lang: str) -> list[str]:
     """What the gradient on the edge from ``node`` to its input ``i`` is, in the course's terms."""
     rule = node.op.inverse_rule
@@ -619,7 +748,7 @@ def _edge_lines(node, i: int, t, widx, names, lang: str) -> list[str]:
     name = _name_of(t, names)
     dj = f"∂J/∂{name}" if name else None
     if rule is R.WEIGHTED_INPUT and widx is not None:
-        if node.op.__name__ == "Linear" and i == 2:
+        if node.op.__name__ in _LAYER_OPS and i == 2:
             return [f"{w['constant_output']}: δ → {dj or '∂J/∂b'}"]
         if i == widx:
             return [f"a·δ = {dj or '∂J/∂w'}"]
@@ -632,7 +761,7 @@ def _edge_lines(node, i: int, t, widx, names, lang: str) -> list[str]:
             return [f"{w['constant_output']}: {sign} → {dj}"]
         return [sign]
     if rule in (R.ACTIVATION, R.ELEMENTWISE, R.LOSS):
-        return ["ψ'·δ" if rule is R.ACTIVATION else "f'·δ"]
+        return [{R.ACTIVATION: "ψ'·δ", R.LOSS: "L'·δ"}.get(rule, "f'·δ")]
     return []
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import autograd_core as ag
 
 from .graph_model import (GraphModel, VEdge, VNode, _check_root, _summary, _walk, check_ops,
-                          run_backward, tensor_names)
+                          fused_activation, run_backward, tensor_names)
 from .labels import format_array, format_shape, words
 
 
@@ -290,12 +290,13 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
 
     for uid, nodes in ops_of.items():
         call = calls.get(uid)
-        counts = Counter(n.op.name for n in nodes)
+        # a fused layer counts as its two drawn steps, linear and ψ (graph_model.fused_activation)
+        counts = Counter(name for n in nodes for name in _step_names(n))
         if call is not None:
             out_shape = format_shape(nodes[0].output.shape) if nodes else ""
             ops_text = ", ".join(f"{k}×{v}" if v > 1 else k for k, v in counts.most_common())
             lines = [call.label, f"({type(call.module).__name__})",
-                     f"{len(nodes)} {w['ops']}: {ops_text}"]
+                     f"{sum(counts.values())} {w['ops']}: {ops_text}"]
             if view == "forward":
                 lines.append(f"→ {out_shape}")
             else:
@@ -306,7 +307,7 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
                 lines.append(check_line)
             g.nodes.append(VNode(uid, kind, lines,
                                  {"module": call.label, "class": type(call.module).__name__,
-                                  "n_ops": len(nodes), "ops": dict(counts)}))
+                                  "n_ops": sum(counts.values()), "ops": dict(counts)}))
             params = params_of.get(uid, [])
             if params:
                 pid = f"params{uid}"
@@ -329,7 +330,7 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
                 g.groups.append((f"cluster_{uid}", call.label, [uid, pid]))
         else:
             (node,) = nodes
-            kind, lines = "op", [node.op.name]
+            kind, lines = "op", [" → ".join(_step_names(node))]
             if node in status:
                 kind = "op_" + status[node]
                 lines.append(_CHECK_TEXT[status[node]])
@@ -357,6 +358,12 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
     return g
 
 
+def _step_names(node) -> list[str]:
+    """The op names drawn for ``node``: ``["linear", "tanh"]`` for a fused layer."""
+    act = fused_activation(node)
+    return [node.op.name] if act is None else ["linear", act]
+
+
 _CHECK_TEXT = {"ok": "✓ gradcheck", "fail": "✗ gradcheck", "skipped": "(not checked)",
                "nonfinite": "NaN/Inf origin"}
 
@@ -365,7 +372,7 @@ def _box_check(nodes: list, status: dict, ops_word: str) -> tuple[str, str]:
     """A module box's colour and line from its ops' check results (worst first)."""
     found = [status[n] for n in nodes if n in status]
     for worst in ("nonfinite", "fail"):
-        bad = [n.op.name for n in nodes if status.get(n) == worst]
+        bad = ["+".join(_step_names(n)) for n in nodes if status.get(n) == worst]
         if bad:
             return f"module_{worst}", f"{_CHECK_TEXT[worst]}: {', '.join(dict.fromkeys(bad))}"
     if found and all(x == "skipped" for x in found):
@@ -489,14 +496,22 @@ def nest_modules(g: GraphModel, output, *, trace: ModuleTrace | None = None,
         if call is not None and node_id in present:
             members.setdefault(id(call), []).append(node_id)
 
+    consumers = _consumers(order)
     for node in order:
         call = owner.get(id(node))
+        # a fused layer's two steps (graph_model.fused_activation): the linear step goes with
+        # the node's module, the activation step where act(linear(...)) would put its own op
+        act_call = _fused_activation_owner(node, call, owner, parent, consumers) \
+            if fused_activation(node) is not None else call
         if g.view == "forward":
             put(f"op{id(node)}", call)
-            put(f"t{id(node.output)}", call)
+            put(f"z{id(node)}", call)
+            put(f"act{id(node)}", act_call)
+            put(f"t{id(node.output)}", act_call)
         else:
-            put(f"inv{id(node)}", call)
-            put(f"sum{id(node.output)}", call)
+            put(f"lin{id(node)}", call)
+            put(f"inv{id(node)}", act_call)
+            put(f"sum{id(node.output)}", act_call)
     for pid, users in uses.items():
         if len(users) == 1:
             (cid,) = users
@@ -548,16 +563,18 @@ def _all_calls(calls: dict, parent: dict) -> list:
     return sorted(found.values(), key=lambda c: (depth[id(c)], c.label))
 
 
-def _adopt_between(order: list, owner: dict, parent: dict) -> None:
-    """An op no module claimed (a parameter-free ``Tanh`` when only ``model=`` is known) whose
-    producers and consumers all sit in module calls goes to their deepest common call, so a
-    cluster is not left for one op and entered again (in place on ``owner``)."""
+def _consumers(order: list) -> dict[int, list]:
+    """``{id(node): [the nodes that use its output]}``."""
     consumers: dict[int, list] = {}
     for node in order:
         for t in node.inputs:
             if t.grad_fn is not None:
                 consumers.setdefault(id(t.grad_fn), []).append(node)
+    return consumers
 
+
+def _common_call(calls: list, parent: dict):
+    """The deepest module call that holds every one of ``calls`` (or None)."""
     def chain(call) -> list:
         found = []
         while call is not None:
@@ -565,6 +582,36 @@ def _adopt_between(order: list, owner: dict, parent: dict) -> None:
             call = parent.get(id(call))
         return found[::-1]
 
+    common = None
+    for level in zip(*[chain(c) for c in calls]):
+        if any(c is not level[0] for c in level):
+            break
+        common = level[0]
+    return common
+
+
+def _fused_activation_owner(node, call, owner: dict, parent: dict, consumers: dict):
+    """The module call of a fused layer's activation step (``call`` holds its linear step).
+
+    Inside a traced call (the user's module called ``ag.linear(..., activation=...)``) it stays
+    in that call. When the layer was found through a ``Linear``'s parameters, the activation
+    module (a parameter-free ``Tanh``) is not known, so the step goes where
+    :func:`_adopt_between` puts such an op: the deepest call common to the layer and to every
+    consumer of its output, or no cluster when a consumer is outside every module.
+    """
+    if call is None or call.output is not None:
+        return call
+    after = consumers.get(id(node), [])
+    if not after or any(id(n) not in owner for n in after):
+        return None
+    return _common_call([call] + [owner[id(n)] for n in after], parent)
+
+
+def _adopt_between(order: list, owner: dict, parent: dict) -> None:
+    """An op no module claimed (a parameter-free ``Tanh`` when only ``model=`` is known) whose
+    producers and consumers all sit in module calls goes to their deepest common call, so a
+    cluster is not left for one op and entered again (in place on ``owner``)."""
+    consumers = _consumers(order)
     for node in reversed(order):                        # producers first: a run of such ops
         if id(node) in owner:
             continue
@@ -573,11 +620,6 @@ def _adopt_between(order: list, owner: dict, parent: dict) -> None:
         around = before + after
         if not before or not after or any(id(n) not in owner for n in around):
             continue
-        chains = [chain(owner[id(n)]) for n in around]
-        common = None
-        for level in zip(*chains):
-            if any(c is not level[0] for c in level):
-                break
-            common = level[0]
+        common = _common_call([owner[id(n)] for n in around], parent)
         if common is not None:
             owner[id(node)] = common
