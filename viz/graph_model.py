@@ -11,6 +11,15 @@ Two views of one recorded computation:
 
 Both walk the graph with ``autograd_core.graph.walk.topological_order`` (no recursion), and both
 summarize instead of drawing when the graph has more than ``max_nodes`` ops.
+
+A fused layer — one ``LinearActivation`` node ψ(x·Wᵀ + b), as ``nn.Sequential`` records a Linear
+followed by ReLU/Tanh/Sigmoid — is drawn exactly as ``act(linear(x, w, b))`` would be: forward,
+the op "linear" (id ``op<node>``), the weighted input z (``z<node>``, its values recomputed from the
+node's inputs) and the op ψ (``act<node>``); backward, the ψ' step (``inv<node>``: × ψ'(z), read
+from the output a — tanh 1 − a², sigmoid a(1 − a), relu [a > 0]) and then the double weighted
+output (``lin<node>``, δ_z = grad ⊙ ψ'(z)) with the engine's own ∂J/∂x, ∂J/∂W, ∂J/∂b. The two
+inverse steps are two entries of ``order``, so ``backprop_steps`` shows them as two frames, ψ'
+first, as the unfused graph would.
 """
 from __future__ import annotations
 

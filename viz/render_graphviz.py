@@ -285,7 +285,9 @@ def draw_gradcheck(output, inputs=None, *, names=None, model=None, lang: str = "
 
     Green: the op's backward agrees with finite differences (float64); red: it does not (the
     place to look when a hand-written backward is wrong); orange: the first op whose output
-    holds NaN/Inf; grey: too large to check (more than ``max_inputs`` input elements).
+    holds NaN/Inf; grey: too large to check (more than ``max_inputs`` input elements). A fused
+    layer's backward is checked as the one node the engine runs, and both of its drawn steps
+    (linear and ψ) take that colour.
 
     ``inputs`` (a Tensor or a list of them, optional) adds an end-to-end check of ∂J/∂x for
     each input x as a whole (J = ``output``, or its sum when it is not a scalar): the engine's
@@ -332,7 +334,10 @@ def backprop_steps(output, *, names=None, model=None, lang: str = "en", rankdir:
 
     Every frame has the whole inverse network (so the layout stays still); the node the engine
     just ran and the gradients it sent are highlighted, the steps still to come are greyed out.
-    The first frame shows only unit 1; the last one the finished pass.
+    The first frame shows only unit 1; the last one the finished pass. A fused layer (one
+    ``LinearActivation`` node, e.g. ``nn.Sequential``'s Linear + Tanh) is one engine step but
+    two frames, ψ' first and then the double weighted output, as the course computes δ and as
+    the unfused graph (``fuse_layers = False``) shows it: the frames are the same either way.
 
     ``collapse="module"`` (with ``trace=`` and/or ``model=``) makes one frame per module box
     instead: consecutive engine steps inside one module call are one frame, the box
