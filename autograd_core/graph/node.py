@@ -62,9 +62,12 @@ class Node:
         """
         self._output_ref = weakref.ref(output)
         op = self.op
-        if not (op.saves_inputs or op.saves_output):
+        if op.saves_inputs:
+            saved = self.inputs + (output,) if op.saves_output else self.inputs
+        elif op.saves_output:
+            saved = (output,)
+        else:
             return
-        saved = self._saved(output)
         for t in saved:
             if t._version_box is not None:
                 self.saved_versions = tuple([t._version for t in saved])
@@ -74,13 +77,6 @@ class Node:
         # per node
         n = len(saved)
         self.saved_versions = _ZEROS[n] if n < len(_ZEROS) else (0,) * n
-
-    def _saved(self, output) -> list:
-        """The tensors backward reads: the inputs (``saves_inputs``), then the output."""
-        saved = list(self.inputs) if self.op.saves_inputs else []
-        if self.op.saves_output:
-            saved.append(output)
-        return saved
 
     def check_versions(self) -> None:
         """Raise if a tensor this op saved for backward was modified in place since forward."""

@@ -100,17 +100,20 @@ class Op:
 def _as_tensors(inputs) -> tuple:
     like = None
     for x in inputs:                     # Python numbers follow the first floating tensor's dtype
-        if isinstance(x, Tensor) and (like is None or x.data.dtype.kind == "f"):
-            like = x.data.dtype
-            if like.kind == "f":
+        if isinstance(x, Tensor):
+            dtype = x.data.dtype
+            if dtype.kind == "f":
+                like = dtype
                 break
+            if like is None:
+                like = dtype
     if like is not None and like.kind in "iu" and any(type(x) is float for x in inputs):
         # NOTE: integer tensor ∘ Python float gives the default float dtype (as PyTorch), not
         # numpy's float64; integer tensors carry no gradient, so casting them loses nothing
         like = get_default_dtype()
         inputs = [Tensor._from_op(x.data.astype(like), False)
                   if isinstance(x, Tensor) and x.data.dtype.kind in "iu" else x for x in inputs]
-    return tuple(x if isinstance(x, Tensor) else Tensor._operand(x, like) for x in inputs)
+    return tuple([x if isinstance(x, Tensor) else Tensor._operand(x, like) for x in inputs])
 
 
 def _check_finite(op: type[Op], data: np.ndarray, phase: str) -> None:
