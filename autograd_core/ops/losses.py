@@ -164,6 +164,7 @@ class MeanSquaredError(Op):
     """
 
     inverse_rule = InverseRule.LOSS
+    name = "mse_loss"
 
     @staticmethod
     def forward(ctx, y, target, reduction):
