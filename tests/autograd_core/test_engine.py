@@ -98,6 +98,68 @@ def test_first_gradient_is_a_copy_not_the_callers_seed():
     close(seed, [1.0, 1.0])                        # accumulation never writes into the seed
 
 
+# The first gradient of a leaf is kept without a copy only when nothing else can see it (engine's
+# _is_private). Each test below hands the gradient to someone else, then accumulates in place
+# again: what that someone holds must not change.
+def test_first_gradient_is_not_shared_between_two_leaves_fed_by_add():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()                       # add gives both leaves the same tensor
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    (a * 2).sum().backward()
+    close(a.grad, [3.0, 3.0])
+    close(b.grad, [1.0, 1.0])
+
+
+def test_first_gradient_is_not_shared_with_a_users_seed_array():
+    x = leaf([1.0, 2.0])
+    seed = np.ones(2, dtype=np.float32)
+    x.reshape(2, 1).backward(ag.Tensor(seed.reshape(2, 1)))   # a view of the caller's array
+    x.backward(ag.Tensor(seed))                                # a leaf root: the seed itself
+    close(x.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(seed, [1.0, 1.0])
+
+
+def test_first_gradient_kept_by_a_hook_is_not_changed_by_later_accumulation():
+    x = leaf([1.0, 2.0])
+    seen = []
+    x.register_hook(seen.append)
+    (x * 2).sum().backward()
+    (x * 2).sum().backward()
+    close(seen[0], [2.0, 2.0])
+    close(x.grad, [4.0, 4.0])
+
+
+def test_first_gradient_kept_by_an_observer_is_not_changed_by_later_accumulation():
+    x = leaf([1.0, 2.0])
+    steps = []
+    with ag.add_observer(steps.append):
+        (x * 2).sum().backward()
+    (x * 2).sum().backward()
+    close(steps[-1].input_grads[0], [2.0, 2.0])
+    close(x.grad, [4.0, 4.0])
+
+
+def test_first_gradient_saved_by_a_retained_graph_is_not_changed():
+    class PassMask(ag.Op):                         # backward returns a value saved in forward
+        saves_inputs = False
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.ones = ag.Tensor(np.ones_like(x))
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return ctx.ones
+
+    x = leaf([1.0, 2.0])
+    y = PassMask.apply(x)
+    y.backward(ag.tensor([1.0, 1.0]), retain_graph=True)
+    y.backward(ag.tensor([1.0, 1.0]), retain_graph=True)
+    close(x.grad, [2.0, 2.0])
+    close(y.grad_fn.ones, [1.0, 1.0])
+
+
 def test_grad_set_to_none_restarts_accumulation():
     x = leaf([1.0])
     (x * 2).sum().backward()
