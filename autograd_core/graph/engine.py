@@ -186,33 +186,45 @@ def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) ->
     if len(raw) != len(inputs):
         raise RuntimeError(f"{op.name}: backward returned {len(raw)} gradient(s) for "
                            f"{len(inputs)} input(s)")
-    reduced = []
-    for t, g in zip(inputs, raw):
-        if g is not None and t._requires_grad:
-            if type(g) is not Tensor:
-                g = g if isinstance(g, Tensor) else Tensor._from_op(np.asarray(g), False)
-            g_data, t_data = g.data, t.data
-            # NOTE: ``is`` first: numpy's builtin dtypes are singletons, and comparing them
-            # with ``!=`` costs as much as a small array operation
-            if g_data.shape != t_data.shape or (g_data.dtype is not t_data.dtype
-                                                and g_data.dtype != t_data.dtype):
-                g = _fit_to_input(g, t, op, len(reduced))
+    # NOTE: observers must see every input's gradient before any is passed on, so with
+    # observers the gradients are collected first; without (the usual case), each is passed on
+    # as soon as it is fitted, saving a list and a second loop per node
+    observed = [] if _observers else None
+    for index, t in enumerate(inputs):
+        g = raw[index]
+        if g is None or not t._requires_grad:
+            if observed is not None:
+                observed.append(None)
+            continue
+        if type(g) is not Tensor:
+            g = g if isinstance(g, Tensor) else Tensor._from_op(np.asarray(g), False)
+        g_data, t_data = g.data, t.data
+        # NOTE: ``is`` first: numpy's builtin dtypes are usually the same object, and comparing
+        # them with ``!=`` costs as much as a small array operation
+        if g_data.shape != t_data.shape or (g_data.dtype is not t_data.dtype
+                                            and g_data.dtype != t_data.dtype):
+            g = _fit_to_input(g, t, op, index)
+        if observed is not None:
+            observed.append(g)
         else:
-            g = None
-        reduced.append(g)
-    if _observers:
-        step = BackwardStep(node, grad, raw, tuple(reduced))
+            _pass_on(pending, leaves, t, g)
+    if observed is not None:
+        step = BackwardStep(node, grad, raw, tuple(observed))
         for observer in list(_observers):
             observer(step)
-    for t, g in zip(inputs, reduced):
-        if g is None:
-            continue
-        producer = t._node
-        if producer is None:
-            _add_leaf(leaves, t, g)
-        else:
-            previous = pending.get(producer)
-            pending[producer] = g if previous is None else previous + g
+        for t, g in zip(inputs, observed):
+            if g is not None:
+                _pass_on(pending, leaves, t, g)
+
+
+def _pass_on(pending: dict, leaves: dict, t, g) -> None:
+    """Add ``g`` to what ``t`` has received: its producer's pending gradient, or its leaf sum."""
+    producer = t._node
+    if producer is None:
+        _add_leaf(leaves, t, g)
+    else:
+        previous = pending.get(producer)
+        pending[producer] = g if previous is None else previous + g
 
 
 def _fit_to_input(g, t, op, index):
