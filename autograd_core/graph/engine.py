@@ -287,6 +287,11 @@ def _accumulate_leaf(t, g, create_graph: bool, private: bool = False) -> None:
         current._bump_version()
 
 
+# NOTE: the counts in _is_private are CPython's up to 3.13; 3.14 may borrow references when it
+# loads local names, so there (and on other interpreters) every first gradient is copied
+_REFCOUNTS_AS_EXPECTED = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+
+
 def _is_private(g, engine_refs: int) -> bool:
     """True when only the engine (``engine_refs`` references) holds gradient ``g`` and no other
     array shares its memory: then it can become a leaf's ``.grad`` without a copy.
@@ -297,7 +302,7 @@ def _is_private(g, engine_refs: int) -> bool:
     gradient (an observer's step, a hook, a node's saved value, a second leaf fed the same
     tensor by ``add``, the caller's ``gradient=``) raises a count and the gradient is copied.
     """
-    if sys.getrefcount(g) != engine_refs + 2:
+    if not _REFCOUNTS_AS_EXPECTED or sys.getrefcount(g) != engine_refs + 2:
         return False
     data = g.data
     if sys.getrefcount(data) != 3:              # g.data, ``data``, the argument: no other holder
