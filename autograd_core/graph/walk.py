@@ -39,7 +39,6 @@ def topological_order(roots: Iterable[N], parents: Callable[[N], Iterable[N]] | 
         node = ready.pop()
         yield node                                 # (the caller may release it: edges are kept)
         for parent in reversed(edges.pop(node)):
-            left = consumers[parent] - 1
-            consumers[parent] = left
-            if left == 0:
+            consumers[parent] -= 1
+            if consumers[parent] == 0:
                 ready.append(parent)
