@@ -9,6 +9,7 @@ attributes (``ctx.mask = ...``). ``release()`` drops all of that after backward.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 
 #: the saved versions of 0…7 never-modified tensors (see Node.attach)
 _ZEROS = tuple((0,) * n for n in range(8))
@@ -22,7 +23,7 @@ class Node:
     __slots__ = ("op", "inputs", "kwargs", "released", "creation_trace", "_output_ref",
                  "saved_versions", "__dict__", "__weakref__")
 
-    def __init__(self, op, inputs: tuple, kwargs: dict) -> None:
+    def __init__(self, op, inputs: tuple, kwargs: Mapping) -> None:
         self.op = op
         self.inputs = inputs
         self.kwargs = kwargs

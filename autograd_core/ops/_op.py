@@ -12,6 +12,7 @@ plain attributes. Every subclass is registered in ``Op.registry`` by name.
 from __future__ import annotations
 
 import traceback
+import types
 
 import numpy as np
 
@@ -19,6 +20,11 @@ from ..dtypes import get_default_dtype, is_floating
 from ..grad_mode import STATE
 from ..graph.node import Node
 from ..graph.rules import InverseRule
+
+
+# NOTE: most ops take no keywords; their nodes share one read-only empty mapping instead of each
+# keeping its own empty dict alive (64 bytes a node)
+_NO_KWARGS = types.MappingProxyType({})
 
 
 class Op:
@@ -63,7 +69,7 @@ class Op:
             if not isinstance(x, Tensor):
                 tensors = _as_tensors(inputs)
                 break
-        ctx = Node(cls, tensors, kwargs)
+        ctx = Node(cls, tensors, kwargs or _NO_KWARGS)
         # NOTE: the common arities are spelled out: unpacking a list and an empty ``**kwargs``
         # into the call costs more than the op itself on small arrays
         if kwargs:
