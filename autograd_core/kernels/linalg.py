@@ -67,7 +67,8 @@ def linear_forward_numba(x, w, b, activation):
         for j in range(width):
             v = z[i, j] + b[j] if has_bias else z[i, j]
             if activation == 1:
-                v = v if v > 0.0 else 0.0 * v            # 0·nan stays nan, as np.maximum
+                if not v > 0.0:
+                    v = v if math.isnan(v) else 0.0      # nan stays nan, as np.maximum
             elif activation == 2:
                 v = math.tanh(v)                         # (the dispatch uses numpy's: faster)
             elif activation == 3:
