@@ -3,14 +3,15 @@
 A kernel is registered once, with the sizes where each version is fastest (measured with
 ``benchmarks/bench_kernels.py``; the figures sit next to each kernel)::
 
-    size of the first input  n ≥ min_size        →  ``compiled`` (parallel=True where it pays)
+    size of the first input  n ≥ min_size        →  ``compiled`` (may be parallel=True)
                          0 < n < serial_below    →  serial @njit twin of the compiled body
                              otherwise           →  numpy reference
 
 Why a serial variant for tiny arrays: a numpy expression such as the stable sigmoid is ~6 ufunc
 calls of ~0.4 µs each, while one compiled call costs ~0.5 µs whatever the size up to ~1k
 elements; a parallel kernel costs ~2.5 µs to wake its threads, so it only pays from a few
-thousand elements on. Both variants are compiled from the same Python body.
+thousand elements on. Both variants are compiled from the same Python body. (The shipped kernels
+are all serial: see elementwise.py for why parallel ones lose inside a training step.)
 
 The reference runs instead of a compiled version when JIT is off (``NUMBA_DISABLE_JIT=1``), or
 when the call is outside what the compiled code handles: an empty array, a first argument that

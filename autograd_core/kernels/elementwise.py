@@ -29,17 +29,21 @@ saving call overhead, not by faster math:
     gelu                 6.2/1.2/—      196/36/—      3,009/936/—     46,415/14,872/—
     gelu_backward        9.8/1.3/—      196/38/—      3,090/1,000/—   54,066/15,361/—
 
-Chosen (``Kernel(min_size=…, serial_below=…)``): the compiled body runs from ``min_size`` (it
-is ``parallel=True`` only for sigmoid, silu, silu/softplus/elu backward, from 65,536), its
-serial twin below ``serial_below``, numpy in between. The calls above are raw; a Kernel call
+Chosen (``Kernel(min_size=…, serial_below=…)``): the compiled body runs from ``min_size``, the
+same body below ``serial_below``, numpy in between. The calls above are raw; a Kernel call
 adds ~0.45 µs (one array) or ~0.65 µs (two) for its checks, which moves the tiny-size
 crossovers: relu from 2,048, sigmoid/tanh backward from 4,096 (numpy's one or two ufuncs are
-as fast below), relu/leaky_relu backward, leaky_relu and gelu fwd/bwd from 1 element.
-Parallel is used only where it was ≥ 2× the best alternative: on these VMs a parallel call now
-and then stalls 8–32 ms when the host does not schedule the second vCPU (seen at every size;
-"—" and "stall" above), so a 1.5× gain on a 100 µs call is not worth that risk. tanh and the
-log/exp-heavy softplus and elu forwards stay with numpy (from 256), whose float32 ufuncs are
-SIMD.
+as fast below), relu/leaky_relu backward, leaky_relu and gelu fwd/bwd from 1 element. tanh and
+the log/exp-heavy softplus and elu forwards stay with numpy (from 256), whose float32 ufuncs
+are SIMD.
+
+No kernel is compiled with ``parallel=True`` any more, although the table shows 2-3× gains from
+65,536 elements when measured alone: inside a training step a kernel runs right after BLAS
+products, whose OpenBLAS threads keep spinning for ~0.1 s, and Numba's worker threads then
+fight them for the 2 cores. Measured on the 784-512-256-256-128-10 network at batch 1024 (the
+parallel softmax-cross-entropy kernels on 1024 × 10 logits): 33.0 ms per step with the parallel
+bodies, 21.6 ms with serial ones. Standalone, a parallel call also stalls 8–32 ms now and then
+("—" and "stall" above).
 """
 from __future__ import annotations
 
@@ -61,7 +65,7 @@ def sigmoid_reference(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-@njit(parallel=True)
+@njit()
 def sigmoid_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
@@ -201,7 +205,7 @@ def elu_backward_reference(grad, x, alpha):
     return (grad * slope).astype(grad.dtype, copy=False)
 
 
-@njit(parallel=True)
+@njit()
 def elu_backward_numba(grad, x, alpha):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
@@ -234,7 +238,7 @@ def softplus_backward_reference(grad, x, beta):
     return (grad * sigmoid_reference(x * np.asarray(beta, dtype=x.dtype))).astype(grad.dtype)
 
 
-@njit(parallel=True)
+@njit()
 def softplus_backward_numba(grad, x, beta):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
@@ -251,7 +255,7 @@ def silu_reference(x):
     return x * sigmoid_reference(x)
 
 
-@njit(parallel=True)
+@njit()
 def silu_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
@@ -268,7 +272,7 @@ def silu_backward_reference(grad, x):
     return grad * s * (1 + x * (1 - s))
 
 
-@njit(parallel=True)
+@njit()
 def silu_backward_numba(grad, x):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
