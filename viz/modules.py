@@ -138,23 +138,10 @@ def traced_names(trace: ModuleTrace) -> dict:
 
 def assign_ops(order: list, trace: ModuleTrace | None = None, model=None) -> dict:
     """``{id(op node): ModuleCall}`` for the ops in ``order`` that a module produced."""
-    in_graph = {id(n) for n in order}
     owner: dict[int, ModuleCall] = {}
-    for call in (trace.calls if trace is not None else []):
-        out = call.output
-        if out.grad_fn is None or id(out.grad_fn) not in in_graph:
-            continue
-        stop = {id(t) for t in call.inputs}
-        stack, seen = [out.grad_fn], set()
-        while stack:                                    # iterative: no recursion limit
-            node = stack.pop()
-            if id(node) in seen or id(node) not in in_graph:
-                continue
-            seen.add(id(node))
-            owner.setdefault(id(node), call)
-            for t in node.inputs:
-                if id(t) not in stop and t.grad_fn is not None:
-                    stack.append(t.grad_fn)
+    for call, region in _call_regions(order, trace):
+        for node_id in region:
+            owner.setdefault(node_id, call)
     roots = list(trace.roots) if trace is not None else []
     if model is not None:
         roots.append(model)
