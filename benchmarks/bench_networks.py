@@ -1,4 +1,4 @@
-"""Training-step speed of neurona vs PyTorch eager vs numpy by hand, on the course's networks.
+"""Training-step speed of neurona vs PyTorch eager vs numpy (+ Numba) by hand, on the course's nets.
 
 Run: .venv/bin/python benchmarks/bench_networks.py [--quick]
 
@@ -12,13 +12,17 @@ activation modules, the library's loss module, ``optim.SGD``), for the points of
 - one epoch over 60,000 × 784 synthetic samples at batch 128 (469 steps; ``--quick`` runs a tenth
   of the batches and extrapolates by the number of batches, and says so).
 
-Three engines run the same step on the same data from the same initial weights (each engine gets
+Four engines run the same step on the same data from the same initial weights (each engine gets
 its own copy of one seeded draw): neurona, PyTorch eager when torch is installed
-(``torch.set_num_threads(2)``), and "numpy by hand", a hand-written numpy forward / backward /
-update of the same network, which is the floor an engine on top of numpy can hope to reach. The
-step code is the same in both autodiff engines: ``opt.zero_grad()``, the loss of
-``model(x)``, ``loss.backward()``, ``opt.step()``; neurona's ``Sequential`` runs each Linear +
-activation as one fused node, PyTorch's eager mode runs them as two.
+(``torch.set_num_threads(2)``), "numpy by hand", a hand-written numpy forward / backward /
+update of the same network, which is the floor an engine on top of numpy can hope to reach, and
+"numpy + Numba by hand" (column ``numba``), the same math fused into ``@njit(cache=True)``
+functions — per layer, the BLAS product with bias and activation in one pass, forward and
+backward, the loss with its δ in one pass, the SGD update in place, all in one compiled call per
+step (see the notes above ``make_numba``) — which is what an engine built on numpy and Numba
+kernels can approach. The step code is the same in both autodiff engines: ``opt.zero_grad()``,
+the loss of ``model(x)``, ``loss.backward()``, ``opt.step()``; neurona's ``Sequential`` runs each
+Linear + activation as one fused node, PyTorch's eager mode runs them as two.
 
 Method: everything runs in one process. Each engine first does warm-up steps; then, for each
 repeat, every engine times a block of consecutive steps, the engines taking turns (round-robin,
@@ -43,6 +47,7 @@ import argparse
 import contextlib
 import functools
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -53,6 +58,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 import autograd_core as ag
 import bench_overhead  # same directory: sys.path[0] when run as a script
@@ -125,7 +131,7 @@ def make_batch(sizes: tuple[int, ...], loss: str, rows: int, seed: int = SEED + 
     return x, rng.integers(0, sizes[-1], rows)
 
 
-# --- the three engines: make_*(params, activation, loss) -> step(x, t) --------------------------
+# --- the four engines: make_*(params, activation, loss) -> step(x, t) --------------------------
 
 def make_neurona(params: list[np.ndarray], activation: str, loss: str):
     model = nn.Sequential(*_layers(params, activation, nn.Linear, nn.Tanh, nn.ReLU))
@@ -226,11 +232,225 @@ def make_numpy(params: list[np.ndarray], activation: str, loss: str):
     return step
 
 
+# --- numpy + Numba by hand: the same step as make_numpy, fused into @njit(cache=True) code --------
+#
+# One compiled call per training step (_step_mse / _step_ce): the forward of each layer
+# (np.dot → BLAS, then bias + activation in one pass), the loss with its δ in one pass, the
+# backward of each layer (δ @ W, then ⊙ ψ' in one pass; δᵀ @ a into a reused gradient buffer, then
+# the SGD update of W in place; the bias gradient summed row by row and applied in place).
+# Products too small for a BLAS call to pay (n·in·out ≤ _SMALL_PRODUCT) are written as loops.
+# Buffers are kept per batch size, so a step allocates only the bias-gradient rows. np.dot in
+# @njit calls SciPy's OpenBLAS (numpy's is another copy, with its own threads).
+# Whole-step call vs one compiled call per layer and direction driven from Python (µs per step,
+# round-robin medians, 2-core VM): 2-8-8-1 batch 4: 4.1 vs 5.3; 784-…-10 batch 1: 203 vs 236,
+# batch 16: 920 vs 998, batch 128: 3,021 vs 4,325 (noisy), batch 1024: 20,180 vs 19,210 (equal
+# within noise): the whole-step call is kept. tanh: Numba's scalar float32 tanh costs ~6 ns per
+# element, numpy's SIMD ufunc ~0.3 µs per call + ~0.3 ns per element, but calling numpy means
+# leaving the compiled step (one call per layer and direction); measured equal at 1,024
+# elements per hidden layer (2-64-64-1, batch 16), so tanh runs inside the compiled step up to
+# _TANH_INLINE elements per hidden layer (the 2-8-8-1 net at batch 4: 32) and by np.tanh between
+# per-layer compiled calls beyond. No parallel=True: see the docstring of
+# autograd_core/kernels/elementwise.py.
+
+_SMALL_PRODUCT = 4096      # n·in·out up to which a product is a loop, not a BLAS call
+_TANH_INLINE = 1024        # rows × units of a hidden layer up to which tanh is compiled inline
+_NONE, _TANH, _RELU = 0, 1, 2
+
+
+@njit(cache=True)
+def _bias_act(z, b, act):
+    """z ← ψ(z + b) in place, row by row (ψ: identity, tanh or ReLU)."""
+    n, m = z.shape
+    if act == _TANH:
+        for r in range(n):
+            for o in range(m):
+                z[r, o] = math.tanh(z[r, o] + b[o])
+    elif act == _RELU:
+        for r in range(n):
+            for o in range(m):
+                s = z[r, o] + b[o]
+                z[r, o] = s if s > 0 else np.float32(0.0)
+    else:
+        for r in range(n):
+            for o in range(m):
+                z[r, o] += b[o]
+
+
+@njit(cache=True)
+def _linear_forward(a, w, b, z, act):
+    """z ← ψ(a @ wᵀ + b): a (n, in), w (out, in), z (n, out)."""
+    n, k = a.shape
+    m = w.shape[0]
+    if n * k * m <= _SMALL_PRODUCT:
+        for r in range(n):
+            for o in range(m):
+                s = np.float32(0.0)
+                for j in range(k):
+                    s += a[r, j] * w[o, j]
+                z[r, o] = s
+    else:
+        np.dot(a, w.T, z)
+    _bias_act(z, b, act)
+
+
+@njit(cache=True)
+def _linear_backward(a, w, b, delta, gw, dprev, act, lr):
+    """Backward of z = a @ wᵀ + b given δ = ∂loss/∂z (n, out), then SGD on w and b in place.
+
+    With act ≠ 0, also dprev ← (δ @ w) ⊙ ψ'(a), the δ of the layer below, whose activation
+    output is a (ψ' from the output: 1 − a² for tanh, a > 0 for ReLU); computed before w moves.
+    """
+    n, k = a.shape
+    m = w.shape[0]
+    small = n * k * m <= _SMALL_PRODUCT
+    if act != _NONE:
+        if small:
+            for r in range(n):
+                for j in range(k):
+                    s = np.float32(0.0)
+                    for o in range(m):
+                        s += delta[r, o] * w[o, j]
+                    dprev[r, j] = s
+        else:
+            np.dot(delta, w, dprev)
+        if act == _TANH:
+            for r in range(n):
+                for j in range(k):
+                    y = a[r, j]
+                    dprev[r, j] *= 1 - y * y
+        else:
+            for r in range(n):
+                for j in range(k):
+                    dprev[r, j] = dprev[r, j] if a[r, j] > 0 else np.float32(0.0)
+    if small:
+        for o in range(m):
+            for j in range(k):
+                s = np.float32(0.0)
+                for r in range(n):
+                    s += delta[r, o] * a[r, j]
+                w[o, j] -= lr * s
+    else:
+        np.dot(delta.T, a, gw)
+        for o in range(m):
+            for j in range(k):
+                w[o, j] -= lr * gw[o, j]
+    gb = np.zeros(m, np.float32)
+    for r in range(n):
+        for o in range(m):
+            gb[o] += delta[r, o]
+    for o in range(m):
+        b[o] -= lr * gb[o]
+
+
+@njit(cache=True)
+def _mse_delta(out, t, delta):
+    """mean((out − t)²); delta ← 2(out − t)/size."""
+    n, m = out.shape
+    scale = np.float32(2.0 / (n * m))
+    cost = 0.0
+    for r in range(n):
+        for c in range(m):
+            d = out[r, c] - t[r, c]
+            cost += d * d
+            delta[r, c] = d * scale
+    return cost / (n * m)
+
+
+@njit(cache=True)
+def _ce_delta(out, t, delta):
+    """Mean softmax cross-entropy of the rows of out on labels t; delta ← (softmax − onehot)/n."""
+    n, m = out.shape
+    cost = 0.0
+    for r in range(n):
+        top = out[r, 0]
+        for c in range(1, m):
+            top = max(top, out[r, c])
+        total = 0.0
+        for c in range(m):
+            e = math.exp(out[r, c] - top)
+            delta[r, c] = e
+            total += e
+        cost += math.log(total) - (out[r, t[r]] - top)
+        scale = 1.0 / (total * n)
+        for c in range(m):
+            delta[r, c] *= scale
+        delta[r, t[r]] -= 1.0 / n
+    return cost / n
+
+
+@njit(cache=True)
+def _forward_all(x, ws, bs, zs, act):
+    last = len(ws) - 1
+    for i in range(len(ws)):
+        _linear_forward(x if i == 0 else zs[i - 1], ws[i], bs[i], zs[i],
+                        act if i < last else _NONE)
+
+
+@njit(cache=True)
+def _backward_all(x, ws, bs, zs, deltas, gws, act, lr):
+    for i in range(len(ws) - 1, -1, -1):
+        _linear_backward(x if i == 0 else zs[i - 1], ws[i], bs[i], deltas[i], gws[i],
+                         deltas[i - 1] if i else deltas[i], act if i else _NONE, lr)
+
+
+@njit(cache=True)
+def _step_mse(x, t, ws, bs, zs, deltas, gws, act, lr):
+    _forward_all(x, ws, bs, zs, act)
+    cost = _mse_delta(zs[-1], t, deltas[-1])
+    _backward_all(x, ws, bs, zs, deltas, gws, act, lr)
+    return cost
+
+
+@njit(cache=True)
+def _step_ce(x, t, ws, bs, zs, deltas, gws, act, lr):
+    _forward_all(x, ws, bs, zs, act)
+    cost = _ce_delta(zs[-1], t, deltas[-1])
+    _backward_all(x, ws, bs, zs, deltas, gws, act, lr)
+    return cost
+
+
+def make_numba(params: list[np.ndarray], activation: str, loss: str):
+    """make_numpy's step as compiled code: one @njit call per step (see the notes above)."""
+    ps = [p.copy() for p in params]
+    ws, bs = tuple(ps[0::2]), tuple(ps[1::2])
+    gws = tuple(np.empty_like(w) for w in ws)          # δᵀ @ a, reused
+    act = _TANH if activation == "tanh" else _RELU
+    lr = np.float32(LR)
+    whole_step = _step_ce if loss == "ce" else _step_mse
+    loss_delta = _ce_delta if loss == "ce" else _mse_delta
+    widest = max(w.shape[0] for w in ws[:-1])
+    buffers: dict[int, tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = {}
+
+    def step(x: np.ndarray, t: np.ndarray):
+        n = x.shape[0]
+        if n not in buffers:          # layer outputs z (the last one: the logits) and their δ
+            buffers[n] = (tuple(np.empty((n, w.shape[0]), np.float32) for w in ws),
+                          tuple(np.empty((n, w.shape[0]), np.float32) for w in ws))
+        zs, deltas = buffers[n]
+        x = np.ascontiguousarray(x)
+        if act == _RELU or n * widest <= _TANH_INLINE:
+            return whole_step(x, t, ws, bs, zs, deltas, gws, act, lr)
+        # wide tanh layers: one compiled call per layer and direction, tanh by numpy's SIMD ufunc
+        last = len(ws) - 1
+        for i in range(len(ws)):
+            _linear_forward(x if i == 0 else zs[i - 1], ws[i], bs[i], zs[i], _NONE)
+            if i < last:
+                np.tanh(zs[i], out=zs[i])
+        cost = loss_delta(zs[-1], t, deltas[-1])
+        for i in range(last, -1, -1):
+            _linear_backward(x if i == 0 else zs[i - 1], ws[i], bs[i], deltas[i], gws[i],
+                             deltas[i - 1] if i else deltas[i], act if i else _NONE, lr)
+        return cost
+
+    return step
+
+
 def engines() -> dict[str, Callable]:
     found = {"neurona": make_neurona}
     if torch is not None:
         found["torch"] = make_torch
     found["numpy"] = make_numpy
+    found["numba"] = make_numba
     return found
 
 
@@ -286,18 +506,21 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} µs"
 
 
+ENGINES = ("neurona", "torch", "numpy", "numba")
+
+
 def table_row(label: str, medians: dict[str, float]) -> str:
-    row = f"{label:<34}"
-    for name in ("neurona", "torch", "numpy"):
-        row += f" {fmt_time(medians[name]) if name in medians else '—':>10}"
+    row = f"{label:<32}"
+    for name in ENGINES:
+        row += f" {fmt_time(medians[name]) if name in medians else '—':>9}"
     if "torch" in medians:
-        row += (f" {medians['neurona'] / medians['torch']:>10.2f}"
-                f" {medians['numpy'] / medians['torch']:>9.2f}")
+        row += " " + "".join(f" {medians[name] / medians['torch']:>10.2f}"
+                             for name in ENGINES if name != "torch")
     return row
 
 
-TABLE_HEAD = (f"{'network, batch':<34} {'neurona':>10} {'torch':>10} {'numpy':>10}"
-              f" {'neurona/pt':>10} {'numpy/pt':>9}")
+TABLE_HEAD = (f"{'network, batch':<32}" + "".join(f" {name:>9}" for name in ENGINES)
+              + " " + "".join(f" {name + '/pt':>10}" for name in ENGINES if name != "torch"))
 
 
 def bench_steps(quick: bool) -> list[str]:
@@ -473,7 +696,7 @@ def bench_startup(quick: bool) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="fewer repeats and a tenth of the epoch (extrapolated): under 30 s")
+                        help="fewer repeats and a tenth of the epoch (extrapolated): about 40 s")
     parser.add_argument("--settle", type=float, default=SETTLE, metavar="SECONDS",
                         help=f"pause before each timed block (default {SETTLE})")
     args = parser.parse_args()
