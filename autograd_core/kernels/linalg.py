@@ -22,7 +22,8 @@ Measured with ``/tmp``-style prototypes on the 2-core VM, float32, µs per call 
 
 so the compiled pair runs at every size. One exception, measured the same way: Numba's scalar
 ``tanh`` is ~30× slower than numpy's SIMD float32 ufunc (128 × 512 → 256: 830 vs 528 µs), so
-the tanh forward applies ``np.tanh`` in place after the compiled product and bias.
+from 64 outputs the tanh forward applies ``np.tanh`` in place after the compiled product and
+bias (below, the extra numpy call costs more than the scalar loop).
 The references run when JIT is off, for dtypes other than float32/float64, mixed dtypes and
 empty arrays; the callers pass 2-D arrays (the op flattens leading axes first), copied to C order
 when they are not.
@@ -129,21 +130,32 @@ def linear_backward_numba(grad, x, w, y, activation, need_x, need_w, need_b):
 
 
 # --- dispatch ------------------------------------------------------------------------------------
-_jit_on: bool | None = None               # asked once: it imports Numba
+#: the Numba dispatchers once JIT is known to be on (False: JIT off; None: not asked yet, as
+#: asking imports Numba). NOTE: calling the dispatchers directly saves the ``Compiled`` wrapper's
+#: Python call (~0.5 µs), which counts on the course's small layers.
+_dispatchers: tuple | bool | None = None
+#: below this many outputs the tanh runs inside the compiled body: Numba's scalar tanh costs
+#: ~9 ns an element, one more numpy call ~0.6 µs
+_TANH_INSIDE_BELOW = 64
+
+
+def _compiled() -> tuple | bool:
+    global _dispatchers
+    if _dispatchers is None:
+        _dispatchers = jit_enabled() and (linear_forward_numba.dispatcher(),
+                                          linear_backward_numba.dispatcher())
+    return _dispatchers
 
 
 def _compilable(arrays) -> bool:
     """One float dtype (float32 or float64) for all, and no empty array: what the bodies take."""
-    global _jit_on
     dtype = arrays[0].dtype
     if dtype.char not in "fd":
         return False
     for a in arrays:
         if (a.dtype is not dtype and a.dtype != dtype) or a.size == 0:
             return False
-    if _jit_on is None:
-        _jit_on = jit_enabled()
-    return _jit_on
+    return bool(_compiled())
 
 
 def _c_order(a):
@@ -155,12 +167,13 @@ def linear_forward(x, w, b, activation: int):
     arrays = (x, w) if b is None else (x, w, b)
     if not _compilable(arrays):
         return linear_forward_reference(x, w, b, activation)
+    forward = _dispatchers[0]
     bias = np.empty(0, x.dtype) if b is None else _c_order(b)
     x, w = _c_order(x), _c_order(w)
-    if activation == _TANH:
-        z = linear_forward_numba(x, w, bias, _NONE)
+    if activation == _TANH and x.shape[0] * w.shape[0] >= _TANH_INSIDE_BELOW:
+        z = forward(x, w, bias, _NONE)
         return np.tanh(z, out=z)
-    return linear_forward_numba(x, w, bias, activation)
+    return forward(x, w, bias, activation)
 
 
 def linear_backward(grad, x, w, y, activation: int, need_x: bool, need_w: bool, need_b: bool):
@@ -172,5 +185,5 @@ def linear_backward(grad, x, w, y, activation: int, need_x: bool, need_w: bool, 
     grad, x, w = _c_order(grad), _c_order(x), _c_order(w)
     # NOTE: y is not read without an activation; grad stands in for it to keep one signature
     y = grad if activation == _NONE else _c_order(y)
-    gx, gw, gb = linear_backward_numba(grad, x, w, y, activation, need_x, need_w, need_b)
+    gx, gw, gb = _dispatchers[1](grad, x, w, y, activation, need_x, need_w, need_b)
     return (gx if need_x else None, gw if need_w else None, gb if need_b else None)
