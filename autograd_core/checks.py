@@ -7,13 +7,14 @@ disagree it says which input and element, both values, and which op's own backwa
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
 from .dtypes import is_floating
-from .grad_mode import STATE, enable_grad, no_grad
+from .grad_mode import STATE, ModeStack, enable_grad, no_grad
 from .graph import engine
 from .graph.walk import topological_order
 from .tensor import Tensor
@@ -248,21 +249,44 @@ class detect_anomaly(contextlib.ContextDecorator):
 
     def __init__(self, check_nan: bool = True) -> None:
         self.check_nan = check_nan
+        self._previous = ModeStack()            # per thread, as grad mode's (see grad_mode.py)
 
     def __enter__(self) -> detect_anomaly:
-        self.previous = STATE.anomaly_enabled
+        self._previous.push(STATE.anomaly_enabled)
         STATE.anomaly_enabled = self.check_nan
-        self.handle = engine.add_observer(_check_backward_step) if self.check_nan else None
+        _observe_backward(+1 if self.check_nan else 0)
         return self
 
     def __exit__(self, *exc) -> bool:
-        STATE.anomaly_enabled = self.previous
-        if self.handle is not None:
-            self.handle.remove()
+        STATE.anomaly_enabled = self._previous.pop()
+        _observe_backward(-1 if self.check_nan else 0)
         return False
 
 
+_observer_lock = threading.Lock()
+_observer = {"users": 0, "handle": None}
+
+
+def _observe_backward(change: int) -> None:
+    """Keep the backward NaN check registered while any thread is inside ``detect_anomaly``.
+
+    NOTE: observers are process-wide; the check itself reads the calling thread's anomaly mode,
+    so a thread outside ``detect_anomaly`` is never stopped by another thread's block.
+    """
+    if not change:
+        return
+    with _observer_lock:
+        _observer["users"] += change
+        if _observer["users"] and _observer["handle"] is None:
+            _observer["handle"] = engine.add_observer(_check_backward_step)
+        elif not _observer["users"] and _observer["handle"] is not None:
+            _observer["handle"].remove()
+            _observer["handle"] = None
+
+
 def _check_backward_step(step: engine.BackwardStep) -> None:
+    if not STATE.anomaly_enabled:
+        return
     for index, g in enumerate(step.input_grads):
         if g is None or np.isfinite(g.data).all():
             continue

@@ -38,24 +38,56 @@ def is_floating(dtype) -> bool:
     return np.issubdtype(dtype, np.floating)
 
 
+#: dtype kinds a tensor may hold: bool, signed/unsigned integer, floating, complex
+NUMERIC_KINDS = "biufc"
+
+
 def to_array(value, dtype=None, *, copy: bool = False) -> np.ndarray:
-    """Convert ``value`` to an ndarray.
+    """Convert ``value`` to a numeric ndarray in the machine's byte order.
 
     Python floats (and lists holding any float) become the default dtype; Python ints stay int64,
     bools stay bool; numpy arrays and numpy scalars keep their dtype unless ``dtype`` is given.
+    A big-endian array on a little-endian machine (``np.zeros(4, '>f4')``, data read from a file)
+    is converted to native byte order, so the compiled kernels can read it. Strings, objects
+    and ragged lists are rejected with a TypeError/ValueError that says what was expected.
     """
     if isinstance(value, np.ndarray):
         if dtype is not None and value.dtype != dtype:
-            return value.astype(dtype)
-        return value.copy() if copy else value
+            value = value.astype(dtype)
+            copy = False
+        return _checked(value, value.copy() if copy else value)
     if isinstance(value, np.generic):
-        return np.array(value, dtype=dtype)
-    array = np.array(value, dtype=dtype)
+        return _checked(value, np.array(value, dtype=dtype))
+    try:
+        array = np.array(value, dtype=dtype)
+    except ValueError as error:
+        if "inhomogeneous" not in str(error) and "sequence" not in str(error):
+            raise
+        raise ValueError(f"tensor: cannot make a tensor from a ragged nested sequence (the "
+                         f"lists at one depth have different lengths); expected a rectangular "
+                         f"nested list, as for a numpy array. numpy says: {error}") from None
     if dtype is None and array.dtype == np.float64:
         array = array.astype(_default_dtype)
-    elif array.dtype == object:
-        raise TypeError(f"tensor: cannot convert {type(value).__name__} to a numeric array")
+    return _checked(value, array)
+
+
+def _checked(value, array: np.ndarray) -> np.ndarray:
+    """``array`` if its dtype is numeric and native; a native-order copy if only the byte order
+    differs; otherwise a TypeError naming what was given."""
+    dtype = array.dtype
+    if dtype.kind not in NUMERIC_KINDS:
+        what = (f"a numpy array of dtype {dtype}" if isinstance(value, np.ndarray)
+                else f"{type(value).__name__} {value!r:.60}")
+        raise TypeError(f"tensor: cannot make a tensor from {what}: expected numbers (a bool, "
+                        f"integer or floating dtype), not {_kind_name(dtype)}")
+    if not dtype.isnative:
+        return array.astype(dtype.newbyteorder("="))
     return array
+
+
+def _kind_name(dtype: np.dtype) -> str:
+    return {"U": "strings", "S": "bytes", "O": "Python objects", "V": "structured records",
+            "M": "datetimes", "m": "timedeltas"}.get(dtype.kind, f"dtype {dtype}")
 
 
 def scalar_array(value: numbers.Number, like: np.dtype) -> np.ndarray:

@@ -1,40 +1,64 @@
-"""Global switches of the engine: gradient recording and anomaly detection.
+"""Per-thread switches of the engine: gradient recording and anomaly detection.
 
 ``no_grad()`` / ``enable_grad()`` / ``set_grad_enabled(flag)`` work as context managers and as
 decorators, as in PyTorch. While recording is off, operations build no graph.
+
+The switches live in a ``threading.local`` (as PyTorch's grad mode is thread-local): a
+``no_grad`` block in one thread never turns recording off in another, and a new thread starts
+with recording on and anomaly detection off, whatever the thread that started it was doing.
 """
 from __future__ import annotations
 
 import contextlib
+import threading
 
 
-class _State:
-    grad_enabled = True
-    anomaly_enabled = False
+class _State(threading.local):
+    """The calling thread's modes (``threading.local`` runs ``__init__`` once per thread)."""
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly_enabled = False
 
 
 STATE = _State()
 
 
 def is_grad_enabled() -> bool:
-    """True when operations record a graph for backward."""
+    """True when operations record a graph for backward (in the calling thread)."""
     return STATE.grad_enabled
 
 
-class _GradSwitch(contextlib.ContextDecorator):
-    """Set the recording mode on enter and bring the previous one back on exit.
+class ModeStack:
+    """The previous values of a switch, one stack per thread (for context managers).
 
-    NOTE: the previous modes are kept on a stack, because a decorator reuses one instance for
-    every call: a decorated function that recurses (or one instance nested in itself) must still
-    restore the mode of its outermost caller.
+    NOTE: a decorator reuses one instance for every call, possibly from several threads at once,
+    and a decorated function may recurse: each thread keeps its own stack on the instance, so
+    every exit restores the mode its own enter saw.
     """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def push(self, value: bool) -> None:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        stack.append(value)
+
+    def pop(self) -> bool:
+        return self._local.stack.pop()
+
+
+class _GradSwitch(contextlib.ContextDecorator):
+    """Set the recording mode on enter and bring the previous one back on exit."""
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self._previous: list[bool] = []
+        self._previous = ModeStack()
 
     def __enter__(self) -> None:
-        self._previous.append(STATE.grad_enabled)
+        self._previous.push(STATE.grad_enabled)
         STATE.grad_enabled = self.mode
 
     def __exit__(self, *exc) -> bool:
@@ -51,7 +75,7 @@ class set_grad_enabled(_GradSwitch):
 
     def __init__(self, mode: bool) -> None:
         super().__init__(mode)
-        self._previous.append(STATE.grad_enabled)
+        self._previous.push(STATE.grad_enabled)
         STATE.grad_enabled = self.mode
         self._switched_at_init = True
 
@@ -70,6 +94,8 @@ class set_grad_enabled(_GradSwitch):
 
 class no_grad(_GradSwitch):
     """Context manager / decorator: operations inside record no graph (inference, weight updates).
+
+    Per thread: other threads keep recording.
 
     >>> import autograd_core as ag
     >>> x = ag.tensor([1.0], requires_grad=True)

@@ -10,6 +10,7 @@ numpy's ``axis``/``keepdims`` (PyTorch's ``dim``/``keepdim`` are accepted too).
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 
 import numpy as np
@@ -156,9 +157,10 @@ class Tensor:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
                                "require grad")
         if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        return _HookHandle(self._hooks, hook)
+            self._hooks = {}
+        ticket = next(_HOOK_TICKETS)
+        self._hooks[ticket] = hook
+        return _HookHandle(self._hooks, ticket)
 
     def backward(self, gradient=None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
@@ -454,18 +456,22 @@ class Tensor:
     def unsqueeze(self, axis=None, *, dim=None): return ops.unsqueeze(self, axis, dim=dim)
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
     def broadcast_to(self, shape): return ops.broadcast_to(self, shape)
-    expand = broadcast_to
+    def expand(self, *sizes): return ops.expand(self, *sizes)
     def split(self, split_size_or_sections, axis=0, *, dim=None):
         return ops.split(self, split_size_or_sections, axis, dim=dim)
 
 
+_HOOK_TICKETS = itertools.count()
+
+
 class _HookHandle:
-    def __init__(self, hooks: list, hook) -> None:
-        self._hooks, self._hook = hooks, hook
+    """Removes exactly the registration it was returned for (a counter-issued ticket)."""
+
+    def __init__(self, hooks: dict, ticket: int) -> None:
+        self._hooks, self._ticket = hooks, ticket
 
     def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
+        self._hooks.pop(self._ticket, None)
 
 
 def _scaled(other, alpha):

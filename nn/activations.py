@@ -105,11 +105,20 @@ Swish = SiLU
 
 
 class GELU(Module):
-    """x·Φ(x) with the tanh approximation 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))
-    (PyTorch's ``GELU(approximate="tanh")``)."""
+    """x·Φ(x) = ½x(1 + erf(x/√2)), exact by default as PyTorch's ``nn.GELU()``;
+    ``approximate="tanh"`` gives ½x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x)
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
 
 
 class Softmax(Module):

@@ -8,6 +8,7 @@ weights and buffers (e.g. BatchNorm's running statistics) into plain numpy array
 """
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 
@@ -36,6 +37,9 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+_HOOK_IDS = itertools.count()
 
 
 class RemovableHandle:
@@ -195,7 +199,7 @@ class Module:
 
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after each forward (it may return a new output)."""
-        key = id(hook) ^ len(self._forward_hooks) << 40
+        key = next(_HOOK_IDS)          # a ticket: two registrations of one hook never collide
         self._forward_hooks[key] = hook
         return RemovableHandle(self._forward_hooks, key)
 

@@ -10,7 +10,7 @@ Observers (``add_observer``) see every step; viz and ``detect_anomaly`` are buil
 """
 from __future__ import annotations
 
-import sys
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,16 +34,18 @@ class BackwardStep:
     input_grads: tuple
 
 
-_observers: list[Callable[[BackwardStep], None]] = []
+#: ticket -> observer; a handle removes its own registration only (the same function may be
+#: registered twice)
+_observers: dict[int, Callable[[BackwardStep], None]] = {}
+_tickets = itertools.count()
 
 
 class _ObserverHandle:
-    def __init__(self, fn) -> None:
-        self.fn = fn
+    def __init__(self, ticket: int) -> None:
+        self.ticket = ticket
 
     def remove(self) -> None:
-        if self.fn in _observers:
-            _observers.remove(self.fn)
+        _observers.pop(self.ticket, None)
 
     def __enter__(self) -> _ObserverHandle:
         return self
@@ -58,8 +60,9 @@ def add_observer(fn: Callable[[BackwardStep], None]) -> _ObserverHandle:
 
     The handle is also a context manager: ``with add_observer(record): loss.backward()``.
     """
-    _observers.append(fn)
-    return _ObserverHandle(fn)
+    ticket = next(_tickets)
+    _observers[ticket] = fn
+    return _ObserverHandle(ticket)
 
 
 def increment_version(tensor) -> None:
@@ -143,10 +146,8 @@ def run(roots: Sequence, seeds: Sequence, *, retain_graph: bool, create_graph: b
             _run_node(node, grad, pending, leaves, capture, create_graph, hooks)
         # NOTE: a leaf's gradient is complete only after the sweep (it may feed several ops):
         # its hooks see the sum once, as a non-leaf's hooks do
-        for leaf, g in leaves.values():
-            # the engine holds g twice here: in ``leaves`` and as the loop variable
-            private = not (hooks and leaf._hooks) and _is_private(g, 2)
-            _deliver(leaf, g, capture, create_graph, hooks, private)
+        for leaf, g, owned in leaves.values():
+            _deliver(leaf, g, capture, create_graph, hooks, owned and not (hooks and leaf._hooks))
     if not retain_graph:
         # NOTE: released only after the sweep: a node's output tensor is kept alive by its
         # consumers' inputs (the node holds it weakly), and backward rules read it
@@ -206,25 +207,27 @@ def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) ->
             g = _fit_to_input(g, t, op, index)
         if observed is not None:
             observed.append(g)
+        elif t._node is not None:
+            _add_pending(pending, t._node, g)
+        elif id(t) in leaves:
+            _add_leaf(leaves, t, g)
         else:
-            _pass_on(pending, leaves, t, g)
+            leaves[id(t)] = [t, g, _is_fresh(g, grad, node, raw, index)]
     if observed is not None:
-        step = BackwardStep(node, grad, raw, tuple(observed))
-        for observer in list(_observers):
-            observer(step)
-        for t, g in zip(inputs, observed):
-            if g is not None:
-                _pass_on(pending, leaves, t, g)
+        _notify_observers(BackwardStep(node, grad, raw, tuple(observed)), pending, leaves)
 
 
-def _pass_on(pending: dict, leaves: dict, t, g) -> None:
-    """Add ``g`` to what ``t`` has received: its producer's pending gradient, or its leaf sum."""
-    producer = t._node
-    if producer is None:
-        _add_leaf(leaves, t, g)
-    else:
-        previous = pending.get(producer)
-        pending[producer] = g if previous is None else previous + g
+def _notify_observers(step: BackwardStep, pending: dict, leaves: dict) -> None:
+    """Show the step to every observer, then pass its gradients on (never owned: an observer
+    may keep them)."""
+    for observer in list(_observers.values()):
+        observer(step)
+    for t, g in zip(step.node.inputs, step.input_grads):
+        if g is not None:
+            if t._node is not None:
+                _add_pending(pending, t._node, g)
+            else:
+                _add_leaf(leaves, t, g)
 
 
 def _fit_to_input(g, t, op, index):
@@ -241,25 +244,26 @@ def _add_pending(pending: dict, node, g) -> None:
     pending[node] = g if previous is None else previous + g
 
 
-def _add_leaf(leaves: dict, t, g) -> None:
+def _add_leaf(leaves: dict, t, g, owned: bool = False) -> None:
+    """Add ``g`` to leaf ``t``'s sum; ``owned``: the engine may hand ``g`` over without a copy
+    (a sum of two contributions is a new array, so it always is)."""
     entry = leaves.get(id(t))
     if entry is None:
-        leaves[id(t)] = [t, g]
+        leaves[id(t)] = [t, g, owned]
     else:
         entry[1] = entry[1] + g
+        entry[2] = True
 
 
 def _deliver(t, g, capture, create_graph, hooks=True, private=False):
     """The gradient of ``t`` is complete: run its hooks, then capture or accumulate it.
 
     ``private``: nothing outside the engine refers to ``g`` or shares its memory (see
-    ``_is_private``), so it may become ``t.grad`` without a copy.
+    ``_is_fresh``), so it may become ``t.grad`` without a copy.
     """
     if hooks and t._hooks:
-        for hook in list(t._hooks):
-            replaced = hook(g)
-            if replaced is not None:
-                g = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+        for hook in list(t._hooks.values()):
+            g = _run_hook(hook, t, g)
     if capture is not None:
         if id(t) in capture:
             previous = capture[id(t)]
@@ -267,6 +271,36 @@ def _deliver(t, g, capture, create_graph, hooks=True, private=False):
     elif t._node is None or t._retains_grad:
         _accumulate_leaf(t, g, create_graph, private)
     return g
+
+
+def _run_hook(hook, t, g):
+    """``hook(g)``; its result (if any) replaces ``g`` and must keep ``t``'s shape.
+
+    Under ``detect_anomaly`` a NaN or Inf the hook makes (in its ops or its result) is reported
+    as the hook's, not as a forward op's.
+    """
+    anomaly = STATE.anomaly_enabled
+    if anomaly:
+        STATE.anomaly_enabled = False
+    try:
+        replaced = hook(g)
+    finally:
+        if anomaly:
+            STATE.anomaly_enabled = True
+    if replaced is None:
+        return g
+    name = getattr(hook, "__qualname__", type(hook).__name__)
+    if not isinstance(replaced, Tensor):
+        replaced = Tensor(replaced)
+    if replaced.shape != t.shape:
+        raise RuntimeError(f"hook {name!r} registered on a tensor of shape {t.shape} returned a "
+                           f"gradient of shape {replaced.shape}; a hook must return a gradient "
+                           "of the tensor's shape (or None to keep it)")
+    if anomaly and not np.isfinite(replaced.data).all():
+        bad = "nan" if np.isnan(replaced.data).any() else "inf"
+        raise RuntimeError(f"detect_anomaly: hook {name!r} registered on a tensor of shape "
+                           f"{t.shape} returned {bad} in the gradient during backward")
+    return replaced
 
 
 def _accumulate_leaf(t, g, create_graph: bool, private: bool = False) -> None:
@@ -287,31 +321,40 @@ def _accumulate_leaf(t, g, create_graph: bool, private: bool = False) -> None:
         current._bump_version()
 
 
-# NOTE: the counts in _is_private are CPython's up to 3.13; 3.14 may borrow references when it
-# loads local names, so there (and on other interpreters) every first gradient is copied
-_REFCOUNTS_AS_EXPECTED = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+def _is_fresh(g, grad, node, raw: tuple, index: int) -> bool:
+    """True when gradient ``g``, which ``node``'s rule returned for input ``index``, is a new
+    array that nothing outside the engine can see: then it may become a leaf's ``.grad``
+    without a copy (HIPS autograd's ownership flag; PyTorch's AccumulateGrad "steal").
 
-
-def _is_private(g, engine_refs: int) -> bool:
-    """True when only the engine (``engine_refs`` references) holds gradient ``g`` and no other
-    array shares its memory: then it can become a leaf's ``.grad`` without a copy.
-
-    NOTE: this is PyTorch's AccumulateGrad rule ("steal" a gradient whose use count says no one
-    else holds it), written with CPython reference counts. ``sys.getrefcount`` counts its own
-    argument, and here this function's parameter or local name too. Whatever else holds the
-    gradient (an observer's step, a hook, a node's saved value, a second leaf fed the same
-    tensor by ``add``, the caller's ``gradient=``) raises a count and the gradient is copied.
+    Not fresh (copied when it becomes ``.grad``): the incoming gradient passed through (add,
+    identity), which may be the caller's ``gradient=``, a hook's result or a retained grad; a
+    view of any array; the data of the node's inputs, output or saved values; an object the
+    rule returned for another input too. Decided by identities only (no reference counts), so
+    it holds on every Python version.
     """
-    if not _REFCOUNTS_AS_EXPECTED or sys.getrefcount(g) != engine_refs + 2:
-        return False
     data = g.data
-    if sys.getrefcount(data) != 3:              # g.data, ``data``, the argument: no other holder
+    if g is grad or data is grad.data:
         return False
     base = data.base
     if base is None:
-        return data.flags.owndata
-    # memory owned by a non-array object (Numba's allocations) that only this array refers to
-    return not isinstance(base, np.ndarray) and sys.getrefcount(base) == 3
+        if not data.flags.owndata:
+            return False
+    elif isinstance(base, np.ndarray):      # a view (Numba's arrays have a non-array base)
+        return False
+    for i, other in enumerate(raw):
+        if i != index and (other is g or other is data or getattr(other, "data", None) is data):
+            return False
+    for t in node.inputs:
+        if t.data is data:
+            return False
+    out = node._output_ref()
+    if out is not None and out.data is data:
+        return False
+    if node.__dict__:                       # extra saved values (a mask, a saved tensor…)
+        for value in node.__dict__.values():
+            if value is g or value is data or getattr(value, "data", None) is data:
+                return False
+    return True
 
 
 def _prune(order: list, capture: dict) -> list:

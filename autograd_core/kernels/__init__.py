@@ -13,6 +13,8 @@ from .elementwise import (
     elu_backward,
     gelu,
     gelu_backward,
+    gelu_erf,
+    gelu_erf_backward,
     leaky_relu,
     leaky_relu_backward,
     relu,

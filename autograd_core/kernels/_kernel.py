@@ -41,7 +41,9 @@ import numpy as np
 #: every kernel by name (tests iterate over it)
 KERNELS: dict[str, Kernel] = {}
 
-_FLOAT_CHARS = "fd"                          # float32, float64: the dtypes kernels compile for
+#: the dtypes kernels compile for: float32 and float64 in the machine's byte order (a
+#: byte-swapped array has the same ``char`` but Numba cannot type it)
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def prange(*args):
@@ -167,7 +169,7 @@ class Kernel:
             return self._run_inplace(fn, args)
         x = args[0]
         dtype = x.dtype
-        if dtype.char not in _FLOAT_CHARS or x.size == 0:
+        if dtype not in _NATIVE_FLOATS or x.size == 0:
             return self.reference(*args)
         rows = self.rows
         flat_ndim = 2 if rows else 1
@@ -202,7 +204,7 @@ class Kernel:
         had (NOTE: ``reshape(-1)`` of a C-contiguous array is always a view, never a copy)."""
         x = args[0]
         dtype, shape = x.dtype, x.shape
-        if dtype.char not in _FLOAT_CHARS or x.size == 0:
+        if dtype not in _NATIVE_FLOATS or x.size == 0:
             return self.reference(*args)
         views = []
         for a in args:

@@ -150,7 +150,7 @@ def _compiled() -> tuple | bool:
 def _compilable(arrays) -> bool:
     """One float dtype (float32 or float64) for all, and no empty array: what the bodies take."""
     dtype = arrays[0].dtype
-    if dtype.char not in "fd":
+    if dtype.char not in "fd" or not dtype.isnative:      # Numba cannot type swapped bytes
         return False
     for a in arrays:
         if (a.dtype is not dtype and a.dtype != dtype) or a.size == 0:

@@ -54,7 +54,7 @@ _NEVER = math.inf
 # --- SGD -----------------------------------------------------------------------------------------
 def sgd_reference(param, grad, lr):
     """p ← p − η·g."""
-    param -= np.multiply(grad, lr, dtype=param.dtype)
+    param -= np.multiply(grad, lr, dtype=param.dtype.type)
 
 
 @njit(error_model="numpy")
@@ -73,13 +73,13 @@ def sgd_momentum_reference(param, grad, momentum_buffer, lr, momentum, dampening
         np.copyto(buf, grad)
     else:
         np.multiply(buf, momentum, out=buf)
-        buf += np.multiply(grad, 1.0 - dampening, dtype=buf.dtype)
+        buf += np.multiply(grad, 1.0 - dampening, dtype=buf.dtype.type)
     if nesterov:
-        direction = np.multiply(buf, momentum, dtype=param.dtype)
+        direction = np.multiply(buf, momentum, dtype=param.dtype.type)
         direction += grad
     else:
         direction = buf
-    param -= np.multiply(direction, lr, dtype=param.dtype)
+    param -= np.multiply(direction, lr, dtype=param.dtype.type)
 
 
 @njit(error_model="numpy")
@@ -198,7 +198,7 @@ def _rmsprop_step_reference(param, direction, momentum_buffer, lr, momentum):
         np.multiply(momentum_buffer, momentum, out=momentum_buffer)
         momentum_buffer += direction
         direction = momentum_buffer
-    param -= np.multiply(direction, lr, dtype=param.dtype)
+    param -= np.multiply(direction, lr, dtype=param.dtype.type)
 
 
 def rmsprop_reference(param, grad, square_avg, lr, alpha, eps):

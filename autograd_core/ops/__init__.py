@@ -11,8 +11,8 @@ from .elementwise import (abs, add, astype, clip, clone, cos, div, exp, log, max
 from .linalg import linear, matmul
 from .losses import binary_cross_entropy_with_logits, mse_loss, softmax_cross_entropy
 from .reduce import (log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var)
-from .shape import (broadcast_to, concatenate, flatten, getitem, permute, reshape, split, squeeze,
-                    stack, sum_to, transpose, unsqueeze)
+from .shape import (broadcast_to, concatenate, expand, flatten, getitem, permute, reshape, split,
+                    squeeze, stack, sum_to, transpose, unsqueeze)
 
 __all__ = [
     "Op", "shape",
@@ -22,6 +22,6 @@ __all__ = [
     "mul", "neg", "pow", "sin", "sqrt", "sub", "where",
     "linear", "matmul", "binary_cross_entropy_with_logits", "mse_loss", "softmax_cross_entropy",
     "log_softmax", "logsumexp", "max", "mean", "min", "prod", "softmax", "std", "sum", "var",
-    "broadcast_to", "concatenate", "flatten", "getitem", "permute", "reshape", "split", "squeeze",
-    "stack", "sum_to", "transpose", "unsqueeze",
+    "broadcast_to", "concatenate", "expand", "flatten", "getitem", "permute", "reshape", "split",
+    "squeeze", "stack", "sum_to", "transpose", "unsqueeze",
 ]

@@ -289,10 +289,52 @@ swish = silu
 
 
 _SQRT_2_OVER_PI = 0.7978845608028654
+_INV_SQRT_2PI = 0.3989422804014327           # 1/√(2π)
 
 
 class GELU(Op):
-    """Gaussian error linear unit, tanh approximation (as ``approximate='tanh'`` in PyTorch).
+    """Gaussian error linear unit, exact form (PyTorch's default ``approximate='none'``).
+
+    forward    out = x·Φ(x) = ½x(1 + erf(x/√2))
+    backward   grad_x = grad ⊙ (Φ(x) + x·φ(x)),  φ(x) = e^(−x²/2)/√(2π)
+    inverse neuron: activation ψ → ψ'
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, x):
+        return kernels.gelu_erf(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return GELUBackward.apply(grad, ctx.inputs[0])
+
+
+class GELUBackward(Op):
+    """The exact GELU's backward rule as one node (erf is not an op of its own).
+
+    forward    out = grad ⊙ (Φ(x) + x·φ(x))
+    backward   grad_grad = g ⊙ (Φ(x) + x·φ(x)),   grad_x = g ⊙ grad ⊙ φ(x)(2 − x²)
+               (d/dx [Φ + xφ] = φ + φ + x·(−xφ), since φ' = −xφ)
+    inverse neuron: activation ψ → multiply by ψ'(z)
+    """
+
+    inverse_rule = InverseRule.ACTIVATION
+
+    @staticmethod
+    def forward(ctx, grad, x):
+        return kernels.gelu_erf_backward(grad, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        grad, x = ctx.inputs
+        pdf = exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return GELUBackward.apply(g, x), g * grad * pdf * (2 - x * x)
+
+
+class GELUTanh(Op):
+    """Gaussian error linear unit, tanh approximation (PyTorch's ``approximate='tanh'``).
 
     forward    out = ½x(1 + tanh(u)),  u = √(2/π)(x + 0.044715x³)
     backward   grad_x = grad ⊙ (½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²))
@@ -300,6 +342,7 @@ class GELU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    name = "gelu"
 
     @staticmethod
     def forward(ctx, x):
@@ -313,6 +356,11 @@ class GELU(Op):
         return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
 
 
-def gelu(x: Tensor) -> Tensor:
-    """GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
-    return GELU.apply(x)
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU: exact x·Φ(x) by default; ``approximate="tanh"`` for
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (the names of ``torch.nn.functional.gelu``)."""
+    if approximate == "none":
+        return GELU.apply(x)
+    if approximate == "tanh":
+        return GELUTanh.apply(x)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")

@@ -13,7 +13,7 @@ from ..errors import normalize_axis
 from ..grad_mode import is_grad_enabled
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
-from .elementwise import exp, sqrt, where
+from .elementwise import exp, where
 from .shape import broadcast_to, permute, reshape
 
 
@@ -107,6 +107,12 @@ def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
+def _check_ddof(op: str, n: int, ddof: int) -> None:
+    if n - ddof <= 0:
+        raise ValueError(f"{op}: {n} element(s) along the reduced axes with ddof={ddof}; need "
+                         "more than ddof elements")
+
+
 class Var(Op):
     """Variance over axes with ``ddof`` delta degrees of freedom (numpy's default ddof=0).
 
@@ -116,10 +122,7 @@ class Var(Op):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims, ddof):
-        n = _count(x.shape, axis)
-        if n - ddof <= 0:
-            raise ValueError(f"var: {n} element(s) along the reduced axes with ddof={ddof}; need "
-                             "more than ddof elements")
+        _check_ddof("var", _count(x.shape, axis), ddof)
         return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
     @staticmethod
@@ -139,10 +142,38 @@ def var(x: Tensor, axis=None, ddof: int = 0, keepdims: bool = False, *, dim=None
     return Var.apply(x, axis=axis, keepdims=keepdims, ddof=int(ddof))
 
 
+class Std(Op):
+    """Standard deviation over axes, σ = √var, with ``ddof`` as ``Var``.
+
+    forward    out = √(Σᵢ (xᵢ − x̄)² / (n − ddof))
+    backward   grad_x = grad ⊙ (x − x̄) / ((n − ddof)·σ),  and 0 where σ = 0
+    NOTE: its own rule, not sqrt's backward times var's: on constant input that chain is
+    (1/2σ = ∞) · (2(x − x̄) = 0) = NaN; σ = 0 is a minimum of σ, so 0 is the subgradient
+    (as PyTorch's std_backward)
+    """
+
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims, ddof):
+        _check_ddof("std", _count(x.shape, axis), ddof)
+        return np.std(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.inputs[0], ctx.output
+        axis, ddof = ctx.kwargs["axis"], ctx.kwargs["ddof"]
+        zero = out == 0
+        scale = where(zero, 0, grad / where(zero, 1, out)) / (_count(x.shape, axis) - ddof)
+        return _expand(scale, ctx) * (x - mean(x, axis=axis, keepdims=True))
+
+
 def std(x: Tensor, axis=None, ddof: int = 0, keepdims: bool = False, *, dim=None, keepdim=None,
         correction=None) -> Tensor:
-    """Standard deviation √var (same arguments as ``var``)."""
-    return sqrt(var(x, axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction))
+    """Standard deviation √var (same arguments as ``var``; gradient 0 where σ = 0)."""
+    axis, keepdims = _axes("std", x, axis, keepdims, dim, keepdim)
+    ddof = correction if correction is not None else ddof
+    return Std.apply(x, axis=axis, keepdims=keepdims, ddof=int(ddof))
 
 
 class _Extremum(Op):

@@ -46,6 +46,25 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     return BroadcastTo.apply(x, shape=tuple(shape))
 
 
+def expand(x: Tensor, *sizes) -> Tensor:
+    """PyTorch's ``x.expand(2, 3, 4)`` (or one tuple): ``broadcast_to`` where −1 keeps the size of
+    that dimension; new leading dimensions must be given (−1 there is an error, as in PyTorch)."""
+    shape = _shape_args(sizes)
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: the number of sizes given ({len(shape)}) must be at least the "
+                         f"number of dimensions of the tensor (shape {x.shape})")
+    resolved = []
+    for i, size in enumerate(shape):
+        if size == -1:
+            if i < lead:
+                raise ValueError(f"expand: -1 is not allowed for the new leading dimension {i} "
+                                 f"(sizes {shape}, tensor shape {x.shape})")
+            size = x.shape[i - lead]
+        resolved.append(size)
+    return broadcast_to(x, resolved)
+
+
 def _sum_to_axes(shape: tuple, target: tuple) -> tuple[tuple[int, ...], bool] | None:
     """Axes of ``shape`` to sum so that the result has ``target`` shape, or None if impossible."""
     lead = len(shape) - len(target)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import strategies as st
+from scipy import special
 
 import autograd_core as ag
 from tests.strategies import (arrays, away_from, axes, broadcast_target, broadcastable_pair,
@@ -187,8 +188,17 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _gelu(x):
+def _gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + special.erf(x / np.sqrt(2.0)))
+
+
+def _gelu_backward(grad, x):
+    return grad * (0.5 * (1.0 + special.erf(x / np.sqrt(2.0)))
+                   + x * np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi))
 
 
 ACTIVATIONS = [
@@ -202,6 +212,7 @@ ACTIVATIONS = [
            binary(elements_b=reals(-0.95, 0.95)), lambda grad, y: grad * (1 - y * y)),
     OpCase("ReLUBackward", ag.Op.registry["ReLUBackward"].apply,
            binary(elements_b=away_from(0.0)), lambda grad, y: np.where(y > 0, grad, 0.0)),
+    OpCase("GELUBackward", ag.Op.registry["GELUBackward"].apply, binary(), _gelu_backward),
     OpCase("LeakyReLU", lambda x, negative_slope: ag.leaky_relu(x, negative_slope),
            unary(away_from(0.0), negative_slope=st.sampled_from([0.01, 0.2])),
            lambda x, negative_slope: np.where(x > 0, x, negative_slope * x)),
@@ -213,6 +224,7 @@ ACTIVATIONS = [
            lambda x, beta: np.log1p(np.exp(beta * x)) / beta),
     OpCase("SiLU", ag.silu, unary(), lambda x: x * _sigmoid(x)),
     OpCase("GELU", ag.gelu, unary(), _gelu),
+    OpCase("GELUTanh", lambda x: ag.gelu(x, approximate="tanh"), unary(), _gelu_tanh),
 ]
 
 
@@ -247,6 +259,11 @@ REDUCTIONS = [
                                                          keepdims=keepdims),
            reduction(min_count=2, ddof=st.sampled_from([0, 1])),
            lambda x, axis, keepdims, ddof: np.var(x, axis=_np_axis(axis, x.ndim), ddof=ddof,
+                                                  keepdims=keepdims)),
+    OpCase("Std", lambda x, axis, keepdims, ddof: ag.std(x, axis=axis, ddof=ddof,
+                                                         keepdims=keepdims),
+           reduction(min_count=2, distinct=True, ddof=st.sampled_from([0, 1])),
+           lambda x, axis, keepdims, ddof: np.std(x, axis=_np_axis(axis, x.ndim), ddof=ddof,
                                                   keepdims=keepdims)),
     OpCase("Max", lambda x, axis, keepdims: ag.max(x, axis=axis, keepdims=keepdims),
            reduction(min_count=1, distinct=True),

@@ -81,6 +81,8 @@ CASES = {
                  [SELU_SCALE, 0.0, SELU_SCALE * SELU_ALPHA]),
     "silu": Case(lambda x, d: ag.silu(x), MIXED, [1000.0, 0.0, 0.0], [1.0, 0.0, 0.5]),
     "gelu": Case(lambda x, d: ag.gelu(x), MIXED, [1000.0, 0.0, 0.0], [1.0, 0.0, 0.5]),
+    "gelu_tanh": Case(lambda x, d: ag.gelu(x, approximate="tanh"), MIXED, [1000.0, 0.0, 0.0],
+                      [1.0, 0.0, 0.5]),
     "logsumexp_mixed": Case(lambda x, d: ag.logsumexp(x), MIXED, 1000.0, [1.0, 0.0, 0.0]),
     "logsumexp_equal_large": Case(lambda x, d: ag.logsumexp(x), [1000.0, 1000.0], 1000.0 + LN2,
                                   [0.5, 0.5], grad_atol32=LSE_F32),
@@ -177,6 +179,7 @@ SWEEP_OPS = {
     "selu": ag.selu,
     "silu": ag.silu,
     "gelu": ag.gelu,
+    "gelu_tanh": lambda x: ag.gelu(x, approximate="tanh"),
     "logsumexp": lambda x: ag.logsumexp(x.reshape(3, -1), axis=1),
     "log_softmax": lambda x: ag.log_softmax(x.reshape(3, -1), axis=1),
     "softmax": lambda x: ag.softmax(x.reshape(3, -1), axis=0),
@@ -251,6 +254,7 @@ def test_masked_entries(name, dtype):
 DTYPE_OPS = {
     "sigmoid": ag.sigmoid, "tanh": ag.tanh, "softplus": lambda x: ag.softplus(x, beta=2.5),
     "elu": lambda x: ag.elu(x, alpha=0.3), "selu": ag.selu, "silu": ag.silu, "gelu": ag.gelu,
+    "gelu_tanh": lambda x: ag.gelu(x, approximate="tanh"),
     "logsumexp": lambda x: ag.logsumexp(x, axis=0), "log_softmax": ag.log_softmax,
     "softmax": ag.softmax, "leaky_relu": lambda x: ag.leaky_relu(x, 0.2),
     "softmax_cross_entropy": lambda x: ag.softmax_cross_entropy(

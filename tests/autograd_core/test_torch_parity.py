@@ -193,7 +193,9 @@ UNARY_OPS = {
                        "any"),
     "silu": (ag.silu, F.silu, "any"),
     "swish": (ag.swish, F.silu, "any"),
-    "gelu_tanh": (ag.gelu, lambda x: F.gelu(x, approximate="tanh"), "any"),
+    "gelu": (ag.gelu, F.gelu, "any"),
+    "gelu_tanh": (lambda x: ag.gelu(x, approximate="tanh"),
+                  lambda x: F.gelu(x, approximate="tanh"), "any"),
     "clip": (lambda x: ag.clip(x, -0.5, 0.8), lambda x: torch.clamp(x, -0.5, 0.8), "any"),
     "clip_min": (lambda x: ag.clip(x, min=-0.5), lambda x: torch.clamp(x, min=-0.5), "any"),
     "clip_max": (lambda x: ag.clip(x, max=0.3), lambda x: torch.clamp(x, max=0.3), "any"),
@@ -778,12 +780,13 @@ def test_grad_of_grad_softmax_cross_entropy(smoothing):
 
 def test_grad_of_grad_activations_and_reductions():
     def ours(x):
-        return (ag.sigmoid(x) * ag.softplus(x) + ag.gelu(x) + ag.elu(x) ** 2).sum() + \
+        return (ag.sigmoid(x) * ag.softplus(x) + ag.gelu(x) + ag.elu(x) ** 2
+                + ag.gelu(x, approximate="tanh")).sum() + \
             ag.logsumexp(x, axis=1).sum() + ag.log_softmax(x, axis=0).var() + ag.std(x)
 
     def theirs(x):
-        return (torch.sigmoid(x) * F.softplus(x) + F.gelu(x, approximate="tanh") +
-                F.elu(x) ** 2).sum() + torch.logsumexp(x, dim=1).sum() + \
+        return (torch.sigmoid(x) * F.softplus(x) + F.gelu(x) + F.elu(x) ** 2
+                + F.gelu(x, approximate="tanh")).sum() + torch.logsumexp(x, dim=1).sum() + \
             torch.log_softmax(x, dim=0).var(correction=0) + x.std(correction=0)
 
     _second_order_parity(ours, theirs, [_uniform((3, 4), seed=1)])

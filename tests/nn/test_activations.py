@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import special
 
 import autograd_core as ag
 import nn
@@ -38,9 +39,12 @@ CASES = {
     "Softplus": (nn.Softplus(2.0), lambda x: np.log1p(np.exp(2 * x)) / 2,
                  lambda t: t.nn.Softplus(beta=2.0, threshold=1e9)),
     "SiLU": (nn.SiLU(), lambda x: x * _sigmoid(x), lambda t: t.nn.SiLU()),
-    "GELU": (nn.GELU(), lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
-                                                         * (x + 0.044715 * x ** 3))),
-             lambda t: t.nn.GELU(approximate="tanh")),
+    "GELU": (nn.GELU(), lambda x: 0.5 * x * (1 + special.erf(x / math.sqrt(2))),
+             lambda t: t.nn.GELU()),
+    "GELUTanh": (nn.GELU(approximate="tanh"),
+                 lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
+                                                  * (x + 0.044715 * x ** 3))),
+                 lambda t: t.nn.GELU(approximate="tanh")),
     "Softmax": (nn.Softmax(dim=-1), _softmax, lambda t: t.nn.Softmax(dim=-1)),
     "Softmax0": (nn.Softmax(dim=0), lambda x: _softmax(x.T).T, lambda t: t.nn.Softmax(dim=0)),
     "LogSoftmax": (nn.LogSoftmax(dim=1), lambda x: np.log(_softmax(x)),
