@@ -219,6 +219,21 @@ class Tensor:
         """The underlying array (not a copy)."""
         return self.data
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(t)``: the values of a tensor that does not require grad.
+
+        NOTE: without it numpy would iterate the tensor into an object array of 0-d tensors.
+        A tensor that requires grad is refused (as PyTorch does): a numpy function on it would
+        silently drop the gradient; ``t.numpy()`` or ``t.detach()`` say so explicitly.
+        """
+        if self._requires_grad:
+            raise TypeError(f"numpy: a tensor that requires grad ({describe(self)}) cannot be "
+                            "converted to an array implicitly: the result would carry no "
+                            "gradient. Use the tensor's own operations to keep the gradient, or "
+                            "t.detach().numpy() / t.numpy() for the values")
+        data = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return data.copy() if copy else data
+
     def item(self) -> float | int | bool:
         """The single value of a one-element tensor as a Python number."""
         if self.data.size != 1:
@@ -395,7 +410,8 @@ class Tensor:
     def silu(self): return ops.silu(self)
     swish = silu
     def pow(self, exponent): return ops.pow(self, exponent)
-    def clip(self, min=None, max=None): return ops.clip(self, min, max)
+    def clip(self, min=None, max=None, *, out=None):
+        return ops.clip(_numpy_call(self, "clip", None, out), min, max)
     clamp = clip
     def maximum(self, other): return ops.maximum(self, other)
     def minimum(self, other): return ops.minimum(self, other)
@@ -411,26 +427,37 @@ class Tensor:
     def clone(self): return ops.clone(self)
 
     # --- reductions (numpy names; PyTorch's dim/keepdim accepted) -------------------------------
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    # NOTE: ``dtype``/``out`` are the keywords numpy passes when ``np.sum(t)``, ``np.mean(t)``…
+    # delegate to these methods: ``dtype`` casts first (differentiably), ``out`` must be None
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+        return ops.sum(_numpy_call(self, "sum", dtype, out), axis, keepdims, dim=dim,
+                       keepdim=keepdim)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+        return ops.mean(_numpy_call(self, "mean", dtype, out), axis, keepdims, dim=dim,
+                        keepdim=keepdim)
 
-    def var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None):
-        return ops.var(self, axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction)
+    def var(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None,
+            dtype=None, out=None):
+        return ops.var(_numpy_call(self, "var", dtype, out), axis, ddof, keepdims, dim=dim,
+                       keepdim=keepdim, correction=correction)
 
-    def std(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None):
-        return ops.std(self, axis, ddof, keepdims, dim=dim, keepdim=keepdim, correction=correction)
+    def std(self, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None, correction=None,
+            dtype=None, out=None):
+        return ops.std(_numpy_call(self, "std", dtype, out), axis, ddof, keepdims, dim=dim,
+                       keepdim=keepdim, correction=correction)
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
+        return ops.max(_numpy_call(self, "max", None, out), axis, keepdims, dim=dim,
+                       keepdim=keepdim)
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
+        return ops.min(_numpy_call(self, "min", None, out), axis, keepdims, dim=dim,
+                       keepdim=keepdim)
 
-    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.prod(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+        return ops.prod(_numpy_call(self, "prod", dtype, out), axis, keepdims, dim=dim,
+                        keepdim=keepdim)
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return ops.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
@@ -438,14 +465,21 @@ class Tensor:
     def softmax(self, axis=-1, *, dim=None): return ops.softmax(self, axis, dim=dim)
     def log_softmax(self, axis=-1, *, dim=None): return ops.log_softmax(self, axis, dim=dim)
 
-    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
+        return ops.argmax(_numpy_call(self, "argmax", None, out), axis, keepdims, dim=dim,
+                          keepdim=keepdim)
 
-    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None, out=None):
+        return ops.argmin(_numpy_call(self, "argmin", None, out), axis, keepdims, dim=dim,
+                          keepdim=keepdim)
 
-    def all(self, axis=None): return Tensor(np.all(self.data, axis=axis))
-    def any(self, axis=None): return Tensor(np.any(self.data, axis=axis))
+    def all(self, axis=None, keepdims=False, *, out=None):
+        _numpy_call(self, "all", None, out)
+        return Tensor(np.all(self.data, axis=axis, keepdims=keepdims))
+
+    def any(self, axis=None, keepdims=False, *, out=None):
+        _numpy_call(self, "any", None, out)
+        return Tensor(np.any(self.data, axis=axis, keepdims=keepdims))
 
     # --- shape ------------------------------------------------------------------------------------
     def reshape(self, *shape): return ops.reshape(self, *shape)
@@ -472,6 +506,15 @@ class _HookHandle:
 
     def remove(self) -> None:
         self._hooks.pop(self._ticket, None)
+
+
+def _numpy_call(t: Tensor, op: str, dtype, out) -> Tensor:
+    """``t`` cast to ``dtype`` (if given) for a reduction called through numpy (``np.sum(t)``);
+    an ``out=`` array is refused: a tensor op makes a new tensor, it never writes into one."""
+    if out is not None:
+        raise TypeError(f"{op}: out= is not supported on tensors (got {describe(out)}); use the "
+                        f"returned tensor instead, e.g. y = np.{op}(t) or t.{op}()")
+    return t if dtype is None else ops.astype(t, dtype)
 
 
 def _scaled(other, alpha):

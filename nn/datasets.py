@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import tempfile
 import urllib.error
@@ -241,7 +242,7 @@ def _parse_idx(path: Path, raw: bytes, ndim: int) -> np.ndarray:
     if len(raw) < header:
         raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes, expected {header})")
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape)) + header
+    expected = math.prod(shape) + header        # Python ints: sizes up to 2³²−1 cannot overflow
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "longer than its header says"
         raise ValueError(f"{path}: IDX file is {what}: {len(raw)} bytes for shape {shape}, "

@@ -16,6 +16,7 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+from autograd_core.interrupts import deferred_interrupts
 
 
 class Parameter(Tensor):
@@ -378,7 +379,7 @@ class Module:
         if problems:
             raise RuntimeError(f"load_state_dict: error(s) loading the state into "
                                f"{type(self).__name__}: " + "; ".join(problems))
-        with ag.no_grad():
+        with ag.no_grad(), deferred_interrupts():      # every tensor is written, or none
             for key, value in arrays.items():
                 own[key].copy_(value)
         return missing, unexpected

@@ -17,13 +17,16 @@ file (headers and directory included) is detected.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import math
 import os
-import tempfile
+import secrets
+import stat
 import struct
+import time
 import zipfile
 import zlib
 
@@ -82,8 +85,8 @@ def save(obj, path: str | os.PathLike) -> None:
 
 
 def _write_archive(path, arrays: dict[str, np.ndarray]) -> None:
-    """An .npz of ``arrays`` whose zip comment is the SHA-256 of the bytes before it; written to
-    a temporary file and renamed, so an interrupted save never leaves half a file at ``path``."""
+    """An .npz of ``arrays`` whose zip comment is the SHA-256 of the bytes before it, written
+    atomically to ``path`` (see ``write_atomic``)."""
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with zipfile.ZipFile(buffer, "a") as archive:
@@ -91,17 +94,107 @@ def _write_archive(path, arrays: dict[str, np.ndarray]) -> None:
     data = bytearray(buffer.getvalue())
     digest = hashlib.sha256(data[:-_COMMENT_SIZE]).hexdigest().encode()
     data[-_COMMENT_SIZE:] = _DIGEST_PREFIX + digest
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".neurona-", suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(path)))
+    write_atomic(path, data)
+
+
+_TMP_SUFFIX = ".neurona-tmp"
+#: a temporary file of a save whose process is gone, or older than this, is removed by the next
+#: save into the same folder
+_STALE_SECONDS = 24 * 3600
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, who: str = "save") -> None:
+    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of the
+    new one, whatever happens (Ctrl-C, an error, the process killed, a power cut).
+
+    The bytes go to a temporary file beside the target, are flushed to disk (``fsync``), and the
+    file is renamed over the target (atomic on POSIX and Windows), then the folder is synced.
+    The new file gets the permissions ``open()`` would give (the umask's; an existing target's
+    own mode is kept). A symlink is followed: its target is replaced, the link stays. Temporary
+    files that a killed save left behind are removed.
+    """
+    target = _resolve_target(os.fspath(path), who)
+    folder, name = os.path.split(target)
+    _sweep_stale(folder, name)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
+    # NOTE: os.open with 0o666 lets the kernel apply the umask, as open()/np.savez do
+    # (tempfile.mkstemp would force 0600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
-        os.replace(tmp, path)
+            file.flush()
+            os.fsync(file.fileno())
+        _keep_mode(target, tmp)
+        os.replace(tmp, target)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+    _sync_folder(folder)
+
+
+def _resolve_target(path: str, who: str) -> str:
+    """The file to replace: ``path`` with symlinks followed; its folder must exist."""
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{who}: cannot write {path!r}: the folder {folder!r} does not "
+                                "exist (create it first, e.g. os.makedirs)")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"{who}: cannot write {path!r}: it is a folder")
+    return target
+
+
+def _keep_mode(target: str, tmp: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+
+
+def _sync_folder(folder: str) -> None:
+    """fsync the folder so the rename itself survives a power cut (POSIX; skipped elsewhere)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sweep_stale(folder: str, name: str) -> None:
+    """Remove ``.<name>.<pid>.<random>.neurona-tmp`` files whose writer process is gone (or that
+    are older than a day): what a save killed between writing and renaming leaves."""
+    prefix = f".{name}."
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(_TMP_SUFFIX)):
+            continue
+        pid = entry[len(prefix):-len(_TMP_SUFFIX)].split(".")[0]
+        full = os.path.join(folder, entry)
+        with contextlib.suppress(OSError, ValueError):
+            old = time.time() - os.stat(full).st_mtime > _STALE_SECONDS
+            if old or not _process_alive(int(pid)):
+                os.remove(full)
+
+
+def _process_alive(pid: int) -> bool:
+    # NOTE: on Windows os.kill(pid, 0) would terminate the process: rely on the age there
+    if pid == os.getpid() or os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True                      # someone else's process, or no way to tell: keep it
+    return True
 
 
 class _Decoder:
@@ -165,6 +258,7 @@ def _read(path: str) -> tuple[dict, dict[str, np.ndarray]]:
     expected = comment[len(_DIGEST_PREFIX):]
     if hashlib.sha256(data[:-_COMMENT_SIZE]).hexdigest().encode() != expected:
         raise ValueError("its SHA-256 checksum does not match its contents")
+    _check_entries(data)
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         names = list(archive.files)
         if STRUCTURE_KEY not in names:
@@ -180,6 +274,46 @@ def _read(path: str) -> tuple[dict, dict[str, np.ndarray]]:
         raise ValueError(f"it has format version {header.get('version')!r}; this neurona reads "
                          f"version {VERSION}")
     return header, arrays
+
+
+def _check_entries(data: bytes) -> None:
+    """Check every entry's sizes before anything is decompressed or allocated.
+
+    NOTE: a checksum proves nothing against a forged file (anyone can compute SHA-256), and
+    ``np.load`` allocates the array an ``.npy`` header declares before reading it. nn.save
+    writes uncompressed entries, so each entry must be stored (no deflate bomb), hold exactly
+    the bytes the zip directory says, lie inside the file, and its ``.npy`` header must declare
+    an array of exactly that many bytes: then nothing bigger than the file is ever allocated.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"entry {name!r} is compressed; nn.save writes uncompressed "
+                                 "entries")
+            if (info.file_size != info.compress_size
+                    or info.header_offset + info.compress_size > len(data)):
+                raise ValueError(f"entry {name!r} declares {info.file_size} bytes, which do not "
+                                 f"fit in the file ({len(data)} bytes)")
+            with archive.open(info) as member:
+                need = _npy_bytes(member, name)
+            if need != info.file_size:
+                raise ValueError(f"entry {name!r}: its header declares an array of {need} bytes "
+                                 f"with the header, but the entry holds {info.file_size}")
+
+
+def _npy_bytes(member, name: str) -> int:
+    """Size in bytes (header included) of the ``.npy`` whose header starts ``member``."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f"entry {name!r} has .npy format version {version}")
+    if dtype.hasobject:
+        raise ValueError(f"entry {name!r} holds Python objects (pickle), which are never loaded")
+    return member.tell() + math.prod(shape) * dtype.itemsize
 
 
 def load(path: str | os.PathLike):

@@ -22,10 +22,14 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
+import string
 import warnings
 from collections.abc import Callable
 
 import numpy as np
+
+from autograd_core.interrupts import deferred_interrupts
 
 __all__ = ["Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "TerminateOnNaN", "CSVLogger"]
@@ -90,8 +94,16 @@ class CallbackList(Callback):
             callback.on_train_begin(logs)
 
     def on_train_end(self, logs=None):
+        """Every callback's ``on_train_end``, even when one raises (the first error is raised
+        after the others ran): cleanup of one must not be skipped because another failed."""
+        first_error = None
         for callback in self.callbacks:
-            callback.on_train_end(logs)
+            try:
+                callback.on_train_end(logs)
+            except Exception as error:
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
 
     def on_epoch_begin(self, epoch, logs=None):
         for callback in self.callbacks:
@@ -228,9 +240,35 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
 
+    def on_train_begin(self, logs=None):
+        """Check the path's fields against the logs ``fit`` will produce (its
+        ``params["metrics"]``), so a typo fails before the first epoch rather than after it."""
+        names = self.params.get("metrics")
+        if names is not None:
+            self._format(0, {name: 0.0 for name in names})
+
+    def _format(self, epoch: int, logs: dict) -> str:
+        """The path for ``epoch`` (0-based) with the logs' values filled in."""
+        fields = {name for _, name, _, _ in string.Formatter().parse(self.path) if name is not None}
+        available = ["epoch", *sorted(logs)]
+        for name in fields:
+            key = re.split(r"[.\[]", name, maxsplit=1)[0]
+            if key == "" or key.isdigit():
+                raise ValueError(f"ModelCheckpoint: the path {self.path!r} has a positional "
+                                 f"field {{{name}}}; name a log instead: {', '.join(available)}")
+            if key not in available:
+                raise ValueError(f"ModelCheckpoint: the path {self.path!r} uses the field "
+                                 f"{{{key}}}, which is not in the logs; available fields: "
+                                 f"{', '.join(available)}")
+        try:
+            return self.path.format(epoch=epoch + 1, **logs)
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+            raise ValueError(f"ModelCheckpoint: cannot fill the path {self.path!r} with "
+                             f"epoch={epoch + 1} and the logs: {error}") from None
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        path = self.path.format(epoch=epoch + 1, **logs)
+        path = self._format(epoch, logs)
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
@@ -311,8 +349,9 @@ class CSVLogger(Callback):
             if not self._has_header:
                 self._writer.writeheader()
         row = {"epoch": epoch, **{key: logs.get(key, "NA") for key in self._keys}}
-        self._writer.writerow(row)
-        self._file.flush()
+        with deferred_interrupts():             # a row is written whole, or not at all
+            self._writer.writerow(row)
+            self._file.flush()
 
     def on_train_end(self, logs=None):
         if self._file is not None:

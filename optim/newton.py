@@ -8,6 +8,7 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+from autograd_core.interrupts import deferred_interrupts
 
 from .optimizer import Optimizer, check_hyperparameter
 
@@ -81,7 +82,7 @@ class Newton(Optimizer):
             n = gradient.size
             raise ValueError(f"Newton.step: the {n}×{n} Hessian (+ damping) is singular "
                              f"({error}); use damping > 0") from None
-        with ag.no_grad():
+        with ag.no_grad(), deferred_interrupts():       # all parameters move, or none
             offset = 0
             for p, group in pairs:
                 part = delta[offset:offset + p.size].reshape(p.shape)

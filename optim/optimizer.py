@@ -17,6 +17,7 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+from autograd_core.interrupts import deferred_interrupts
 
 __all__ = ["Optimizer", "check_hyperparameter"]
 
@@ -134,11 +135,14 @@ class Optimizer:
             with ag.enable_grad():
                 loss = closure()
         with ag.no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = self._prepare_grad(p, group)
+            # NOTE: all-or-nothing: every gradient is checked and prepared first (a bad one
+            # raises before any parameter moves), then the updates run with Ctrl-C held back
+            # until the last one is done. Only an error inside ``_update`` itself (a bug, out of
+            # memory) can still stop a step halfway; the exception then says so.
+            work = [(p, self._prepare_grad(p, group), group) for group in self.param_groups
+                    for p in group["params"] if p.grad is not None]
+            with deferred_interrupts():
+                for p, grad, group in work:
                     self._update(p.data, grad, self.state.setdefault(p, {}), group)
                     _mark_modified(p)
         return loss
@@ -208,10 +212,12 @@ class Optimizer:
                                  "which no group lists")
             new_state[p] = {name: _cast_like(self._name, name, v, p)
                             for name, v in values.items()}
-        for saved, group in zip(groups, self.param_groups):
-            options = {k: v for k, v in saved.items() if k != "params"}
-            group.update(copy.deepcopy(options))
-        self.state = new_state
+        options = [copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
+                   for saved in groups]
+        with deferred_interrupts():                      # the groups and the state, or nothing
+            for group, values in zip(self.param_groups, options):
+                group.update(values)
+            self.state = new_state
 
 
 def _mark_modified(p: Tensor) -> None:

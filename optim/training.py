@@ -23,6 +23,7 @@ import numpy as np
 
 import nn
 from autograd_core import Tensor, no_grad
+from autograd_core.interrupts import deferred_interrupts
 from nn.data import DataLoader, TensorDataset
 
 from .callbacks import Callback, CallbackList
@@ -239,6 +240,11 @@ def fit(model, loss_fn: Callable, optimizer, train_data, *, epochs: int,
     Logs per epoch: ``loss``, the metrics, ``val_loss`` and ``val_<metric>`` with validation
     data, and ``lr`` (group 0's rate during the epoch).
 
+    Interrupted (Ctrl-C, an exception in a callback, the loss or the model), ``fit`` still runs
+    every callback's ``on_train_end`` (logs ``{"interrupted": True}``) before the exception
+    propagates: CSV files are closed, ``restore_best_weights`` restores. An optimizer step is
+    never left half done (see ``Optimizer.step``).
+
     >>> import optim
     >>> X, y = nn.datasets.gaussians(100, seed=0)
     >>> model = nn.Sequential(nn.Linear(2, 2))
@@ -257,28 +263,64 @@ def fit(model, loss_fn: Callable, optimizer, train_data, *, epochs: int,
                   else _as_loader(validation_data, None, False, None, "fit (validation_data)"))
     history = History()
     callback_list = CallbackList([*callbacks, history])
-    params = {"epochs": int(epochs), "steps": len(loader), "verbose": verbose}
+    params = {"epochs": int(epochs), "steps": len(loader), "verbose": verbose,
+              "metrics": _log_names(resolved, val_loader is not None)}
     callback_list.set_context(model, optimizer, params)
-    callback_list.on_train_begin()
-    with _progress(int(epochs), verbose) as bar:
-        for epoch in range(int(epochs)):
-            callback_list.on_epoch_begin(epoch)
-            lr = float(optimizer.param_groups[0]["lr"])
-            logs = _run_epoch(model, loss_fn, optimizer, loader, resolved, callback_list, bar)
-            if val_loader is not None:
-                val_logs = _evaluate(model, val_loader, loss_fn, resolved)
-                logs.update({f"val_{name}": value for name, value in val_logs.items()})
-            logs["lr"] = lr
-            callback_list.on_epoch_end(epoch, logs)
-            if scheduler is not None:
-                _step_scheduler(scheduler, logs)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "lr"}, refresh=False)
-            bar.update(1)
-            if callback_list.stop_training:
-                break
-    model.train()
-    callback_list.on_train_end()
+    try:
+        callback_list.on_train_begin()
+        with _progress(int(epochs), verbose) as bar:
+            for epoch in range(int(epochs)):
+                _run_full_epoch(epoch, model, loss_fn, optimizer, loader, val_loader, resolved,
+                                callback_list, scheduler, bar)
+                if callback_list.stop_training:
+                    break
+    except BaseException as error:
+        _end_training(model, callback_list, error)
+        raise
+    _end_training(model, callback_list, None)
     return history
+
+
+def _log_names(metrics: dict, validation: bool) -> list[str]:
+    """The keys of each epoch's logs (Keras's ``params["metrics"]``), ``lr`` last."""
+    names = ["loss", *metrics]
+    return names + [f"val_{name}" for name in names if validation] + ["lr"]
+
+
+def _run_full_epoch(epoch, model, loss_fn, optimizer, loader, val_loader, metrics, callbacks,
+                    scheduler, bar) -> None:
+    callbacks.on_epoch_begin(epoch)
+    lr = float(optimizer.param_groups[0]["lr"])
+    logs = _run_epoch(model, loss_fn, optimizer, loader, metrics, callbacks, bar)
+    if val_loader is not None:
+        val_logs = _evaluate(model, val_loader, loss_fn, metrics)
+        logs.update({f"val_{name}": value for name, value in val_logs.items()})
+    logs["lr"] = lr
+    callbacks.on_epoch_end(epoch, logs)
+    if scheduler is not None:
+        _step_scheduler(scheduler, logs)
+    bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "lr"}, refresh=False)
+    bar.update(1)
+
+
+def _end_training(model, callbacks: CallbackList, error: BaseException | None) -> None:
+    """Undo what training set up, whether it finished or was interrupted (Ctrl-C, an exception
+    in a callback or in the model): train mode back on, every callback's ``on_train_end``
+    (files closed, best weights restored). Ctrl-C is held back until this is done.
+
+    After an interruption ``on_train_end`` gets ``logs={"interrupted": True}``; an error it
+    raises then is attached as a note to the original exception, which propagates.
+    """
+    with deferred_interrupts():
+        model.train()
+        if error is None:
+            callbacks.on_train_end()
+            return
+        try:
+            callbacks.on_train_end({"interrupted": True})
+        except Exception as cleanup_error:
+            error.add_note(f"fit: on_train_end also failed while handling this: "
+                           f"{type(cleanup_error).__name__}: {cleanup_error}")
 
 
 def _step_scheduler(scheduler, logs: dict) -> None:

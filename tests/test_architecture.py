@@ -52,6 +52,7 @@ CORE_LAYERS: dict[str, int] = {
     "autograd_core.grad_mode": 1,
     "autograd_core.dtypes": 1,
     "autograd_core.errors": 1,
+    "autograd_core.interrupts": 1,
     "autograd_core.graph": 1,                # graph/__init__.py: importing graph.walk runs it
     "autograd_core.graph.node": 2,
     "autograd_core.ops.*": 3,

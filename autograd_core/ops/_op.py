@@ -86,6 +86,8 @@ class Op:
         if STATE.grad_enabled:
             for t in tensors:
                 if t._requires_grad:
+                    if t.data.dtype.kind != "f":
+                        raise _not_floating(cls, t)
                     # integer/bool results (comparisons, argmax) never carry a gradient
                     recording = data.dtype.kind == "f"
                     break
@@ -120,6 +122,13 @@ def _as_tensors(inputs) -> tuple:
         inputs = [Tensor._from_op(x.data.astype(like), False)
                   if isinstance(x, Tensor) and x.data.dtype.kind in "iu" else x for x in inputs]
     return tuple([x if isinstance(x, Tensor) else Tensor._operand(x, like) for x in inputs])
+
+
+def _not_floating(op: type[Op], t) -> TypeError:
+    return TypeError(f"{op.name}: an input requires grad but holds {t.data.dtype} data (shape "
+                     f"{t.shape}): its .data was replaced by a non-floating array, and only "
+                     "floating tensors can carry gradients; assign a floating array to .data, "
+                     "or call .requires_grad_(False) first")
 
 
 def _check_finite(op: type[Op], data: np.ndarray, phase: str) -> None:

@@ -99,7 +99,7 @@ def test_first_gradient_is_a_copy_not_the_callers_seed():
 
 
 # The first gradient of a leaf is kept without a copy only when nothing else can see it (engine's
-# _is_private). Each test below hands the gradient to someone else, then accumulates in place
+# _is_fresh). Each test below hands the gradient to someone else, then accumulates in place
 # again: what that someone holds must not change.
 def test_first_gradient_is_not_shared_between_two_leaves_fed_by_add():
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
