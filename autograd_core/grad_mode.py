@@ -19,6 +19,7 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly_enabled = False
+        self.stacks: dict = {}          # ModeStack -> this thread's saved modes (while in use)
 
 
 STATE = _State()
@@ -33,21 +34,27 @@ class ModeStack:
     """The previous values of a switch, one stack per thread (for context managers).
 
     NOTE: a decorator reuses one instance for every call, possibly from several threads at once,
-    and a decorated function may recurse: each thread keeps its own stack on the instance, so
-    every exit restores the mode its own enter saw.
+    and a decorated function may recurse: each thread keeps its own stack for the instance (in
+    its thread-local state, dropped when empty), so every exit restores the mode its own enter
+    saw.
     """
 
-    def __init__(self) -> None:
-        self._local = threading.local()
+    __slots__ = ("__weakref__",)
 
     def push(self, value: bool) -> None:
-        stack = getattr(self._local, "stack", None)
+        stack = STATE.stacks.get(self)
         if stack is None:
-            stack = self._local.stack = []
-        stack.append(value)
+            STATE.stacks[self] = [value]
+        else:
+            stack.append(value)
 
     def pop(self) -> bool:
-        return self._local.stack.pop()
+        stacks = STATE.stacks
+        stack = stacks[self]
+        value = stack.pop()
+        if not stack:
+            del stacks[self]
+        return value
 
 
 class _GradSwitch(contextlib.ContextDecorator):
