@@ -27,6 +27,7 @@ class BroadcastTo(Op):
     inverse_rule = InverseRule.BRANCH_POINT
     saves_inputs = False
     returns_view = True
+    formula = "{0}"
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -89,6 +90,7 @@ class SumTo(Op):
 
     inverse_rule = InverseRule.SUM_OF_OUTPUTS
     saves_inputs = False
+    formula = "Σ {0}"
 
     @staticmethod
     def forward(ctx, x, shape, op_name=None, input_index=None):
@@ -128,6 +130,7 @@ class Reshape(Op):
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
     returns_view = True
+    formula = "{0}"
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -209,6 +212,7 @@ class Transpose(Op):
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
     returns_view = True
+    formula = "{0}ᵀ"
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -272,6 +276,7 @@ class GetItem(Op):
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
     returns_view = True
+    formula = "{0}[…]"
 
     @staticmethod
     def forward(ctx, x, index):
@@ -327,6 +332,7 @@ class Concatenate(Op):
 
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
+    formula = "[{0}, …]"
 
     @staticmethod
     def forward(ctx, *xs, axis):
@@ -366,6 +372,7 @@ class Stack(Op):
 
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
+    formula = "[{0}, …]"
 
     @staticmethod
     def forward(ctx, *xs, axis):
