@@ -50,7 +50,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from ._kernel import Kernel, njit, prange
 
@@ -324,9 +323,19 @@ def gelu_backward_numba(grad, x):
 
 
 # --- gelu (exact, erf form) -----------------------------------------------------------------------
+# NOTE: numpy has no erf ufunc and the core depends on numpy and numba only (not scipy), so the
+# reference applies the C library's erf (math.erf, which the compiled body calls too) element by
+# element: slow (~0.1 µs an element), but it only runs with JIT off or for non-float dtypes
+_erf_objects = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    return np.asarray(_erf_objects(np.asarray(x, dtype=np.float64)), dtype=np.float64)
+
+
 def gelu_erf_reference(x):
     """x·Φ(x) = ½x(1 + erf(x/√2))."""
-    return (0.5 * x * (1 + special.erf(x * _SQRT_HALF))).astype(x.dtype, copy=False)
+    return (0.5 * x * (1 + _erf(x * _SQRT_HALF))).astype(x.dtype, copy=False)
 
 
 @njit()
@@ -341,7 +350,7 @@ def gelu_erf_numba(x):
 
 def gelu_erf_backward_reference(grad, x):
     """grad ⊙ (Φ(x) + x·φ(x)),  φ(x) = e^(−x²/2)/√(2π)."""
-    cdf = 0.5 * (1 + special.erf(x * _SQRT_HALF))
+    cdf = 0.5 * (1 + _erf(x * _SQRT_HALF))
     pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
     return (grad * (cdf + x * pdf)).astype(grad.dtype, copy=False)
 
@@ -380,8 +389,8 @@ silu_backward = Kernel(silu_backward_reference, silu_backward_numba, 65536, "sil
                        serial_below=2048)
 gelu = Kernel(gelu_reference, gelu_numba, 1, "gelu")
 gelu_backward = Kernel(gelu_backward_reference, gelu_backward_numba, 1, "gelu_backward")
-# NOTE: not in the table: measured like gelu (one erf per element, as cheap as tanh), so the
-# compiled body runs from 1 element; scipy's erf ufunc is the reference
+# NOTE: not in the table: the reference is an element-by-element loop (see _erf), so the
+# compiled body runs from 1 element
 gelu_erf = Kernel(gelu_erf_reference, gelu_erf_numba, 1, "gelu_erf")
 gelu_erf_backward = Kernel(gelu_erf_backward_reference, gelu_erf_backward_numba, 1,
                            "gelu_erf_backward")
