@@ -82,20 +82,23 @@ class set_grad_enabled(_GradSwitch):
 
     def __init__(self, mode: bool) -> None:
         super().__init__(mode)
-        self._previous.push(STATE.grad_enabled)
+        # NOTE: kept on the instance, not pushed: a plain call that is never exited must leave
+        # nothing behind in the thread's state
+        self._before_init = STATE.grad_enabled
         STATE.grad_enabled = self.mode
         self._switched_at_init = True
 
     def __enter__(self) -> None:
         if self._switched_at_init:          # `with set_grad_enabled(m):` — __init__ did the work
             self._switched_at_init = False
+            self._previous.push(self._before_init)
             return
         super().__enter__()
 
     def __call__(self, func):
         if self._switched_at_init:          # `@set_grad_enabled(m)`: undo the switch of __init__
             self._switched_at_init = False
-            STATE.grad_enabled = self._previous.pop()
+            STATE.grad_enabled = self._before_init
         return super().__call__(func)
 
 

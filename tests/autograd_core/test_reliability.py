@@ -408,3 +408,14 @@ def test_a_gradient_that_is_an_input_of_the_op_is_copied():
     (x * 1).sum().backward()
     np.testing.assert_array_equal(w.numpy(), [5.0, 6.0])
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 7.0])
+
+
+def test_set_grad_enabled_called_as_a_function_leaves_no_saved_state():
+    from autograd_core.grad_mode import STATE
+    for _ in range(3):
+        ag.set_grad_enabled(False)
+        ag.set_grad_enabled(True)
+    assert ag.is_grad_enabled() and STATE.stacks == {}
+    with ag.set_grad_enabled(False):
+        assert not ag.is_grad_enabled()
+    assert ag.is_grad_enabled() and STATE.stacks == {}

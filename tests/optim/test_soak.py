@@ -1,6 +1,6 @@
-"""Issue 13 soak/fault test (about 15 s on 2 idle cores): two threads training at once, Ctrl-C at random moments
-of ``fit``, and checkpoint saves killed with SIGKILL. After every fault the model, the optimizer
-state, the CSV log and the checkpoint on disk must be consistent."""
+"""Issue 13 soak/fault test (about 15 s on 2 idle cores): two threads training at once, Ctrl-C
+at random moments of ``fit``, and checkpoint saves killed with SIGKILL. After every fault the
+model, the optimizer state, the CSV log and the checkpoint on disk must be consistent."""
 from __future__ import annotations
 
 import _thread
