@@ -18,7 +18,6 @@ import gzip
 import hashlib
 import math
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -29,6 +28,8 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+
+from .serialization import write_atomic
 
 __all__ = [
     "FASHION_MNIST_CLASSES", "circles", "data_root", "function_samples", "gaussians",
@@ -262,11 +263,8 @@ def _download(dataset: str, name: str, folder: Path) -> Path:
         except (urllib.error.URLError, OSError, ValueError) as error:
             errors.append(f"{url}: {error}")
             continue
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
-        with os.fdopen(handle, "wb") as file:
-            file.write(payload)
         target = folder / f"{name}.gz"
-        os.replace(temporary, target)
+        write_atomic(target, payload, who=dataset)   # fsync + rename, umask's mode, no orphan
         return target
     raise RuntimeError(_missing_message(dataset, name, folder) + " Download failed: "
                        + "; ".join(errors))
