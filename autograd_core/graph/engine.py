@@ -342,7 +342,7 @@ def _is_fresh(g, grad, node, raw: tuple, index: int) -> bool:
     elif isinstance(base, np.ndarray):      # a view (Numba's arrays have a non-array base)
         return False
     for i, other in enumerate(raw):
-        if i != index and (other is g or other is data or getattr(other, "data", None) is data):
+        if i != index and _refers_to(other, g, data):
             return False
     for t in node.inputs:
         if t.data is data:
@@ -352,9 +352,18 @@ def _is_fresh(g, grad, node, raw: tuple, index: int) -> bool:
         return False
     if node.__dict__:                       # extra saved values (a mask, a saved tensor…)
         for value in node.__dict__.values():
-            if value is g or value is data or getattr(value, "data", None) is data:
+            if _refers_to(value, g, data):
                 return False
     return True
+
+
+def _refers_to(value, g, data) -> bool:
+    """``value`` is the gradient ``g``, its array, or a tensor or view over that array."""
+    if value is g or value is data:
+        return True
+    if isinstance(value, Tensor):
+        value = value.data
+    return isinstance(value, np.ndarray) and (value is data or value.base is data)
 
 
 def _prune(order: list, capture: dict) -> list:
