@@ -129,7 +129,11 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None):
         """One update of every parameter whose ``.grad`` is set; returns ``closure()`` if given
-        (the closure re-evaluates the model and returns the loss; it runs with grad enabled)."""
+        (the closure re-evaluates the model and returns the loss; it runs with grad enabled).
+
+        All-or-nothing: a bad gradient raises before any parameter changes, and a Ctrl-C that
+        arrives during the updates is raised once all of them are done (main thread; see
+        ``autograd_core.interrupts``), so parameters and optimizer state always agree."""
         loss = None
         if closure is not None:
             with ag.enable_grad():
