@@ -23,7 +23,8 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
-    """Wrap ``array`` without copying: changes to one show in the other."""
+    """Wrap ``array`` without copying: changes to one show in the other. (A byte-swapped array
+    is the exception: it is copied into native byte order, which the kernels need.)"""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     return Tensor(array, requires_grad=requires_grad)
