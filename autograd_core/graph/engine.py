@@ -336,14 +336,12 @@ def _is_fresh(g, grad, node, raw: tuple, index: int) -> bool:
     if g is grad or data is grad.data:
         return False
     base = data.base
-    if base is None:
-        if not data.flags.owndata:
-            return False
-    elif isinstance(base, np.ndarray):      # a view (Numba's arrays have a non-array base)
-        return False
-    for i, other in enumerate(raw):
-        if i != index and _refers_to(other, g, data):
-            return False
+    if base is not None and isinstance(base, np.ndarray):   # a view (Numba's arrays have a
+        return False                                         # non-array base: not a view)
+    if len(raw) > 1:
+        for i, other in enumerate(raw):
+            if other is not None and i != index and _refers_to(other, g, data):
+                return False
     for t in node.inputs:
         if t.data is data:
             return False
