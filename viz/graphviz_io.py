@@ -66,3 +66,13 @@ def write_source(graph, path_without_ext) -> str:
     with open(path, "w", encoding="utf-8") as f:
         f.write(graph.source)
     return path
+
+
+def write(graph, path_without_ext, format: str = "svg") -> str:
+    """``<path>.<format>`` when Graphviz is installed, else the DOT text as ``<path>.gv``;
+    returns the file written (callers print ``HELP`` when it ends in .gv)."""
+    if has_dot(graph):
+        return render(graph, path_without_ext, format)
+    if format not in FORMATS:
+        raise ValueError(f"render: unknown format {format!r}; expected 'svg', 'png' or 'pdf'")
+    return write_source(graph, path_without_ext)

@@ -27,10 +27,10 @@ class Box:
     y1: float
 
     @staticmethod
-    def around(x: float, y: float, w: float, h: float) -> "Box":
+    def around(x: float, y: float, w: float, h: float) -> Box:
         return Box(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
 
-    def meets(self, other: "Box", pad: float = PAD) -> bool:
+    def meets(self, other: Box, pad: float = PAD) -> bool:
         return not (self.x1 + pad <= other.x0 or other.x1 + pad <= self.x0
                     or self.y1 + pad <= other.y0 or other.y1 + pad <= self.y0)
 
@@ -158,8 +158,8 @@ def html_table(title: str, rows: list[list[str]], fontsize: float = 9,
     shade = ' BGCOLOR="#f2f2f2"'
     cells = []
     for r, row in enumerate(rows):
-        tds = "".join(f"<TD{shade if (header and r == 0) or c == 0 else ''}>{html.escape(v) or ' '}</TD>"
-                      for c, v in enumerate(row))
+        tds = "".join(f"<TD{shade if (header and r == 0) or c == 0 else ''}>"
+                      f"{html.escape(v) or ' '}</TD>" for c, v in enumerate(row))
         cells.append(f"<TR>{tds}</TR>")
     label = (f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="{pad}" '
              f'COLOR="#bbbbbb"><TR><TD COLSPAN="{ncols}" BORDER="0"><FONT '
