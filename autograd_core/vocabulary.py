@@ -103,10 +103,6 @@ VOCABULARY: dict[str, tuple[str, str]] = {
                            "for each one separately",
                            "z y ψ'(z) cambian de un ejemplo a otro: δ = ∂J/∂a·ψ'(z) se cumple "
                            "en cada uno por separado"),
-    "network.table_weights": ("weights", "pesos"),
-    "network.table_messages": ("what travels back along each edge", "lo que viaja hacia atrás "
-                               "por cada arista"),
-    "network.table_gradients": ("gradients", "gradientes"),
     "network.act.sigmoid": ("σ", "σ"),
     "network.act.tanh": ("tanh", "tanh"),
     "network.act.relu": ("ReLU", "ReLU"),
@@ -122,8 +118,8 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "network.formula.loss": ("∂J/∂a⁽ᴷ⁾ = L'(a⁽ᴷ⁾, t)", "∂J/∂a⁽ᴷ⁾ = L'(a⁽ᴷ⁾, t)"),
     "network.formula.activation": ("ψ'(z) = dψ/dz", "ψ'(z) = dψ/dz"),
     "network.formula.neuron": ("δ = ∂J/∂z = ∂J/∂a · ψ'(z)", "δ = ∂J/∂z = ∂J/∂a · ψ'(z)"),
-    "network.formula.weighted": ("wᵢⱼ·δᵢ → unit j,  aⱼ·δᵢ = ∂J/∂wᵢⱼ",
-                                 "wᵢⱼ·δᵢ → unidad j,  aⱼ·δᵢ = ∂J/∂wᵢⱼ"),
+    "network.formula.weighted": ("wᵢⱼ·δᵢ → unit j; aⱼ·δᵢ = ∂J/∂wᵢⱼ",
+                                 "wᵢⱼ·δᵢ → unidad j; aⱼ·δᵢ = ∂J/∂wᵢⱼ"),
     "network.formula.sum": ("∂J/∂aⱼ = Σᵢ wᵢⱼ·δᵢ", "∂J/∂aⱼ = Σᵢ wᵢⱼ·δᵢ"),
     "network.formula.constant": ("δᵢ = ∂J/∂bᵢ", "δᵢ = ∂J/∂bᵢ"),
     "network.loss_edge": ("L'", "L'"),

@@ -114,13 +114,11 @@ def _rows(value, width: int, what: str, dtype) -> np.ndarray:
 
 
 def _targets(t, m: int, width: int, dtype) -> np.ndarray:
-    """Targets as rows (m, width), or class indices (m,) for integer targets."""
+    """Targets as rows (m, width), or class indices (m,): integers, one per sample, for an
+    output of more than one unit."""
     arr = np.asarray(t.numpy() if isinstance(t, ag.Tensor) else t)
-    if arr.dtype.kind in "iu":
-        arr = arr.reshape(-1)
-        if arr.size != m:
-            raise ValueError(f"draw_network: {m} samples but {arr.size} class indices in t")
-        return arr
+    if arr.dtype.kind in "iu" and arr.ndim <= 1 and arr.size == m and width > 1:
+        return arr.reshape(m)
     rows = _rows(arr, width, "t", dtype)
     if rows.shape[0] != m:
         raise ValueError(f"draw_network: x has {m} samples but t has {rows.shape[0]}")

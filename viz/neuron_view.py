@@ -88,8 +88,8 @@ class _Geometry:
         return (max(self.sizes) - 1) * self.gap_y / 2 + self.unit_h / 2
 
     def header(self, row: int) -> float:
-        """y of the header rows above the units: 0 "+1", 1 its name, then notes, captions and
-        the title (the last row, 0.1 inch further up)."""
+        """y of header row ``row`` above the units: 0 the "+1" nodes, 1 their names, then the
+        captions and the title (see _headers)."""
         return self.top + 0.45 + 0.36 * row
 
 

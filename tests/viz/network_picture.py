@@ -60,7 +60,7 @@ def foreign_words(text: str, lang: str) -> list[str]:
     """Runs of two or more letters in ``text`` that are not part of a vocabulary entry of
     ``lang`` (numbers, single-letter symbols and math signs are fine)."""
     column = LANGUAGES.index(lang)
-    rest = text
+    rest = " ".join(text.replace("\xa0", " ").split())    # SVG writes runs of spaces as nbsp
     for entry in sorted((pair[column] for pair in VOCABULARY.values()), key=len, reverse=True):
         if len(entry) > 1:
             rest = rest.replace(entry, " ")

@@ -266,6 +266,26 @@ def test_cross_entropy_with_class_indices():
         assert close(unit[f"∂J/∂{_sym('a', i + 1, 2)}"], p[i] - (i == 2))
 
 
+def test_no_bias_softmax_output_and_integer_targets():
+    ag.manual_seed(3)
+    model = nn.Sequential(nn.Linear(2, 3, bias=False), nn.Tanh(), nn.Linear(3, 3),
+                          nn.Softmax(dim=-1)).double()
+    x, t = np.array([0.3, -0.2]), np.array([0.0, 1.0, 0.0])
+    got = pic.labels(draw_network(model, x, t, view="both").source)
+    assert "f0_bias" not in got and "b0_bias" not in got and "f1_bias" in got
+    xt = ag.tensor(x[None])
+    z2 = model[2](model[1](model[0](xt)))
+    cost = nn.SquaredError()(model[3](z2), ag.tensor(t[None]))
+    (delta,) = ag.grad(cost, [z2])
+    for i in range(3):                # softmax is not elementwise: no ψ' shown, δ still ∂J/∂z
+        assert "ψ'" not in got[f"b2_u{i}"]
+        assert got[f"b2_u{i}"].endswith(f"{_sym('δ', i + 1, 2)} = {_fmt(delta.numpy()[0, i])}")
+    regression = nn.Sequential(nn.Linear(2, 2))
+    got = pic.labels(draw_network(regression, [[1, 2], [3, 4]], [[0, 0], [1, 1]],
+                                  view="backward").source)      # integers, but not classes
+    assert "mean over the batch: 1/m Σₓ (m = 2)" in got.values()
+
+
 @pytest.mark.skipif(not HAS_NEATO, reason="Graphviz (neato) is not installed")
 def test_renders_svg_with_the_course_names_as_text():
     graph = draw_network(course_232(), X, TARGETS["linear"], view="both", lang="es")
@@ -273,3 +293,5 @@ def test_renders_svg_with_the_course_names_as_text():
     for name in ("Unidad 1", "L'", "Neurona inversa", "Suma de salidas",
                  "Salida ponderada doble", "Salida constante", "Derivada ψ'"):
         assert name in texts, name
+    for text in texts:                # what the SVG shows, not only the DOT labels
+        assert not pic.foreign_words(text, "es"), text
