@@ -176,7 +176,8 @@ def _place_layer(canvas: Canvas, prefix: str, k: int, geo: _Geometry, labels, co
     ends = {(i, j): (geo.unit(k - 1, j) if j >= 0 else (geo.unit(k - 1, 0)[0], geo.header(0)),
                      geo.unit(k, i)) for (i, j) in labels}
     for key, (tail, head) in ends.items():
-        canvas.line((prefix, k, key), tail, head)
+        if key[1] >= 0:      # the light dashed bias edges may run behind other labels
+            canvas.line((prefix, k, key), tail, head)
     for (i, j), label in labels.items():
         spots = along(*ends[i, j], _FRACTIONS)
         if not canvas.try_text(f"{prefix}L{k}_{i}_{j if j >= 0 else 'b'}", label, spots,
