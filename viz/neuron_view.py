@@ -113,7 +113,8 @@ def draw_network(model, x=None, t=None, view: str = "forward", loss_fn=None, lan
     layers = parse_layers(model, max_units)
     needs_grad = view != "forward"
     if needs_grad and x is None:
-        raise ValueError("draw_network: the backward view needs one sample x and its target t")
+        raise ValueError("draw_network: the backward view needs x (one sample or a batch) "
+                         "and its target t")
     values = None if x is None else compute_values(layers, x, t, loss_fn, needs_grad, sample)
     words = partial(text, lang=lang)
     sizes = [layers[0].linear.in_features] + [la.linear.out_features for la in layers]
@@ -181,8 +182,7 @@ def _place_layer(canvas: Canvas, prefix: str, k: int, geo: _Geometry, labels, co
     for (i, j), label in labels.items():
         spots = along(*ends[i, j], _FRACTIONS)
         if not canvas.try_text(f"{prefix}L{k}_{i}_{j if j >= 0 else 'b'}", label, spots,
-                               _LABEL_FONT,
-                               owner=(prefix, k, (i, j)), fontcolor=color_of(i)):
+                               _LABEL_FONT, owner=(prefix, k, (i, j)), fontcolor=color_of(i)):
             del canvas.nodes[mark[0]:], canvas.boxes[mark[1]:]
             return False
     return True

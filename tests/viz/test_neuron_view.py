@@ -242,6 +242,10 @@ def test_size_refusal_and_bad_input():
         draw_network(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Dropout(0.5)))
     with pytest.raises(ValueError, match="needs a target t"):
         draw_network(course_232(), x=X, view="backward")
+    with pytest.raises(ValueError, match=r"needs x \(one sample or a batch\) and its target"):
+        draw_network(course_232(), view="both")
+    with pytest.raises(ValueError, match="view must be 'forward', 'backward' or 'both'"):
+        draw_network(course_232(), X, view="inverse")
     with pytest.raises(ValueError, match=r"x must be one sample of 2 values or a batch of "
                                          r"shape \(m, 2\), got shape \(3,\)"):
         draw_network(course_232(), x=[1.0, 2.0, 3.0])
