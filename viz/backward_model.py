@@ -262,7 +262,7 @@ def _rule_lines(step: Step, i: int, d: Drawing, lang: str, what: str) -> list[st
     """``<the inverse rule's product> = <what it is>``, e.g. ``x·δ⁽¹⁾ = ∂J/∂W1``."""
     g = short_gradient(d.names.get(step.output.key, "?"))
     rule, role = step.rule, step.roles[i] if i < len(step.roles) else "input"
-    if role == "bias" or (step.kind == "sum" and step.inputs[i].is_leaf
+    if role == "bias" or (rule is R.SUM_OF_INPUTS and step.inputs[i].is_leaf
                           and step.inputs[i].requires_grad and _has_product(step, d)):
         return [_text("inverse.constant_input", lang)] + ([g, f"= {what}"] if g != what else [g])
     expr = None
