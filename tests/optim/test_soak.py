@@ -32,10 +32,16 @@ def _data(seed: int, n: int = 96):
     return x, (x.sum(axis=1) > 0).astype(np.int64)
 
 
-def _train(seed: int, epochs: int = 4, callbacks=()):
+def _build(seed: int):
+    # NOTE: the initial weights come from the process-wide generator (as torch.manual_seed's):
+    # models are built in one thread, only the training runs concurrently
     ag.manual_seed(seed)
     model = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 2))
-    opt = optim.Adam(model.parameters(), lr=0.02)
+    return model, optim.Adam(model.parameters(), lr=0.02)
+
+
+def _train(seed: int, epochs: int = 4, callbacks=(), built=None):
+    model, opt = built or _build(seed)
     history = optim.fit(model, nn.CrossEntropyLoss(), opt, _data(seed), epochs=epochs,
                         batch_size=8, seed=seed, validation_data=_data(seed + 100, 32),
                         callbacks=list(callbacks), verbose=False)
@@ -44,11 +50,12 @@ def _train(seed: int, epochs: int = 4, callbacks=()):
 
 def test_two_threads_train_at_once_while_a_third_toggles_no_grad():
     expected = {seed: _train(seed)[0].state_dict() for seed in (1, 2)}
+    built = {seed: _build(seed) for seed in (1, 2)}
     results, errors, done = {}, [], threading.Event()
 
     def worker(seed):
         try:
-            results[seed] = _train(seed)[0].state_dict()
+            results[seed] = _train(seed, built=built[seed])[0].state_dict()
         except BaseException as error:            # noqa: BLE001  (reported below)
             errors.append(error)
 
