@@ -90,7 +90,8 @@ def test_oversized_header_is_refused_before_reading_it(tmp_path):
     with pytest.raises(ValueError, match=r"header claims 8388609 bytes, more than the 8388608"):
         nn.load(path)
     path.write_bytes(struct.pack("<Q", 1000) + b"{}")
-    with pytest.raises(ValueError, match=r"header claims 1000 bytes .*only 2 after the length \(truncated\)"):
+    with pytest.raises(ValueError,
+                       match=r"header claims 1000 bytes .*only 2 after the length \(truncated\)"):
         nn.load(path)
 
 
@@ -128,7 +129,7 @@ def test_from_torch_state_dict_checks_like_load_state_dict(tmp_path):
         model.from_torch_state_dict(42)
 
 
-# --- PyTorch reference tests -----------------------------------------------------------------------
+# --- PyTorch reference tests ----------------------------------------------------------------
 def _torch_model(torch):
     return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Tanh(),
                                torch.nn.Linear(8, 3))

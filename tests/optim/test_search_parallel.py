@@ -82,7 +82,7 @@ def test_failed_trials_are_rows_with_their_error_and_the_search_goes_on():
     assert "ValueError: diverged at lr=0.5" in str(trials)
     everything_fails = grid_search(train_xor, {"lr": [0.1], "hidden": 2, "fail": True})
     with pytest.raises(ValueError, match="every trial failed; trial 0: ValueError: diverged"):
-        everything_fails.best
+        _ = everything_fails.best
 
 
 def test_n_jobs_is_checked():
