@@ -366,7 +366,7 @@ def load_mnist(split: str = "train", root: str | os.PathLike | None = None,
     int64 labels 0–9. N = 60,000 (train) or 10,000 (test); train pixels have mean 0.1307 and
     std 0.3081.
 
-    Files are looked up in ``root`` (or ``$NEURONA_DATA``, or ``~/.cache/neurona``) under
+    Files are looked up in ``root`` (or ``data_root()``: ``$NEURONA_DATA`` or the cache) under
     ``mnist/``, or directly in ``root``. ``checksums`` maps file names (without ``.gz``) to the
     MD5 of their decompressed bytes, overriding the known ones (for files you made yourself).
     """
