@@ -17,8 +17,12 @@ joblib backend works, Dask's included::
     with joblib.parallel_config(backend="dask"):
         trials = optim.random_search(build_and_train, space, n_trials=64, seed=0, n_jobs=-1)
 
-Oversubscription: with w trials running at once on c cores, each worker limits its BLAS/OpenMP
-pools (``threadpoolctl``) and Numba's threads to max(1, c // w).
+Threads: every trial runs with its BLAS/OpenMP pools (``threadpoolctl``) and Numba limited to
+``threads_per_trial`` threads, 1 by default, so n_jobs workers never oversubscribe the cores. The
+default also makes a trial's arithmetic the same wherever it runs: a multithreaded BLAS splits
+its sums differently with 1 or 2 threads, and the validation loss of the same trial then differs
+in its last float32 bit. ``threads_per_trial=None`` gives each trial max(1, cores // workers)
+threads instead (faster for large matrices, equal only up to that rounding).
 """
 from __future__ import annotations
 
@@ -85,14 +89,14 @@ def _seeded(seed: int):
 
 
 @contextlib.contextmanager
-def _thread_limits(threads: int | None):
-    """At most ``threads`` BLAS/OpenMP and Numba threads inside (no limit when None)."""
-    if threads is None:
-        yield
-        return
+def _thread_limits(threads: int):
+    """At most ``threads`` BLAS/OpenMP and Numba threads inside."""
     import numba
+    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_limits
 
+    # NOTE: the import above loads SciPy's OpenBLAS, which Numba's np.dot calls; threadpoolctl
+    # limits only libraries already loaded, and this one would otherwise load mid-trial
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     try:
@@ -111,8 +115,9 @@ def _portable(result):
     return result
 
 
-def call_trial(build_and_train: Callable, params: dict, seed: int, threads: int | None):
-    """Run one trial seeded with ``seed``: its portable result, or a ``Failure``."""
+def call_trial(build_and_train: Callable, params: dict, seed: int, threads: int):
+    """Run one trial seeded with ``seed`` on ``threads`` threads: its portable result, or a
+    ``Failure``."""
     with _thread_limits(threads), _seeded(seed):
         try:
             return _portable(build_and_train(**params))
@@ -120,16 +125,25 @@ def call_trial(build_and_train: Callable, params: dict, seed: int, threads: int 
             return Failure(f"{type(error).__name__}: {error}")
 
 
+def check_threads(threads_per_trial) -> None:
+    if threads_per_trial is not None and (isinstance(threads_per_trial, bool) or not isinstance(
+            threads_per_trial, int) or threads_per_trial < 1):
+        raise ValueError(f"search: threads_per_trial must be a positive integer or None, got "
+                         f"{threads_per_trial!r}")
+
+
 def run_trials(build_and_train: Callable, settings: Sequence[dict], seeds: Sequence[int],
-               n_jobs: int | None) -> list:
+               n_jobs: int | None, threads_per_trial: int | None = 1) -> list:
     """``call_trial`` for every setting, in order: in this process when joblib would use one
-    worker, otherwise through ``joblib.Parallel`` (the active backend: processes, Dask, …)."""
+    worker, otherwise through ``joblib.Parallel`` (the active backend: processes, Dask, …).
+
+    ``threads_per_trial=None`` gives each trial its share of the cores, max(1, cores // workers)."""
     import joblib
 
     workers = joblib.effective_n_jobs(n_jobs)
+    threads = threads_per_trial or max(1, (os.cpu_count() or 1) // max(workers, 1))
     if workers == 1:
-        return [call_trial(build_and_train, p, s, None) for p, s in zip(settings, seeds)]
-    threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+        return [call_trial(build_and_train, p, s, threads) for p, s in zip(settings, seeds)]
     tasks = (joblib.delayed(call_trial)(build_and_train, p, s, threads)
              for p, s in zip(settings, seeds))
     return list(joblib.Parallel(n_jobs=n_jobs)(tasks))

@@ -30,7 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .parallel import Failure, check_n_jobs, require_pandas, run_trials, trial_seeds
+from .parallel import (Failure, check_n_jobs, check_threads, require_pandas, run_trials,
+                       trial_seeds)
 
 __all__ = ["Distribution", "uniform", "log_uniform", "one_minus_log_uniform", "choice",
            "randint", "Trials", "grid_search", "random_search", "zoom"]
@@ -280,11 +281,13 @@ def _row(index: int, params: dict, outcome, monitor: str, mode: str) -> dict:
 
 
 def _run(build_and_train: Callable, settings, monitor: str, mode: str, names: Sequence[str],
-         seed: int | None, n_jobs: int | None) -> Trials:
+         seed: int | None, n_jobs: int | None, threads_per_trial: int | None) -> Trials:
     _check_mode(mode)
     check_n_jobs(n_jobs)
+    check_threads(threads_per_trial)
     settings = list(settings)
-    outcomes = run_trials(build_and_train, settings, trial_seeds(seed, len(settings)), n_jobs)
+    outcomes = run_trials(build_and_train, settings, trial_seeds(seed, len(settings)), n_jobs,
+                          threads_per_trial)
     trials = Trials(monitor=monitor, mode=mode, params=names)
     trials.extend(_row(i, params, outcome, monitor, mode)
                   for i, (params, outcome) in enumerate(zip(settings, outcomes)))
@@ -293,14 +296,15 @@ def _run(build_and_train: Callable, settings, monitor: str, mode: str, names: Se
 
 def grid_search(build_and_train: Callable, grid: Mapping[str, Sequence], *,
                 monitor: str = "val_loss", mode: str = "min", seed: int | None = 0,
-                n_jobs: int | None = 1) -> Trials:
+                n_jobs: int | None = 1, threads_per_trial: int | None = 1) -> Trials:
     """Try every combination of ``grid``'s values (a name → list of values; a single value is
     a list of one) exactly once: ∏ len(values) trials.
 
-    Trial i runs with the global generators seeded from ``seed`` and i (``optim.parallel``), so
-    ``n_jobs`` parallel processes (-1: all cores; or a Dask cluster through
-    ``joblib.parallel_config``) give the same table as the serial run. A trial that raises is a
-    row with its ``error`` and no metrics (sorted last); the search goes on.
+    Trial i runs with the global generators seeded from ``seed`` and i, and with
+    ``threads_per_trial`` BLAS/Numba threads (``optim.parallel``), so ``n_jobs`` parallel
+    processes (-1: all cores; or a Dask cluster through ``joblib.parallel_config``) give the same
+    table as the serial run. A trial that raises is a row with its ``error`` and no metrics
+    (sorted last); the search goes on.
 
     >>> def build_and_train(a, b):
     ...     return {"val_loss": (a - 1) ** 2 + b}
@@ -312,7 +316,7 @@ def grid_search(build_and_train: Callable, grid: Mapping[str, Sequence], *,
     values = [list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
               for v in grid.values()]
     settings = (dict(zip(names, combination)) for combination in itertools.product(*values))
-    return _run(build_and_train, settings, monitor, mode, names, seed, n_jobs)
+    return _run(build_and_train, settings, monitor, mode, names, seed, n_jobs, threads_per_trial)
 
 
 def _as_distribution(spec):
@@ -333,7 +337,8 @@ def _sample(space: Mapping, rng: np.random.Generator) -> dict:
 
 def random_search(build_and_train: Callable, space: Mapping, n_trials: int,
                   seed: int | None = None, *, monitor: str = "val_loss",
-                  mode: str = "min", n_jobs: int | None = 1) -> Trials:
+                  mode: str = "min", n_jobs: int | None = 1,
+                  threads_per_trial: int | None = 1) -> Trials:
     """``n_trials`` trials with hyperparameters drawn independently from ``space`` (a name →
     distribution; a list means ``choice(list)``; anything else is passed as a constant).
     The same ``seed`` draws the same trials and seeds each trial's run the same way, so the
@@ -344,7 +349,8 @@ def random_search(build_and_train: Callable, space: Mapping, n_trials: int,
     settings = [_sample(space, rng) for _ in range(int(n_trials))]
     # NOTE: the trial seeds are SeedSequence children of `seed`, a stream apart from `rng`'s, so
     # a given seed samples the same hyperparameters as before trials were seeded
-    return _run(build_and_train, settings, monitor, mode, list(space), seed, n_jobs)
+    return _run(build_and_train, settings, monitor, mode, list(space), seed, n_jobs,
+                threads_per_trial)
 
 
 def zoom(space: Mapping, trials: Sequence[dict], top_k: int = 3, shrink: float = 0.5) -> dict:

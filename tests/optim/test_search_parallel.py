@@ -103,13 +103,22 @@ def test_serial_and_two_processes_give_the_same_table():
                                                                           n_jobs=2))
 
 
+def test_each_trial_runs_on_threads_per_trial_threads_and_the_caller_keeps_its_own():
+    from threadpoolctl import threadpool_info
+    before = sorted((p["filepath"], p["num_threads"]) for p in threadpool_info())
+    trials = random_search(threads_seen, SPACE, 2, seed=0)            # default: 1 thread
+    assert [(row["blas"], row["numba"]) for row in trials] == [(1, 1), (1, 1)]
+    after = {p["filepath"]: p["num_threads"] for p in threadpool_info()}
+    assert all(after[path] == n for path, n in before)
+    with pytest.raises(ValueError, match="threads_per_trial must be a positive integer or None"):
+        random_search(threads_seen, SPACE, 2, seed=0, threads_per_trial=0)
+
+
 @pytest.mark.slow
-def test_workers_limit_blas_and_numba_threads():
-    pytest.importorskip("threadpoolctl")
-    trials = random_search(threads_seen, SPACE, 2, seed=0, n_jobs=2)
+def test_workers_share_the_cores_when_asked():
+    trials = random_search(threads_seen, SPACE, 2, seed=0, n_jobs=2, threads_per_trial=None)
     limit = max(1, (os.cpu_count() or 1) // 2)
-    for row in trials:
-        assert row["blas"] <= limit and row["numba"] <= limit
+    assert all(row["blas"] == limit and 1 <= row["numba"] <= limit for row in trials)
 
 
 def test_to_pandas_without_pandas_says_it_is_optional(monkeypatch):
