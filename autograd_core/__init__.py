@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.metadata as _metadata
 
-from . import functional, graph, ops
+from . import functional, graph, ops, vocabulary
 from .checks import GradcheckError, detect_anomaly, gradcheck, gradgradcheck
 from .creation import (arange, eye, from_numpy, full, full_like, linspace, ones, ones_like,
                        tensor, zeros, zeros_like)
