@@ -360,7 +360,8 @@ def zoom(space: Mapping, trials: Sequence[dict], top_k: int = 3, shrink: float =
     the new range is the hull [min c, max c] of the top trials, widened symmetrically to at
     least ``shrink`` × the old width, and kept inside the old range. A ``choice`` keeps the
     options the top trials used; constants stay. ``trials`` should be sorted best first (as
-    the searches return them; a ``Trials`` table is re-sorted to be sure).
+    the searches return them; a ``Trials`` table is re-sorted to be sure). It runs no trials
+    itself: the next stage's ``random_search`` takes ``n_jobs``.
     """
     if not 0.0 < shrink <= 1.0:
         raise ValueError(f"zoom: shrink must be in (0, 1], got {shrink!r}")
