@@ -8,7 +8,7 @@ import pytest
 
 import autograd_core as ag
 import viz
-from viz import graphviz_io, render_graphviz
+from viz import graphviz_io
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
 
