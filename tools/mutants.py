@@ -59,10 +59,11 @@ GROUPS = {
                     ("tests/nn/test_losses.py", "tests/nn/test_losses_by_hand.py")),
 }
 
-# mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), folded into what we report
-KILLED = {1, 3, 36, 37, -24, 24, 152, 255}          # test failure, pytest error, timeout, type check
+# mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), folded into what we report:
+# killed = a test failed, pytest errored, timed out or the type check caught it
+KILLED = {1, 3, 36, 37, -24, 24, 152, 255}
 SURVIVED = {0}
-NO_TESTS = {5, 33}
+NO_TESTS = {5, 33}                                  # no test of the group runs that function
 
 
 def _tracked_files() -> list[Path]:
@@ -142,17 +143,18 @@ def results(where: Path) -> dict[str, dict[str, int | None]]:
 def report(by_file: dict, accepted: dict[str, str]) -> list[str]:
     """Print one score line per file; return the surviving mutants not accepted as equivalent."""
     open_survivors = []
-    print(f"{'file':40} {'mutants':>7} {'killed':>6} {'equiv':>5} {'surv':>4} {'other':>5}"
-          f" {'score':>7}")
+    print(f"{'file':40} {'mutants':>7} {'killed':>6} {'equiv':>5} {'surv':>4} {'untested':>8}"
+          f" {'other':>5} {'score':>7}")
     for path, codes in by_file.items():
         killed = sum(c in KILLED for c in codes.values())
         equivalent = [n for n, c in codes.items() if c in SURVIVED and n in accepted]
         survivors = [n for n, c in codes.items() if c in SURVIVED and n not in accepted]
-        other = len(codes) - killed - len(equivalent) - len(survivors)
+        untested = sum(c in NO_TESTS for c in codes.values())
+        other = len(codes) - killed - len(equivalent) - len(survivors) - untested
         judged = len(codes) - len(equivalent)
         score = 100.0 * killed / judged if judged else 100.0
         print(f"{path:40} {len(codes):7} {killed:6} {len(equivalent):5} {len(survivors):4}"
-              f" {other:5} {score:6.1f}%")
+              f" {untested:8} {other:5} {score:6.1f}%")
         open_survivors += survivors
     return open_survivors
 

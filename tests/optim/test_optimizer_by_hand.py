@@ -111,7 +111,7 @@ def test_sgd_momentum_with_dampening_two_steps_by_hand():
 def test_sgd_nesterov_two_steps_by_hand():
     # μ = 0.5, η = 0.1, nesterov: p ← p − η(g + μv)
     # step 1: v₁ = g₁ = [1, 1, 1]              p₁ = p₀ − 0.1·1.5·[1, 1, 1] = p₀ − 0.15
-    # step 2: v₂ = 0.5·v₁ + g₂ = [2.5, ...]    g₂ = [2, 2, 2]:  p₂ = p₁ − 0.1·(2 + 1.25) = p₁ − 0.325
+    # step 2: g₂ = [2, 2, 2], v₂ = 0.5·v₁ + g₂ = 2.5   p₂ = p₁ − 0.1·(2 + 0.5·2.5) = p₁ − 0.325
     p = _param()
     opt = optim.SGD([p], lr=0.1, momentum=0.5, nesterov=True)
     p1, p2 = _steps(opt, p, [np.ones(3), 2 * np.ones(3)])
