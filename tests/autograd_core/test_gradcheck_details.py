@@ -6,8 +6,8 @@ Custom ops here have planted bugs of known size; tests/conftest.py removes them 
 """
 from __future__ import annotations
 
-import os
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -212,7 +212,7 @@ def test_the_float32_warning_is_exact_and_points_at_the_caller():
         "copies, but the analytical gradients keep the inputs' precision")
     # NOTE: under mutation testing (make mutants) every library function is called through
     # mutmut's trampoline, one frame between the caller and gradcheck
-    caller = "trampoline.py" if os.environ.get("MUTANT_UNDER_TEST") else __file__
+    caller = "trampoline.py" if "mutmut" in sys.modules else __file__
     assert warning.filename.endswith(caller), warning.filename
 
 
