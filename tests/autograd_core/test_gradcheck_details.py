@@ -84,6 +84,18 @@ class _Ops:
             def backward(ctx, grad):
                 return grad * ag.Tensor(2.0 * ctx.inputs[0].data)
 
+        class RawGradSquare(ag.Op):
+            """out = x², backward 2x·grad with grad as raw numbers: right once, but its own
+            derivative with respect to grad is lost (seen as 0)."""
+
+            @staticmethod
+            def forward(ctx, x):
+                return x * x
+
+            @staticmethod
+            def backward(ctx, grad):
+                return ag.Tensor(grad.data.copy()) * 2.0 * ctx.inputs[0]
+
         class ScaleByConstant(ag.Op):
             """out = s·x; s is a constant: its gradient is never computed (None)."""
 
@@ -352,3 +364,44 @@ def test_anomaly_with_check_nan_false_checks_nothing():
     with ag.detect_anomaly(check_nan=False):
         ag.sqrt(x).sum().backward()
     assert np.isinf(x.grad.numpy()[0])
+
+
+def test_blame_uses_the_callers_tolerances(ops):
+    # the op alone is off by δ (its derivative is 1): blamed when δ exceeds atol + rtol·1
+    x = f64([0.3, -1.2, 0.7])
+    message = _fail_message(lambda x: ops.OffBy.apply(x, delta=1.5e-3), (x,))
+    assert message.endswith("The backward rule of OffBy disagrees with its forward"), message
+    message = _fail_message(lambda x: ops.OffBy.apply(x, delta=5e-4), (x,), rtol=1e-4)
+    assert message.endswith("The backward rule of OffBy disagrees with its forward"), message
+
+
+def test_gradgradcheck_checks_the_derivative_with_respect_to_the_seed(ops):
+    # vᵀ·∂f/∂x is checked as a function of x and of v: here only its v-part is wrong
+    x = f64([0.5, -1.0, 2.0])
+    assert ag.gradcheck(lambda x: ops.RawGradSquare.apply(x), (x,))
+    assert not ag.gradgradcheck(lambda x: ops.RawGradSquare.apply(x), (x,),
+                                raise_exception=False)
+
+
+def test_gradgradcheck_accepts_constant_tensor_inputs():
+    x, c = f64([0.5, -1.0]), f64([2.0, 3.0], requires_grad=False)
+    assert ag.gradgradcheck(lambda x, c: x ** 3 * c, (x, c))
+
+
+def test_gradgradcheck_of_a_function_without_floating_outputs():
+    assert ag.gradgradcheck(lambda x: x.argmax(), (f64([0.5, -1.0, 2.0]),))
+
+
+def test_gradgradcheck_passes_its_seed_to_the_projections(ops):
+    # fixed grad_outputs: only the projections' random vectors depend on the seed
+    x = f64(np.linspace(-1, 1, 120))
+    v = f64(np.linspace(0.5, 1.5, 120))
+
+    def message(seed):
+        with pytest.raises(GradcheckError) as info:
+            ag.gradgradcheck(lambda x: ops.FlatSquare.apply(x), (x,), grad_outputs=(v,),
+                             seed=seed)
+        return str(info.value)
+
+    assert message(0) == message(0)
+    assert message(0) != message(1)
