@@ -48,7 +48,8 @@ GROUPS = {
                     "tests/autograd_core/test_memory.py", "tests/autograd_core/test_functional.py",
                     "tests/autograd_core/test_tensor.py", "tests/autograd_core/test_checks.py",
                     "tests/autograd_core/test_gradcheck_details.py",
-                    "tests/autograd_core/test_engine_details.py"),
+                    "tests/autograd_core/test_engine_details.py",
+                    "tests/autograd_core/test_course_examples.py"),
                    deselect=tuple(f"tests/autograd_core/test_memory.py::{name}" for name in (
                        "test_million_node_chain_backward_without_recursion",    # 150 s alone
                        "test_deep_chain_can_be_dropped_without_backward",
