@@ -12,6 +12,7 @@ subset, so a run stays well under an hour on 2 cores. Usage::
     python tools/mutants.py                  # every group
     python tools/mutants.py graph checks     # some groups
     python tools/mutants.py --keep checks    # reuse the previous copy and results (faster rerun)
+    python tools/mutants.py checks --only NAME ...   # retest some mutants after adding tests
 
 The score of a file is killed / (mutants − accepted equivalents); timeouts count as killed.
 """
@@ -121,11 +122,11 @@ def prepare(name: str, group: Group, keep: bool) -> Path:
     return where
 
 
-def run_group(where: Path, jobs: int) -> int:
+def run_group(where: Path, jobs: int, names: list[str] = ()) -> int:
     env = dict(os.environ)
     env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
     env.pop("PYTHONPATH", None)                 # mutmut puts its mutants/ first on sys.path
-    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)]
+    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names]
     return subprocess.run(command, cwd=where, env=env).returncode
 
 
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"groups to run (default: all of {', '.join(GROUPS)})")
     parser.add_argument("--keep", action="store_true", help="reuse the previous copy and results")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
+                        help="retest only these mutants (implies --keep)")
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
@@ -189,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     survivors = []
     for name in args.groups or list(GROUPS):
         print(f"== mutants: {name} ==", flush=True)
-        where = prepare(name, GROUPS[name], args.keep)
-        code = run_group(where, args.jobs)
+        where = prepare(name, GROUPS[name], args.keep or bool(args.only))
+        code = run_group(where, args.jobs, args.only)
         if code != 0:
             print(f"mutmut run failed for group {name} (exit code {code})")
             return code
