@@ -90,3 +90,20 @@ def test_a_released_node_keeps_nothing_for_backward():
     node = y.grad_fn
     y.sum().backward()
     assert node.released and node.inputs == () and node.saved_versions is None
+
+
+def test_backward_with_inputs_honours_retain_graph():
+    x, w = f64([1.0, 2.0]), f64([3.0, 4.0])
+    y = (x * w).tanh().sum()
+    y.backward(inputs=[x], retain_graph=True)
+    y.backward(inputs=[x])                           # the graph is still there
+    assert w.grad is None
+    np.testing.assert_allclose(x.grad.numpy(), 2 * w.numpy() * (1 - np.tanh([3.0, 8.0]) ** 2))
+
+
+def test_backward_with_inputs_honours_create_graph():
+    x = f64([0.5, -1.0])
+    (x ** 3).sum().backward(inputs=[x], create_graph=True)
+    assert x.grad.requires_grad                      # 3x², differentiable again
+    (g,) = ag.grad(x.grad.sum(), [x])
+    np.testing.assert_allclose(g.numpy(), [3.0, -6.0])
