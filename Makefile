@@ -6,6 +6,8 @@
 #   WITH_TORCH=1 make test also installs torch==2.13.0 for the PyTorch reference tests
 #   make lint              same set-up, then ruff check . (ruff comes from the dev extra); fails on
 #                          any finding
+#   make mutants           mutation testing with mutmut (not part of CI; README "Development"):
+#                          GROUPS="graph checks" runs some groups only (tools/mutants.py lists them)
 #   make clean             remove .venv, caches and build artifacts
 #
 # Variables:
@@ -21,12 +23,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTHON ?=
 PYTEST_ARGS ?=
+GROUPS ?=
 
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 GRAPHVIZ_HELP := Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' (Debian/Ubuntu) or from https://graphviz.org/download/
 
-.PHONY: test demo lint clean setup graphviz torch gallery
+.PHONY: test demo lint clean setup graphviz torch gallery mutants
 
 test: setup graphviz torch
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -117,6 +120,16 @@ ifeq ($(WITH_TORCH),1)
 endif
 
 # ---- other targets -------------------------------------------------------------------------
+
+# Mutation testing: the dev extra (mutmut) on top of the test set-up, then every group of
+# tools/mutants.py (each mutates its files and runs only the tests that cover them), at low
+# priority. Copies and results go to build/mutants/.
+$(VENV)/.dev-installed: pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,dev,dask,mutants]'
+	@touch $@
+
+mutants: setup $(VENV)/.dev-installed
+	nice -n 15 $(PY) tools/mutants.py $(GROUPS)
 
 lint: setup
 	$(PY) -m ruff check .
