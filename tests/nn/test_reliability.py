@@ -235,26 +235,3 @@ def test_ctrl_c_during_load_state_dict_is_delivered_after_every_tensor_is_writte
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, new[key])
 
-
-def test_a_download_is_written_atomically_with_the_umasks_mode(tmp_path, monkeypatch):
-    from nn import datasets
-
-    class Response:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self):
-            return b"payload"
-
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: Response())
-    previous = os.umask(0o022)
-    try:
-        target = datasets._download("mnist", "train-labels-idx1-ubyte", tmp_path / "mnist")
-    finally:
-        os.umask(previous)
-    assert target.read_bytes() == b"payload"
-    assert os.stat(target).st_mode & 0o777 == 0o644                 # mkstemp gave 0600
-    assert [p.name for p in target.parent.iterdir()] == [target.name]
