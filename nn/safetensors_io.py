@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -80,17 +79,8 @@ def save(obj, path: str | os.PathLike, metadata: Mapping[str, str] | None = None
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
         raise TypeError("save: safetensors metadata must map str to str")
     payload = serialize(dict(arrays), metadata={**extra, **METADATA})
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".neurona-", suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    from .serialization import write_atomic     # (serialization imports this module)
+    write_atomic(path, payload)                 # fsync, umask's mode, symlinks, stale sweep
 
 
 def _header(data: bytes) -> dict:

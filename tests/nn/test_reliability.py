@@ -235,3 +235,18 @@ def test_ctrl_c_during_load_state_dict_is_delivered_after_every_tensor_is_writte
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, new[key])
 
+
+
+def test_safetensors_saves_share_the_atomic_writer(tmp_path):
+    pytest.importorskip("safetensors")
+    target = tmp_path / "real.safetensors"
+    nn.save({"w": np.zeros(2, np.float32)}, target)
+    link = tmp_path / "latest.safetensors"
+    link.symlink_to(target)
+    previous = os.umask(0o022)
+    try:
+        nn.save({"w": np.ones(3, np.float32)}, link)
+    finally:
+        os.umask(previous)
+    assert link.is_symlink() and os.stat(target).st_mode & 0o777 == 0o644
+    np.testing.assert_array_equal(nn.load(target)["w"], np.ones(3, np.float32))
