@@ -136,6 +136,30 @@ def test_float32_matches_eager_to_rounding(name):
          _batches(3, 2, np.float32, 5), F32)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sgd_nesterov_decay", "sgd_course_momentum",
+                                  "adam_amsgrad_decay", "adamw", "rmsprop_centered_momentum",
+                                  "adagrad"])
+def test_each_optimizer_family_compiled_with_numba(name, jit):
+    step, _, _ = _run(_mlp(nn.Tanh), OPTIMIZERS[name], nn.MSELoss(),
+                      _batches(3, 2, np.float64, 4), F64)
+    assert hasattr(next(iter(step._programs.values())).fn, "signatures")      # a dispatcher
+
+
+@pytest.mark.slow
+def test_every_activation_and_the_bce_loss_compiled_with_numba(jit):
+    def make():
+        sizes = [3] + [4] * len(ACTIVATIONS) + [2]
+        layers = []
+        for i, name in enumerate(sorted(ACTIVATIONS)):
+            layers += [nn.Linear(sizes[i], sizes[i + 1], dtype="float64"), ACTIVATIONS[name]()]
+        return nn.Sequential(*layers, nn.Linear(sizes[-2], sizes[-1], dtype="float64"))
+    rng = np.random.default_rng(2)
+    batches = [(x, (rng.random(y.shape) > 0.5).astype(np.float64))
+               for x, y in _batches(3, 2, np.float64, 3)]
+    _run(make, OPTIMIZERS["adam"], nn.BCEWithLogitsLoss(), batches, F64)
+
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
                "leaky_relu": lambda: nn.LeakyReLU(0.2), "elu": lambda: nn.ELU(0.7),
                "selu": nn.SELU, "softplus": lambda: nn.Softplus(1.5), "silu": nn.SiLU,
@@ -166,7 +190,7 @@ def test_every_loss_matches_eager(loss):
     _run(_mlp(nn.Sigmoid), OPTIMIZERS["sgd_momentum_dampening"], fn, batches, F64)
 
 
-def test_dropout_draws_the_same_masks_as_eager_from_the_same_seed():
+def test_dropout_draws_the_same_masks_as_eager_from_the_same_seed(jit):
     def make():
         return nn.Sequential(nn.Linear(3, 16, dtype="float64"), nn.ReLU(), nn.Dropout(0.4),
                              nn.Linear(16, 8, dtype="float64"), nn.Tanh(), nn.Dropout(0.25),
@@ -183,7 +207,7 @@ def test_dropout_draws_the_same_masks_as_eager_from_the_same_seed():
     assert "dropout" in step.source and "m2" in step.source
 
 
-def test_a_new_batch_size_compiles_again_and_eager_steps_mix_in():
+def test_a_new_batch_size_compiles_again_and_eager_steps_mix_in(jit):
     rows = [8, 8, 3, 8, 3, 5]
     batches = _batches(3, 2, np.float32, len(rows), rows=lambda i: rows[i], labels=2)
     step, eager, compiled = _run(_mlp(nn.ReLU, "float32"), OPTIMIZERS["adam"],
