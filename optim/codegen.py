@@ -24,6 +24,7 @@ The per-op emitters are in ``EMITTERS``; an op without one has no compilable for
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -170,7 +171,12 @@ def _mul_forward(call: Call, code: Code) -> None:
 
 def _mul_backward(call: Call, code: Code, grad: str, targets: list) -> None:
     a, b = call.inputs
-    code.rule(InverseRule.WEIGHTED_INPUT, "each factor's gradient is δ times the other factor")
+    if b.kind in ("mask", "const"):
+        what = "dropout: δ passes where the unit was kept" if b.kind == "mask" else \
+            f"times the constant {b.name}"
+        code.rule(InverseRule.ELEMENTWISE, what)
+    else:
+        code.rule(InverseRule.WEIGHTED_INPUT, "each factor's gradient is δ times the other")
     if targets[0]:
         code.add(f"{targets[0]} = {grad} * {_operand(b)}")
     if targets[1]:
@@ -290,7 +296,8 @@ def generate(name: str, args: list[str], calls: list[Call], update: Code, grads:
     function = [f"def {name}({', '.join(args)}):"] + ["    " + line if line else ""
                                                       for line in body]
     text = "\n".join(function)
-    used = [k for k in KERNEL_BODIES if f"{k}(" in text]
+    code_only = "\n".join(line.split("#")[0] for line in function)
+    used = [k for k in KERNEL_BODIES if re.search(rf"\b{k}\(", code_only)]
     modules = sorted({KERNEL_BODIES[k][0] for k in used})
     header = ['"""' + title[0]] + title[1:] + ['"""', "import numpy as np", ""]
     header += [f"from autograd_core.kernels import {m} as _{m}" for m in modules]

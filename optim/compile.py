@@ -47,13 +47,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import nn
-from autograd_core import Tensor
+from autograd_core import Tensor, increment_version
 from autograd_core.graph.walk import topological_order
 from nn.functional import dropout_mask
 
 from . import codegen
 from .codegen import Call, Code, Value
-from .optimizer import Optimizer, _mark_modified
+from .optimizer import Optimizer
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop, SGDMomentum
 
 __all__ = ["compile_step", "CompiledStep", "CompileError"]
@@ -183,14 +183,11 @@ def _adagrad(slot: _Slot, group: dict, code: Code) -> None:
 #: optimizer class (exactly) → its update emitter
 UPDATES = {SGD: _sgd, SGDMomentum: _sgd_course, Adam: _adam, AdamW: _adamw, RMSprop: _rmsprop,
            Adagrad: _adagrad}
-#: the group options whose value changes the generated code (checked at every call)
-_STRUCTURAL = ("momentum", "nesterov", "maximize", "amsgrad", "centered")
-
-
 def _structure(optimizer: Optimizer) -> tuple:
-    return tuple((bool(g.get("weight_decay", 0.0)), bool(g.get("momentum", 0.0) or 0.0),
-                  *(bool(g.get(k, False)) for k in _STRUCTURAL[1:]))
-                 for g in optimizer.param_groups)
+    """What of the groups' options shapes the generated code (a new value compiles again)."""
+    return tuple([(g.get("weight_decay", 0.0) != 0, g.get("momentum", 0.0) != 0,
+                   g.get("nesterov", False), g.get("maximize", False), g.get("amsgrad", False),
+                   g.get("centered", False)) for g in optimizer.param_groups])
 
 
 def _hyper_value(group: dict, key: str) -> float:
@@ -296,6 +293,7 @@ class _Builder:
         self.params: list[Tensor] = []
         self.masks: list[tuple] = []               # (module, shape, dtype) in draw order
         self.target_one_hot = False
+        self.y_dtype = None                        # the dtype the loss reads y in (floats)
         self.linear_layers = 0
         self.mask_of = {}
         for module, out in watch.dropouts:         # output of x * mask → the mask leaf
@@ -367,6 +365,7 @@ class _Builder:
             k = len(self.params)
             return Value(f"p{k}", "param", t.shape, requires_grad=True, grad=f"dp{k}")
         if t is self.y or self._same_as_y(t):
+            self.y_dtype = t.dtype
             return Value("y", "y", t.shape, "target")
         if id(t) in self.mask_of:
             self.masks.append((self.mask_of[id(t)], t.shape, t.dtype))
@@ -415,6 +414,8 @@ class _Program:
         self.slots, update = self._updates(optimizer)
         self.hypers = list(dict.fromkeys((s.group, k) for s in self.slots for k in s.hypers))
         self.counted = [s for s in self.slots if s.counts_steps]
+        self.y_dtype = builder.y_dtype
+        self.classes = builder.calls[-1].inputs[1].shape[-1] if builder.target_one_hot else None
         loss_call = builder.calls[-1]
         self.output_name = loss_call.inputs[0].name
         args = (["x", "y"] + [f"m{i}" for i in range(1, len(self.masks) + 1)]
@@ -454,7 +455,13 @@ class _Program:
             self.fn = numba.njit(cache=True, error_model="numpy")(self.fn)
 
     def run(self, xa: np.ndarray, ya: np.ndarray) -> tuple[float, np.ndarray] | None:
-        """One compiled step; None when the optimizer's state lacks a buffer (retrace)."""
+        """One compiled step; None when the eager step must run instead: the optimizer's
+        state lacks a buffer (a fresh optimizer state), or a label is outside [0, classes)
+        (eager raises, or ignores ``ignore_index``)."""
+        if self.classes is not None and ya.size and (ya.min() < 0 or ya.max() >= self.classes):
+            return None
+        if self.y_dtype is not None and ya.dtype != self.y_dtype:
+            ya = ya.astype(self.y_dtype)
         state = self.optimizer.state
         groups = self.optimizer.param_groups
         try:
@@ -473,7 +480,7 @@ class _Program:
         for p, g in zip(self.params, grads):
             p.grad = Tensor(g)
         for slot in self.slots:
-            _mark_modified(slot.param)
+            increment_version(slot.param)          # as Optimizer.step: old graphs refuse
         for slot, step in zip(self.counted, steps):
             state[slot.param]["step"] = step
         return float(loss), output

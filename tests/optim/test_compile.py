@@ -413,3 +413,19 @@ def test_fit_compile_refuses_regularizers():
     with pytest.raises(optim.CompileError, match="regularizer"):
         optim.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y),
                   epochs=1, verbose=False, compile=True)
+
+
+def test_labels_the_compiled_step_cannot_take_run_the_eager_step():
+    batches = _batches(3, 2, np.float64, 3, labels=2)
+    step, eager, compiled = _run(_mlp(nn.Tanh), OPTIMIZERS["sgd"], nn.CrossEntropyLoss(),
+                                 batches, F64)
+    x, y = batches[0]
+    ignored = y.copy()
+    ignored[1] = -100                                    # ignore_index: eager's weighted path
+    expected = _eager_step(eager[0], nn.CrossEntropyLoss(), eager[1], x, ignored)
+    np.testing.assert_allclose(step(x, ignored), expected, **F64)
+    _assert_same(eager, compiled, F64)
+    bad = y.copy()
+    bad[0] = 7
+    with pytest.raises(ValueError, match="label 7 is out of range for 2 classes"):
+        step(x, bad)
