@@ -29,6 +29,8 @@ class Sigmoid(Op):
     inverse_rule = InverseRule.ACTIVATION
     saves_inputs = False
     saves_output = True
+    formula = "σ({0})"
+    derivative = "σ({0})(1 − σ({0}))"
 
     @staticmethod
     def forward(ctx, x):
@@ -86,6 +88,8 @@ class Tanh(Op):
     inverse_rule = InverseRule.ACTIVATION
     saves_inputs = False
     saves_output = True
+    formula = "tanh({0})"
+    derivative = "1 − tanh²({0})"
 
     @staticmethod
     def forward(ctx, x):
@@ -138,6 +142,8 @@ class ReLU(Op):
     inverse_rule = InverseRule.ACTIVATION
     saves_inputs = False
     saves_output = True
+    formula = "ReLU({0})"
+    derivative = "[{0} > 0]"
 
     @staticmethod
     def forward(ctx, x):
@@ -186,6 +192,8 @@ class LeakyReLU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "LeakyReLU({0})"
+    derivative = "[{0} > 0] + α·[{0} ≤ 0]"
 
     @staticmethod
     def forward(ctx, x, negative_slope):
@@ -216,6 +224,8 @@ class ELU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "ELU({0})"
+    derivative = "[{0} > 0] + (ELU({0}) + α)·[{0} ≤ 0]"
 
     @staticmethod
     def forward(ctx, x, alpha):
@@ -257,6 +267,8 @@ class Softplus(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "softplus({0})"
+    derivative = "σ({0})"
 
     @staticmethod
     def forward(ctx, x, beta):
@@ -286,6 +298,8 @@ class SiLU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "{0}·σ({0})"
+    derivative = "σ({0})(1 + {0}(1 − σ({0})))"
 
     @staticmethod
     def forward(ctx, x):
@@ -322,6 +336,8 @@ class GELU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "GELU({0})"
+    derivative = "Φ({0}) + {0}·φ({0})"
 
     @staticmethod
     def forward(ctx, x):
