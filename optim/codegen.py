@@ -5,9 +5,9 @@ A traced step is a list of ``Call`` records in forward order (the op, its input 
 optimizer's update — that calls the same Numba kernel bodies the ops call
 (``autograd_core.kernels``), so it can be compiled as a whole with ``numba.njit``. It is meant
 to be read as well: one line per forward op, one per backward rule, each backward line under a
-comment naming its inverse-neuron rule in English and in the course's Spanish (the labels of
-``autograd_core.graph.rules``), so the function is the course's backpropagation written out for
-one network:
+comment naming its inverse-neuron rule in English and in the course's Spanish
+(``InverseRule.label``), so the function is the course's backpropagation written out for one
+network:
 
     cost J → unit 1;  loss L → L';  activation ψ → multiply by ψ'(z);  weighted input w·a →
     double weighted output (Wᵀδ back, δ·aᵀ → ∂J/∂W);  constant input b → constant output
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograd_core.graph.rules import LABELS, InverseRule
+from autograd_core.graph.rules import InverseRule
 
 #: the kernel bodies the generated code may call: name in the code → (kernels module, attribute)
 KERNEL_BODIES = {
@@ -83,7 +83,7 @@ class Code:
 
     def rule(self, rule: InverseRule, detail: str = "") -> None:
         """A comment naming ``rule`` in both languages (its inverse side), with ``detail``."""
-        en, es = LABELS["en"][rule][1], LABELS["es"][rule][1]
+        en, es = rule.label("en")[1], rule.label("es")[1]
         self.comment(f"{en} / {es}" + (f": {detail}" if detail else ""))
 
     def add(self, line: str) -> None:
