@@ -432,6 +432,7 @@ class _Program:
                                        [v.grad for v in self.values], title, prologue,
                                        self.output_name, self.dtype)
         self.fn = None
+        self.grad_tensors = [Tensor(np.zeros(p.shape, p.dtype)) for p in self.params]
 
     def _updates(self, optimizer: Optimizer) -> tuple[list[_Slot], Code]:
         group_of = {id(p): i for i, g in enumerate(optimizer.param_groups) for p in g["params"]}
@@ -477,8 +478,13 @@ class _Program:
         args += [_hyper_value(groups[g], k) for g, k in self.hypers]
         args += steps
         loss, output, grads = self.fn(*args)
-        for p, g in zip(self.params, grads):
-            p.grad = Tensor(g)
+        # NOTE: each parameter keeps one gradient Tensor per program whose array is swapped
+        # for the new one (no copy): making a Tensor and checking it in the setter cost ~1 µs
+        # a parameter, as much as the whole compiled step of the course's small nets
+        for p, holder, g in zip(self.params, self.grad_tensors, grads):
+            holder.data = g
+            if p.grad is not holder:
+                p.grad = holder
         for slot in self.slots:
             increment_version(slot.param)          # as Optimizer.step: old graphs refuse
         for slot, step in zip(self.counted, steps):
