@@ -25,13 +25,17 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 GRAPHVIZ_HELP := Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' (Debian/Ubuntu) or from https://graphviz.org/download/
 
-.PHONY: test demo lint clean setup graphviz torch
+.PHONY: test demo lint clean setup graphviz torch gallery
 
 test: setup graphviz torch
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: setup graphviz
 	$(PY) -m viz demo
+
+# the course's pictures (forward and inverse, en and es) into docs/gallery/
+gallery: setup graphviz
+	$(PY) docs/gallery.py
 
 # ---- internal set-up targets ---------------------------------------------------------------
 

@@ -199,14 +199,14 @@ def fused_activation(node) -> str | None:
     return declared[-1][0].name if len(declared) > 1 else None
 
 
-def _value_kind(v, output) -> str:
+def _value_kind(v, output, named: bool) -> str:
     if v.tensor is output:
         return "output"
     if not v.is_leaf:
         return "intermediate"
     if v.tensor.requires_grad:
         return "parameter"
-    return "input" if v.tensor.ndim > 0 else "constant"
+    return "input" if v.tensor.ndim > 0 or named else "constant"
 
 
 # --- forward ------------------------------------------------------------------------------------
@@ -270,7 +270,8 @@ class _ValueText:
 
 def _value_node(v, names: dict, output, shown: _ValueText) -> VNode:
     name = names.get(v.key)
-    return VNode(v.key, _value_kind(v, output), ([name] if name else []) + shown.body(v),
+    named = bool(name) and not name.replace(".", "").lstrip("−-").isdigit()
+    return VNode(v.key, _value_kind(v, output, named), ([name] if name else []) + shown.body(v),
                  {"name": name, "shape": v.shape})
 
 

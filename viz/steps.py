@@ -275,7 +275,7 @@ def name_values(steps: list[Step], values: dict[int, Value], output, names: dict
         found[f"t{id(output)}"] = "J"
     layer = 0
     counters = {"v": 0, "w": 0, "x": 0, "c": 0, "t": 0}
-    for step in reversed(steps):                          # producers first
+    for step in _as_written(steps):                       # producers first, left to right
         for v, role in zip(step.inputs, step.roles):
             if v.key not in found and v.is_leaf:
                 found[v.key] = _leaf_symbol(v, role, counters)
@@ -296,6 +296,29 @@ def name_values(steps: list[Step], values: dict[int, Value], output, names: dict
             counters["v"] += 1
             found[out.key] = "v" + sub(counters["v"])
     return found
+
+
+def _as_written(steps: list[Step]) -> list[Step]:
+    """The steps producers first and, among independent ones, in the order the formula is
+    written (the first input's side first): a post-order walk from the cost, without recursion."""
+    producer = {s.output.key: s for s in steps}
+    done: set[str] = set()
+    ordered: list[Step] = []
+    stack = [(steps[0], False)] if steps else []
+    while stack:
+        step, expanded = stack.pop()
+        if step.id in done:
+            continue
+        if expanded:
+            done.add(step.id)
+            ordered.append(step)
+            continue
+        stack.append((step, True))
+        for v in reversed(step.inputs):
+            p = producer.get(v.key)
+            if p is not None and p.id not in done:
+                stack.append((p, False))
+    return ordered + [s for s in steps if s.id not in done]
 
 
 def _leaf_symbol(v: Value, role: str, counters: dict) -> str:
