@@ -39,9 +39,10 @@ KERNEL_BODIES = {
     "softmax_cross_entropy_rows": ("reduce", "softmax_cross_entropy_rows_numba"),
     "softmax_cross_entropy_backward_rows": ("reduce", "softmax_cross_entropy_backward_rows_numba"),
     **{name: ("elementwise", f"{name}_numba") for name in (
-        "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "silu", "gelu",
+        "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "silu", "gelu", "gelu_erf",
         "sigmoid_backward", "tanh_backward", "relu_backward", "leaky_relu_backward",
-        "elu_backward", "softplus_backward", "silu_backward", "gelu_backward")},
+        "elu_backward", "softplus_backward", "silu_backward", "gelu_backward",
+        "gelu_erf_backward")},
     **{name: ("optim", f"{name}_numba") for name in (
         "sgd", "sgd_momentum", "adam", "adam_amsgrad", "rmsprop", "rmsprop_momentum",
         "rmsprop_centered", "rmsprop_centered_momentum", "adagrad")},
@@ -97,11 +98,12 @@ class Code:
 _ACTIVATION_CODE = {None: "IDENTITY", "relu": "RELU", "tanh": "TANH", "sigmoid": "SIGMOID"}
 _FROM_OUTPUT = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu"}
 _FROM_INPUT = {"LeakyReLU": ("leaky_relu", "negative_slope"), "ELU": ("elu", "alpha"),
-               "Softplus": ("softplus", "beta"), "SiLU": ("silu", None), "GELU": ("gelu", None)}
+               "Softplus": ("softplus", "beta"), "SiLU": ("silu", None), "GELU": ("gelu_erf", None),
+               "GELUTanh": ("gelu", None)}
 _PSI_PRIME = {"sigmoid": "σ' = σ(1 − σ)", "tanh": "tanh' = 1 − tanh²", "relu": "[z > 0]",
               "leaky_relu": "1 if z > 0 else α", "elu": "1 if z > 0 else α·eᶻ",
               "softplus": "σ(βz)", "silu": "σ(z)(1 + z(1 − σ(z)))",
-              "gelu": "½(1 + tanh u) + ½z(1 − tanh²u)·u'"}
+              "gelu": "½(1 + tanh u) + ½z(1 − tanh²u)·u'", "gelu_erf": "Φ(z) + z·φ(z)"}
 
 
 def _linear_forward(call: Call, code: Code) -> None:

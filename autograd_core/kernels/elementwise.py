@@ -342,7 +342,7 @@ def gelu_erf_reference(x):
 def gelu_erf_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         v = float(xs[i])
         outs[i] = 0.5 * v * (1.0 + math.erf(v * _SQRT_HALF))
     return out
@@ -359,7 +359,7 @@ def gelu_erf_backward_reference(grad, x):
 def gelu_erf_backward_numba(grad, x):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         v = float(xs[i])
         cdf = 0.5 * (1.0 + math.erf(v * _SQRT_HALF))
         outs[i] = gs[i] * (cdf + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI)
