@@ -5,6 +5,8 @@
 #   make test              same set-up, then the whole test suite (pytest)
 #   WITH_TORCH=1 make test also installs torch==2.13.0 for the PyTorch reference tests
 #   make lint              ruff check (when ruff is installed)
+#   make results           notebook 11's full run of course 002's two studies (≈ 1 h on 2 cores;
+#                          needs NEURONA_DATA) → notebooks/results/course002_*.json
 #   make clean             remove .venv, caches and build artifacts
 #
 # Variables:
@@ -25,7 +27,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 GRAPHVIZ_HELP := Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' (Debian/Ubuntu) or from https://graphviz.org/download/
 
-.PHONY: test demo lint clean setup graphviz torch
+.PHONY: test demo lint clean setup graphviz torch results results-activations results-optimizers
 
 test: setup graphviz torch
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -116,6 +118,13 @@ lint:
 	@if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check .; \
 	elif command -v ruff >/dev/null 2>&1; then ruff check .; \
 	else echo "ruff is not installed: skipping lint ('$(PY) -m pip install ruff' to enable it)"; fi
+
+# Course 002's two tables, the full run behind notebook 11 (the two studies run side by side).
+results:
+	$(MAKE) -j2 results-activations results-optimizers
+
+results-activations results-optimizers: setup
+	nice -n 15 $(PY) -m notebooks.reproduce --study $(@:results-%=%)
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .hypothesis .ruff_cache build dist *.egg-info

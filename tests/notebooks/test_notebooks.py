@@ -3,6 +3,8 @@
 Each notebook is executed with nbclient in a kernel started from this interpreter
 (``sys.executable``: the project's virtual environment), in a temporary copy of ``notebooks/``,
 with ``MPLBACKEND=Agg``. A cell that raises fails the notebook's test with that cell's error.
+After the run, every figure its Markdown states must be one the executed outputs contain
+(``claims.unbound_figures``), and the same check must catch a wrong figure planted in a copy.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from . import claims
 
 try:
     import nbformat
@@ -83,7 +87,7 @@ def test_notebook_executes(path: Path, tmp_path: Path):
     shutil.copytree(NOTEBOOKS_DIR, workdir)     # figures the notebook writes stay out of the repo
     start = time.perf_counter()
     try:
-        _, executable = _execute(workdir / path.name, workdir)
+        nb, executable = _execute(workdir / path.name, workdir)
     except CellExecutionError as exc:
         pytest.fail(f"{path.name}: a cell raised\n{exc}", pytrace=False)
     elapsed = time.perf_counter() - start
@@ -91,3 +95,18 @@ def test_notebook_executes(path: Path, tmp_path: Path):
         f"{path.name} ran in {executable!r}, not in the tests' interpreter {sys.executable!r}")
     assert elapsed < NOTEBOOK_BUDGET, (
         f"{path.name} took {elapsed:.0f} s (budget {NOTEBOOK_BUDGET} s)")
+    unbound = claims.unbound_figures(nb)
+    assert not unbound, claims.describe(path.name, unbound)
+    _assert_catches_planted_figure(nb, path.name)
+
+
+def _assert_catches_planted_figure(nb, name: str) -> None:
+    """The claim check on this notebook's real outputs flags a figure none of them contains."""
+    planted = next(f"{v} %" for v in (97.31, 13.579, 42.4242, 86.8686)
+                   if not any(abs(c - v) <= 0.006 for c in claims.computed_numbers(nb)))
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"The network reaches {planted} on the test set."))
+    try:
+        flagged = [f.text for f in claims.unbound_figures(nb)]
+    finally:
+        nb.cells.pop()
+    assert flagged == [planted], f"{name}: a planted wrong figure {planted!r} was not caught"
