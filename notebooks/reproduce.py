@@ -54,9 +54,11 @@ PUBLISHED = {
 }
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "ReLU": nn.ReLU,
                "LeakyReLU": lambda: nn.LeakyReLU(0.1), "ELU": nn.ELU, "Swish": nn.Swish}
-OPTIMIZERS = {"SGD": lambda params: optim.SGD(params, lr=0.1),
-              "SGDMomentum": lambda params: optim.SGDMomentum(params, lr=0.1, beta=0.9),
-              "Adam": lambda params: optim.Adam(params, lr=1e-3)}
+# optimizer name → (class, keyword arguments); the activation study uses ACTIVATION_OPTIMIZER
+OPTIMIZERS = {"SGD": (optim.SGD, {"lr": 0.1}),
+              "SGDMomentum": (optim.SGDMomentum, {"lr": 0.1, "beta": 0.9}),
+              "Adam": (optim.Adam, {"lr": 1e-3})}
+ACTIVATION_OPTIMIZER = (optim.SGD, {"lr": 1e-2, "momentum": 0.9})
 # study → (input mean, input std, initialization, max epochs, patience or None)
 SETUPS = {"activations": (0.5, 0.5, "default", 50, 7),
           "optimizers": (0.2861, 0.3530, "kaiming", 40, None)}
@@ -115,10 +117,11 @@ def train_one(study: str, name: str, data: dict, max_epochs: int, seed: int = 0)
     _, _, init, _, patience = SETUPS[study]
     if study == "activations":
         model = base_network(ACTIVATIONS[name], init, seed)
-        optimizer = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+        make, kwargs = ACTIVATION_OPTIMIZER
     else:
         model = base_network(nn.ReLU, init, seed)
-        optimizer = OPTIMIZERS[name](model.parameters())
+        make, kwargs = OPTIMIZERS[name]
+    optimizer = make(model.parameters(), **kwargs)
     stopper = optim.EarlyStopping(monitor="val_accuracy", mode="max",
                                   patience=patience if patience is not None else max_epochs + 1,
                                   restore_best_weights=True)

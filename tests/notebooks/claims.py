@@ -1,8 +1,10 @@
-"""The figure-claim check: every figure a notebook's Markdown states is one its code computed.
+r"""The figure-claim check: every figure a notebook's Markdown states is one its code computed.
 
 A *figure* is a number in a Markdown cell written with a decimal point, an exponent or a percent
-sign (0.982, 3.8e−6, 97 %, 88.62%); plain integers (layer sizes, epoch counts, 2,000 images)
-are set-up, not results, and inline code (`lr=0.1`) is code. A figure is *bound* when
+sign (0.982, 3.8e−6, 97 %, 88.62%, 5.8·10⁹, $1.2\cdot10^{-10}$), or a bare power of ten
+(10⁻⁹, $10^{6}$: an order of magnitude, bound by any computed number within half a decade);
+plain integers (layer sizes, epoch counts, 2,000 images) are set-up, not results, and inline code
+(`lr=0.1`) is code. A figure is *bound* when
 
 * a number printed or displayed by the executed notebook (stream, text/plain, text/markdown
   outputs), or that number × 100 or ÷ 100 (a fraction written as a percentage or back), rounds
@@ -13,20 +15,26 @@ are set-up, not results, and inline code (`lr=0.1`) is code. A figure is *bound*
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?|\.\d+)(?:\s*[eE]\s*([-−+]?\d+))?(\s*%)?")
 CODE_SPAN = re.compile(r"```.*?```|`[^`]*`", re.S)
 URL = re.compile(r"https?://\S+|\]\([^)]*\)")
+SUPERSCRIPT = re.compile("10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
+SUPER_DIGITS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\\cdot|\\times|·|×)\s*10\^\{?(-?\d+)\}?")
+POWER = re.compile(r"(?<![\d.])10\^\{?(-?\d+)\}?")
 
 
 @dataclass(frozen=True)
 class Figure:
     text: str          # as written, e.g. "97 %"
     value: float       # the number without its percent sign, e.g. 97.0
-    tolerance: float   # half a unit of its last written digit
+    tolerance: float   # half a unit of its last written digit (in decades for a power of ten)
     cell: int          # index of the Markdown cell
+    decades: bool = False   # a bare power of ten: compared on log10
 
 
 def _parse(match: re.Match) -> tuple[float, float, bool, bool]:
@@ -42,7 +50,22 @@ def _parse(match: re.Match) -> tuple[float, float, bool, bool]:
 def _prose(source: str) -> str:
     text = CODE_SPAN.sub(" ", source)
     text = URL.sub(" ", text)
-    return text.replace("\u2212", "-").replace("\u2009", " ").replace("\u202f", " ")
+    text = text.replace("\u2212", "-").replace("\u2009", " ").replace("\u202f", " ")
+    return SUPERSCRIPT.sub(lambda m: "10^{" + m.group(1).translate(SUPER_DIGITS) + "}", text)
+
+
+def _powers_of_ten(text: str, index: int) -> tuple[list[Figure], str]:
+    """Figures written as m·10^k or 10^k, and the text with them blanked out."""
+    figures = []
+    for match in SCIENTIFIC.finditer(text):
+        mantissa, exponent = match.group(1), int(match.group(2))
+        decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        figures.append(Figure(match.group(0), float(mantissa) * 10.0 ** exponent,
+                              0.5 * 10.0 ** (exponent - decimals), index))
+    text = SCIENTIFIC.sub(" ", text)
+    figures += [Figure(m.group(0), float(m.group(1)), 0.5, index, decades=True)
+                for m in POWER.finditer(text)]
+    return figures, POWER.sub(" ", text)
 
 
 def markdown_figures(nb) -> list[Figure]:
@@ -51,7 +74,9 @@ def markdown_figures(nb) -> list[Figure]:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
             continue
-        for match in NUMBER.finditer(_prose(cell.source)):
+        powers, text = _powers_of_ten(_prose(cell.source), index)
+        figures += powers
+        for match in NUMBER.finditer(text):
             value, tolerance, is_figure, _ = _parse(match)
             if is_figure:
                 figures.append(Figure(match.group(0).strip(), value, tolerance, index))
@@ -87,11 +112,14 @@ def unbound_figures(nb) -> list[Figure]:
     computed = sorted(computed_numbers(nb))
     literals = code_literals(nb)
     unbound = []
+    logs = [math.log10(abs(c)) for c in computed if c != 0]
     for figure in markdown_figures(nb):
-        if figure.value in literals:
-            continue
-        slack = figure.tolerance * (1 + 1e-9) + 1e-12
-        if not any(abs(c - figure.value) <= slack for c in computed):
+        if figure.decades:
+            bound = any(abs(c - figure.value) <= figure.tolerance for c in logs)
+        else:
+            slack = figure.tolerance * (1 + 1e-9) + 1e-12
+            bound = figure.value in literals or any(abs(c - figure.value) <= slack for c in computed)
+        if not bound:
             unbound.append(figure)
     return unbound
 

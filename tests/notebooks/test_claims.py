@@ -59,3 +59,11 @@ def test_each_unbound_figure_is_named_with_its_cell():
     unbound = claims.unbound_figures(nb)
     assert [(f.text, f.cell) for f in unbound] == [("0.77", 1)]
     assert "cell 1: '0.77'" in claims.describe("x.ipynb", unbound)
+
+
+def test_powers_of_ten_are_figures():
+    nb = _notebook(r"gradient ratio $1.2\cdot10^{-10}$, gain 5.8·10⁹, about $10^{6}$ and 10⁻⁹",
+                   "ratio 1.2e-10 gain 5.83e+09 tanh 2.4e+06 sigmoid 3.1e-09")
+    assert _unbound(nb) == []
+    drifted = _notebook(r"about $10^{4}$ and $5\cdot10^{4}$", "ratio 1.1e+05")
+    assert sorted(_unbound(drifted)) == [r"10^{4}", r"5\cdot10^{4}"]
