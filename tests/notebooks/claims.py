@@ -129,3 +129,22 @@ def describe(nb_name: str, unbound: list[Figure]) -> str:
              "(print or render them from the computed values, or fix the text):"]
     lines += [f"  cell {f.cell}: {f.text!r}" for f in unbound]
     return "\n".join(lines)
+
+
+def readme_entry(readme: str, notebook: str) -> str:
+    """The README's bullet for ``notebook`` (e.g. "04_activation_functions.ipynb") in its
+    "## Notebooks" section: the text from the bullet that links to it up to the next bullet."""
+    section = readme.split("\n## Notebooks", 1)[-1].split("\n## ", 1)[0]
+    for bullet in re.split(r"\n(?=- )", section):
+        if f"notebooks/{notebook})" in bullet:
+            return bullet
+    return ""
+
+
+def unbound_in_text(nb, text: str) -> list[Figure]:
+    """The figures of ``text`` (Markdown) that the executed notebook ``nb`` does not contain."""
+    import nbformat   # noqa: PLC0415 (only the notebook tests need it)
+
+    probe = nbformat.from_dict(dict(nb))
+    probe.cells = [*nb.cells, nbformat.v4.new_markdown_cell(text)]
+    return [f for f in unbound_figures(probe) if f.cell == len(nb.cells)]

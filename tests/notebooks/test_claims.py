@@ -67,3 +67,28 @@ def test_powers_of_ten_are_figures():
     assert _unbound(nb) == []
     drifted = _notebook(r"about $10^{4}$ and $5\cdot10^{4}$", "ratio 1.1e+05")
     assert sorted(_unbound(drifted)) == [r"10^{4}", r"5\cdot10^{4}"]
+
+
+README = """# neurona
+
+## Notebooks
+
+- [`04_x`](notebooks/04_x.ipynb) — reaches 97 % with
+  tanh.
+- [`05_y`](notebooks/05_y.ipynb) — 12.5 %.
+
+## Benchmarks
+- [`04_x`](notebooks/04_x.ipynb) — 11.1 %
+"""
+
+
+def test_readme_entry_is_the_notebooks_bullet():
+    assert claims.readme_entry(README, "04_x.ipynb").endswith("reaches 97 % with\n  tanh.")
+    assert claims.readme_entry(README, "06_z.ipynb") == ""
+
+
+def test_readme_figures_are_checked_against_the_notebook():
+    nb = _notebook("nothing here", "training accuracy 0.982")
+    assert [f.text for f in claims.unbound_in_text(nb, claims.readme_entry(README, "04_x.ipynb"))] == ["97 %"]
+    nb = _notebook("nothing here", "training accuracy 0.971")
+    assert claims.unbound_in_text(nb, claims.readme_entry(README, "04_x.ipynb")) == []

@@ -4,7 +4,8 @@ Each notebook is executed with nbclient in a kernel started from this interprete
 (``sys.executable``: the project's virtual environment), in a temporary copy of ``notebooks/``,
 with ``MPLBACKEND=Agg``. A cell that raises fails the notebook's test with that cell's error.
 After the run, every figure its Markdown states must be one the executed outputs contain
-(``claims.unbound_figures``), and the same check must catch a wrong figure planted in a copy.
+(``claims.unbound_figures``), and the same check must catch a wrong figure planted in a copy;
+README.md's one-line entry for the notebook is held to the same rule.
 """
 from __future__ import annotations
 
@@ -98,6 +99,10 @@ def test_notebook_executes(path: Path, tmp_path: Path):
     unbound = claims.unbound_figures(nb)
     assert not unbound, claims.describe(path.name, unbound)
     _assert_catches_planted_figure(nb, path.name)
+    entry = claims.readme_entry((ROOT / "README.md").read_text(encoding="utf-8"), path.name)
+    assert entry, f"README.md's Notebooks section has no entry linking to notebooks/{path.name}"
+    stale = claims.unbound_in_text(nb, entry)
+    assert not stale, claims.describe(f"README.md's entry for {path.name}", stale)
 
 
 def _assert_catches_planted_figure(nb, name: str) -> None:
