@@ -4,7 +4,7 @@ Public names only; the code lives in the submodules (see the package layout in t
 """
 from __future__ import annotations
 
-from . import functional, graph, ops
+from . import functional, graph, ops, vocabulary
 from .checks import GradcheckError, detect_anomaly, gradcheck, gradgradcheck
 from .creation import (arange, eye, from_numpy, full, full_like, linspace, ones, ones_like,
                        tensor, zeros, zeros_like)

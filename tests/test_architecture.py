@@ -49,6 +49,7 @@ CORE_LAYERS: dict[str, int] = {
     "autograd_core.kernels.*": 1,
     "autograd_core.graph.walk": 1,
     "autograd_core.graph.rules": 1,
+    "autograd_core.vocabulary": 1,           # the es/en words of every picture and rule
     "autograd_core.grad_mode": 1,
     "autograd_core.dtypes": 1,
     "autograd_core.errors": 1,

@@ -1,6 +1,7 @@
 """The course's table "Backpropagation (resumen)": each forward element and its inverse.
 
 Every op declares one ``InverseRule``; viz labels nodes with it (``lang="en"`` or ``"es"``).
+The words themselves live in the project's one vocabulary table (``autograd_core.vocabulary``).
 
 =========================  ==============================================
 forward                    backward (the inverse network)
@@ -17,6 +18,8 @@ branch point               sum of outputs (gradients of all uses added)
 from __future__ import annotations
 
 import enum
+
+from ..vocabulary import text
 
 
 class InverseRule(enum.Enum):
@@ -36,35 +39,7 @@ class InverseRule(enum.Enum):
     def label(self, lang: str = "en") -> tuple[str, str]:
         """(forward name, inverse name) in English (``"en"``) or the course's Spanish (``"es"``)."""
         try:
-            return LABELS[lang][self]
-        except KeyError:
+            return (text(f"rule.{self.value}", lang), text(f"inverse.{self.value}", lang))
+        except ValueError:
             raise ValueError(f"InverseRule.label: unknown language {lang!r}; expected 'en' or "
                              "'es'") from None
-
-
-LABELS = {
-    "en": {
-        InverseRule.COST_SEED: ("Cost J", "Unit 1"),
-        InverseRule.ACTIVATION: ("Activation ψ", "Derivative ψ'"),
-        InverseRule.WEIGHTED_INPUT: ("Weighted input w·a", "Double weighted output"),
-        InverseRule.CONSTANT_INPUT: ("Constant input b", "Constant output"),
-        InverseRule.SUM_OF_INPUTS: ("Sum of inputs", "Branch point"),
-        InverseRule.BRANCH_POINT: ("Branch point", "Sum of outputs"),
-        InverseRule.SUM_OF_OUTPUTS: ("Sum of outputs", "Branch point"),
-        InverseRule.ROUTING: ("Routing (shape/index)", "Routing back"),
-        InverseRule.LOSS: ("Loss function L", "Derivative L'"),
-        InverseRule.ELEMENTWISE: ("Elementwise function", "Local derivative"),
-    },
-    "es": {
-        InverseRule.COST_SEED: ("Coste J", "Unidad 1"),
-        InverseRule.ACTIVATION: ("Función de activación ψ", "Derivada ψ'"),
-        InverseRule.WEIGHTED_INPUT: ("Entrada ponderada w·a", "Salida ponderada doble"),
-        InverseRule.CONSTANT_INPUT: ("Entrada constante b", "Salida constante"),
-        InverseRule.SUM_OF_INPUTS: ("Suma de entradas", "Punto de bifurcación"),
-        InverseRule.BRANCH_POINT: ("Punto de bifurcación", "Suma de salidas"),
-        InverseRule.SUM_OF_OUTPUTS: ("Suma de salidas", "Punto de bifurcación"),
-        InverseRule.ROUTING: ("Enrutado (forma/índice)", "Enrutado inverso"),
-        InverseRule.LOSS: ("Función de pérdida L", "Derivada L'"),
-        InverseRule.ELEMENTWISE: ("Función elemento a elemento", "Derivada local"),
-    },
-}

@@ -1,0 +1,124 @@
+"""Every word the project shows to a student, in English and in the course's Spanish: one table.
+
+The course's table "Backpropagation (resumen)" (001) pairs each forward element with its
+inverse; those names (``Unidad 1``, ``Derivada L'``, ``Neurona inversa``, ``Punto de
+bifurcación``, ``Suma de salidas``, ``Salida ponderada doble``, ``Salida constante``…) are the
+rows ``rule.*`` and ``inverse.*`` below. The engine's rule labels (``InverseRule.label``), the op
+graphs, the neuron-level picture, the legends and the checks all read their text from here, so
+a picture in ``lang="es"`` can be checked word by word against the Spanish column.
+
+>>> text("inverse.branch_point", "es")
+'Suma de salidas'
+>>> count(1, "op", "es"), count(3, "op", "es")
+('1 operación', '3 operaciones')
+"""
+from __future__ import annotations
+
+LANGUAGES = ("en", "es")
+
+#: key → (English, Spanish)
+VOCABULARY: dict[str, tuple[str, str]] = {
+    # --- the course's table: forward element (rule.*) and its inverse (inverse.*) -------------
+    "rule.cost_seed": ("Cost J", "Coste J"),
+    "inverse.cost_seed": ("Unit 1", "Unidad 1"),
+    "rule.loss": ("Loss function L", "Función de pérdida L"),
+    "inverse.loss": ("Derivative L'", "Derivada L'"),
+    "rule.activation": ("Activation function ψ", "Función de activación ψ"),
+    "inverse.activation": ("Derivative ψ'", "Derivada ψ'"),
+    "rule.weighted_input": ("Weighted input w·a", "Entrada ponderada w·a"),
+    "inverse.weighted_input": ("Double weighted output", "Salida ponderada doble"),
+    "rule.constant_input": ("Constant input b", "Entrada constante b"),
+    "inverse.constant_input": ("Constant output", "Salida constante"),
+    "rule.sum_of_inputs": ("Sum of inputs", "Suma de entradas"),
+    "inverse.sum_of_inputs": ("Branch point", "Punto de bifurcación"),
+    "rule.branch_point": ("Branch point", "Punto de bifurcación"),
+    "inverse.branch_point": ("Sum of outputs", "Suma de salidas"),
+    "rule.sum_of_outputs": ("Sum of outputs", "Suma de salidas"),
+    "inverse.sum_of_outputs": ("Branch point", "Punto de bifurcación"),
+    "rule.routing": ("Routing (shape/index)", "Enrutado (forma/índice)"),
+    "inverse.routing": ("Routing back", "Enrutado inverso"),
+    "rule.elementwise": ("Elementwise function f", "Función elemento a elemento f"),
+    "inverse.elementwise": ("Derivative f'", "Derivada f'"),
+    "rule.neuron": ("Neuron", "Neurona"),
+    "inverse.neuron": ("Inverse neuron", "Neurona inversa"),
+    # --- pictures: nodes, edges, legends -------------------------------------------------------
+    "unit": ("Unit 1", "Unidad 1"),
+    "cost": ("Cost J", "Coste J"),
+    "use": ("use", "uso"),
+    "of": ("of", "de"),
+    "from": ("from", "de"),
+    "sum_over_axis": ("Σ over axis", "Σ sobre el eje"),
+    "sum_over_axes": ("Σ over axes", "Σ sobre los ejes"),
+    "sum_over_batch": ("Σ over the batch", "Σ sobre el lote"),
+    "legend": ("Legend", "Leyenda"),
+    "parameter": ("parameter (requires grad)", "parámetro (requiere gradiente)"),
+    "input": ("input (leaf)", "entrada (hoja)"),
+    "constant": ("constant", "constante"),
+    "output": ("output", "salida"),
+    "intermediate": ("intermediate", "intermedio"),
+    "operation": ("operation", "operación"),
+    "grad": ("grad", "grad"),
+    "summary": ("Graph too large to draw", "Grafo demasiado grande para dibujarlo"),
+    "summary_hint": ("pass max_nodes=None to draw it all",
+                     "usa max_nodes=None para dibujarlo entero"),
+    "op.one": ("op", "operación"),
+    "op.many": ("ops", "operaciones"),
+    "tensor.one": ("tensor", "tensor"),
+    "tensor.many": ("tensors", "tensores"),
+    "gradient_edge": ("gradient (edge)", "gradiente (arista)"),
+    "leaf_grad": ("gradient of a leaf", "gradiente de una hoja"),
+    "module": ("module (nn)", "módulo (nn)"),
+    "parameters": ("parameters", "parámetros"),
+    "inverse_of": ("inverse of", "inversa de"),
+    "layer": ("Layer", "Capa"),
+    "input_layer": ("Input", "Entrada"),
+    # --- checks ----------------------------------------------------------------------------------
+    "check.ok": ("✓ gradcheck", "✓ gradcheck"),
+    "check.fail": ("✗ gradcheck", "✗ gradcheck"),
+    "check.skipped": ("(not checked: too large)", "(sin comprobar: demasiado grande)"),
+    "check.downstream": ("(not checked: NaN/Inf in its inputs)",
+                         "(sin comprobar: NaN/Inf en sus entradas)"),
+    "check.nonfinite": ("NaN/Inf appears here", "aquí aparece NaN/Inf"),
+    "legend.ok": ("gradcheck ✓", "gradcheck ✓"),
+    "legend.fail": ("gradcheck ✗", "gradcheck ✗"),
+    "legend.skipped": ("not checked", "sin comprobar"),
+    "legend.nonfinite": ("NaN/Inf origin", "origen de NaN/Inf"),
+    "end_to_end": ("end-to-end", "de extremo a extremo"),
+    "agrees": ("agrees with finite differences", "coincide con diferencias finitas"),
+    "disagrees": ("disagrees with finite differences", "no coincide con diferencias finitas"),
+    "unused": ("not used by the output", "la salida no lo usa"),
+    "max_error": ("max |Δ|", "máx |Δ|"),
+    "projected": ("random projections", "proyecciones aleatorias"),
+    # --- the neuron-level picture ----------------------------------------------------------------
+    "network.forward": ("Forward network", "Red (propagación hacia delante)"),
+    "network.backward": ("Inverse network", "Red neuronal inversa"),
+    "network.sample": ("sample", "ejemplo"),
+    "network.batch_mean": ("mean over the batch", "media sobre el lote"),
+}
+
+
+def _check_lang(lang: str) -> int:
+    try:
+        return LANGUAGES.index(lang)
+    except ValueError:
+        raise ValueError(f"unknown language {lang!r}; expected 'en' or 'es'") from None
+
+
+def text(key: str, lang: str = "en") -> str:
+    """The text of ``key`` in ``lang`` ("en" or "es")."""
+    index = _check_lang(lang)
+    try:
+        return VOCABULARY[key][index]
+    except KeyError:
+        raise KeyError(f"vocabulary: no entry {key!r}") from None
+
+
+def count(n: int, key: str, lang: str = "en") -> str:
+    """``n`` and the noun ``key`` with the right number: ``count(1, "op", "es")`` → ``'1 operación'``."""
+    return f"{n} {text(key + ('.one' if n == 1 else '.many'), lang)}"
+
+
+def words(lang: str) -> dict[str, str]:
+    """Every entry in ``lang``, as a mapping key → text."""
+    index = _check_lang(lang)
+    return {key: pair[index] for key, pair in VOCABULARY.items()}
