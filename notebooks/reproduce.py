@@ -1,7 +1,7 @@
 """Reproduce course 002's two result tables on Fashion-MNIST with neurona (notebook 11).
 
-    python -m notebooks.reproduce --study activations  # → notebooks/results/course002_activations.json
-    python -m notebooks.reproduce --study optimizers   # → notebooks/results/course002_optimizers.json
+    python -m notebooks.reproduce --study activations  # → results/course002_activations.json
+    python -m notebooks.reproduce --study optimizers   # → results/course002_optimizers.json
     make results                                       # both, niced, side by side (make -j2)
 
 Both studies train the course's ``BaseNetwork`` (784-512-256-256-128-10) on 50,000 of the 60,000
@@ -15,7 +15,8 @@ restore_best_weights=True)``):
   accuracy;
 * optimizer study: ReLU with the course's Kaiming initialization (first layer N(0, 1/n_in), the
   others N(0, 2/n_in), biases 0); inputs (x − 0.2861)/0.3530; batch 256; 40 epochs; SGD lr 0.1,
-  the course's momentum m ← βm + (1 − β)g with lr 0.1 and β 0.9 (``optim.SGDMomentum``), Adam lr 1e-3.
+  the course's momentum m ← βm + (1 − β)g with lr 0.1 and β 0.9 (``optim.SGDMomentum``),
+  Adam lr 1e-3.
 
 The results file records the command, the date, the machine and every run's validation curve,
 and is rewritten (atomically) after every run, with ``"complete": false`` until the last one.
@@ -190,7 +191,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     studies = [args.study]
     args.out = args.out or results_path(args.study)
-    payload = {"command": "python -m notebooks.reproduce " + " ".join(sys.argv[1:] if argv is None else argv),
+    arguments = sys.argv[1:] if argv is None else argv
+    payload = {"command": "python -m notebooks.reproduce " + " ".join(arguments),
                "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                "machine": machine(), "seed": args.seed, "published": PUBLISHED,
                "setups": {s: dict(zip(("mean", "std", "init", "max_epochs", "patience"),

@@ -118,7 +118,8 @@ def unbound_figures(nb) -> list[Figure]:
             bound = any(abs(c - figure.value) <= figure.tolerance for c in logs)
         else:
             slack = figure.tolerance * (1 + 1e-9) + 1e-12
-            bound = figure.value in literals or any(abs(c - figure.value) <= slack for c in computed)
+            bound = (figure.value in literals
+                     or any(abs(c - figure.value) <= slack for c in computed))
         if not bound:
             unbound.append(figure)
     return unbound

@@ -89,6 +89,7 @@ def test_readme_entry_is_the_notebooks_bullet():
 
 def test_readme_figures_are_checked_against_the_notebook():
     nb = _notebook("nothing here", "training accuracy 0.982")
-    assert [f.text for f in claims.unbound_in_text(nb, claims.readme_entry(README, "04_x.ipynb"))] == ["97 %"]
+    entry = claims.readme_entry(README, "04_x.ipynb")
+    assert [f.text for f in claims.unbound_in_text(nb, entry)] == ["97 %"]
     nb = _notebook("nothing here", "training accuracy 0.971")
     assert claims.unbound_in_text(nb, claims.readme_entry(README, "04_x.ipynb")) == []

@@ -109,7 +109,7 @@ def _assert_catches_planted_figure(nb, name: str) -> None:
     """The claim check on this notebook's real outputs flags a figure none of them contains."""
     planted = next(f"{v} %" for v in (97.31, 13.579, 42.4242, 86.8686)
                    if not any(abs(c - v) <= 0.006 for c in claims.computed_numbers(nb)))
-    nb.cells.append(nbformat.v4.new_markdown_cell(f"The network reaches {planted} on the test set."))
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"The network reaches {planted} on test."))
     try:
         flagged = [f.text for f in claims.unbound_figures(nb)]
     finally:

@@ -49,7 +49,8 @@ def _tiny_data(seed=0):
     return {"train": draw(300), "val": draw(100), "test": draw(100)}
 
 
-@pytest.mark.parametrize("study, name", [("activations", "LeakyReLU"), ("optimizers", "SGDMomentum")])
+@pytest.mark.parametrize("study, name", [("activations", "LeakyReLU"),
+                                         ("optimizers", "SGDMomentum")])
 def test_train_one_tests_the_best_validation_epoch(study, name):
     run = reproduce.train_one(study, name, _tiny_data(), max_epochs=3)
     assert run["epochs_run"] == 3 and len(run["val_accuracy"]) == 3
