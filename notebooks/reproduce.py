@@ -188,6 +188,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="results file (default notebooks/results/course002_<study>.json)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--names", nargs="+", default=None,
+                        help="only these runs of the study (to split a study over processes: give "
+                             "each its own --out; notebook 11 merges results/course002_<study>*.json)")
     args = parser.parse_args(argv)
     studies = [args.study]
     args.out = args.out or results_path(args.study)
@@ -207,7 +210,7 @@ def main(argv=None) -> int:
             print(f"{study:>11} {name:<11} test {run['test_accuracy']:.2f}% (published "
                   f"{PUBLISHED[study][name]:.2f}%), best epoch {run['best_epoch']}/"
                   f"{run['epochs_run']}, {run['seconds']:.0f} s", flush=True)
-        run_study(study, seed=args.seed, on_run=record)
+        run_study(study, names=args.names, seed=args.seed, on_run=record)
     payload["complete"] = True
     _write(args.out, payload)
     return 0

@@ -62,7 +62,8 @@ def test_train_one_tests_the_best_validation_epoch(study, name):
 def test_main_writes_command_date_machine_and_every_run(tmp_path, monkeypatch):
     seen = []
 
-    def fake_run_study(study, seed, on_run):
+    def fake_run_study(study, names, seed, on_run):
+        assert names is None
         for name in reproduce.PUBLISHED[study]:
             seen.append(name)
             on_run(name, {"test_accuracy": 50.0, "best_epoch": 1, "epochs_run": 1,
