@@ -189,8 +189,9 @@ def main(argv=None) -> int:
                         help="results file (default notebooks/results/course002_<study>.json)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--names", nargs="+", default=None,
-                        help="only these runs of the study (to split a study over processes: give "
-                             "each its own --out; notebook 11 merges results/course002_<study>*.json)")
+                        help="only these runs of the study (to split a study over processes, "
+                             "give each its own --out results/course002_<study>_<part>.json; "
+                             "notebook 11 merges them)")
     args = parser.parse_args(argv)
     studies = [args.study]
     args.out = args.out or results_path(args.study)
