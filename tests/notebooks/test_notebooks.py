@@ -59,9 +59,14 @@ def _execute(path: Path, workdir: Path):
     nb.cells.insert(0, nbformat.v4.new_code_cell(CHECK_EXECUTABLE))
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    km = _kernel_manager()
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            km=_kernel_manager(), resources={"metadata": {"path": str(workdir)}})
-    client.execute(env=env, cwd=str(workdir))
+                            km=km, resources={"metadata": {"path": str(workdir)}})
+    try:
+        client.execute(env=env, cwd=str(workdir))
+    finally:                    # a kernel manager we pass in is ours to stop: nbclient leaves it up
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     executable = "".join(out.get("text", "") for out in nb.cells[0].outputs).strip()
     return nb, executable
 
