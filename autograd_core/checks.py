@@ -7,6 +7,7 @@ disagree it says which input and element, both values, and which op's own backwa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from collections.abc import Callable
 
@@ -271,3 +272,149 @@ def _check_backward_step(step: engine.BackwardStep) -> None:
         where = f"\nThe {step.node.op.name} op was created at:\n{trace}" if trace else ""
         raise RuntimeError(f"detect_anomaly: {step.node.op.name} backward produced {bad} in the "
                            f"gradient of input {index} (shape {g.shape}, {g.dtype}){where}")
+
+
+# --- checks of a recorded graph, op by op and end to end (viz colours what these return) ------
+def check_ops(order, max_inputs: int = 2000) -> dict:
+    """``{node: status}``: does each recorded op's backward rule agree with its forward?
+
+    Each op is re-run alone on float64 copies of its inputs and checked with :func:`gradcheck`:
+    "ok" or "fail". "nonfinite": its output holds NaN/Inf while none of its inputs does (where
+    the trouble starts); "downstream": an input already holds NaN/Inf, so finite differences
+    say nothing about this op (not checked); "skipped": more than ``max_inputs`` input elements.
+    ``order`` is a list of nodes (e.g. ``topological_order([out.grad_fn])``).
+    """
+    status = {}
+    for node in order:
+        finite_inputs = all(not is_floating(t.dtype) or np.all(np.isfinite(t.data))
+                            for t in node.inputs)
+        if not finite_inputs:
+            status[node] = "downstream"
+        elif not np.all(np.isfinite(node.output.data)):
+            status[node] = "nonfinite"
+        elif sum(t.size for t in node.inputs) > max_inputs:
+            status[node] = "skipped"
+        else:
+            status[node] = "ok" if _check_one_op(node) else "fail"
+    return status
+
+
+def _check_one_op(node) -> bool:
+    copies = [Tensor(t.data.astype(np.float64), requires_grad=t.requires_grad)
+              if is_floating(t.dtype) else t for t in node.inputs]
+    op, kwargs = node.op, node.kwargs or {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return gradcheck(lambda *xs: op.apply(*xs, **kwargs), copies,
+                             raise_exception=False, blame=False)
+    except Exception:                                   # noqa: BLE001 — the op fails its check
+        return False
+
+
+def replay(output, order, substitute: dict):
+    """Run the recorded graph of ``output`` again, in float64, with some tensors replaced.
+
+    ``substitute`` maps ``id(tensor)`` → the Tensor to use instead; every other floating leaf
+    is used as a float64 copy without requires_grad (the user's tensors and hooks are never
+    touched). Each op is re-applied with its recorded keywords, so a random op's mask, recorded
+    as a constant input, is the same. Returns the new output.
+    """
+    values: dict[int, object] = {}
+
+    def value(t):
+        if id(t) in substitute:
+            return substitute[id(t)]
+        if id(t) not in values:
+            values[id(t)] = Tensor(t.data.astype(np.float64)) if is_floating(t.dtype) else t
+        return values[id(t)]
+
+    for node in reversed(list(order)):                  # producers first
+        if id(node.output) not in substitute:
+            values[id(node.output)] = node.op.apply(*[value(t) for t in node.inputs],
+                                                    **(node.kwargs or {}))
+    return value(output)
+
+
+@dataclasses.dataclass
+class InputCheck:
+    """The end-to-end check of ∂J/∂x for one input x (J = the output, or its sum).
+
+    ``status`` "ok", "fail" or "unused" (no path to the output); ``method`` "full" (every
+    element perturbed) or "projected" (random unit directions u: ⟨∂J/∂x, u⟩ against
+    (J(x + εu) − J(x − εu)) / 2ε); ``max_error`` the largest |analytical − numerical|.
+    """
+
+    name: str
+    tensor: object
+    status: str
+    method: str
+    max_error: float
+    analytical: np.ndarray
+    numerical: np.ndarray
+
+
+def check_inputs(output, inputs, order, names: dict | None = None, *, max_full: int = 100,
+                 projections: int = 3, eps: float = 1e-6, atol: float = 1e-5,
+                 rtol: float = 1e-3) -> list[InputCheck]:
+    """End-to-end gradient check of ``output`` with respect to each of ``inputs``.
+
+    The analytical ∂J/∂x comes from the engine on a float64 :func:`replay` of the graph, the
+    numerical one from central differences of the same replay. Inputs with at most ``max_full``
+    elements are perturbed element by element, larger ones along ``projections`` random unit
+    directions. Agreement: |analytical − numerical| ≤ atol + rtol·|numerical| (gradcheck's rule).
+    ``names`` maps ``id(tensor)`` → the name reported (default ``tensor.name`` or "input<k>").
+    """
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    results = []
+    for k, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"check_inputs: inputs must be Tensors, got {type(x).__name__} at "
+                            f"position {k}")
+        if not is_floating(x.dtype):
+            raise TypeError(f"check_inputs: input {k} has dtype {x.dtype}; only floating "
+                            "tensors can be checked by finite differences")
+        name = (names or {}).get(id(x)) or getattr(x, "name", None) or f"input{k}"
+        results.append(_check_input(output, order, x, name, max_full, projections, eps, atol,
+                                    rtol))
+    return results
+
+
+def _replayed_grad(output, order, x):
+    x64 = Tensor(x.data.astype(np.float64), requires_grad=True)
+    with enable_grad():
+        out = replay(output, order, {id(x): x64})
+        if not out.requires_grad:
+            return None
+        seed = None if out.size == 1 else Tensor(np.ones(out.shape))
+        (g,) = engine.grad([out], [x64], grad_outputs=[seed], allow_unused=True, hooks=False)
+    return None if g is None else np.asarray(g.data, dtype=np.float64)
+
+
+def _check_input(output, order, x, name, max_full, projections, eps, atol, rtol) -> InputCheck:
+    analytical = _replayed_grad(output, order, x)
+    if analytical is None:
+        zeros = np.zeros(x.shape)
+        return InputCheck(name, x, "unused", "full", 0.0, zeros, zeros)
+    base = x.data.astype(np.float64)
+
+    def J(xv):
+        with no_grad():
+            return float(np.sum(replay(output, order, {id(x): Tensor(xv)}).data))
+
+    if x.size <= max_full:
+        directions = [np.eye(x.size)[i].reshape(x.shape) for i in range(x.size)]
+        method = "full"
+    else:
+        rng = np.random.default_rng(0)
+        directions = [u / (np.linalg.norm(u) or 1.0)
+                      for u in (rng.standard_normal(x.shape) for _ in range(projections))]
+        method = "projected"
+    a_cmp = np.array([np.sum(analytical * u) for u in directions])
+    n_cmp = np.array([(J(base + eps * u) - J(base - eps * u)) / (2 * eps) for u in directions])
+    error = np.abs(a_cmp - n_cmp)
+    ok = bool(np.all(error <= atol + rtol * np.abs(n_cmp)))
+    numerical = n_cmp.reshape(x.shape) if method == "full" else n_cmp
+    return InputCheck(name, x, "ok" if ok else "fail", method,
+                      float(error.max()) if error.size else 0.0, analytical, numerical)

@@ -20,7 +20,8 @@ renderers import ``graphviz``/``matplotlib`` lazily. Nothing else in the project
 """
 from __future__ import annotations
 
-from .graph_model import GraphModel, backward_model, forward_model
+from .backward_model import backward_model
+from .graph_model import GraphModel, forward_model
 from .jupyter import Frames, frames_slider
 from .modules import ModuleTrace, trace_modules
 from .neuron_view import draw_network

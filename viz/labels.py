@@ -1,93 +1,16 @@
-"""Words and number formatting for the graph pictures, in English and in the course's Spanish.
-
-The names of the inverse rules themselves come from ``ag.InverseRule.label(lang)`` (the course's
-table "Backpropagation (resumen)"); this module holds the rest of the vocabulary.
-"""
+"""Number formatting for the pictures, and their words (read from ``autograd_core.vocabulary``,
+the project's one es/en table)."""
 from __future__ import annotations
 
 import numpy as np
 
-WORDS = {
-    "en": {
-        "unit": "Unit 1",
-        "cost": "Cost J",
-        "sum_of_outputs": "Sum of outputs",
-        "branch_point": "Branch point",
-        "double_weighted_output": "Double weighted output",
-        "constant_output": "Constant output",
-        "from": "from",
-        "sum": "sum",
-        "sum_over_axis": "Σ over axis",
-        "sum_over_axes": "Σ over axes",
-        "legend": "Legend",
-        "parameter": "parameter (requires grad)",
-        "input": "input (leaf)",
-        "constant": "constant",
-        "output": "output",
-        "intermediate": "intermediate",
-        "operation": "operation",
-        "grad": "grad",
-        "summary": "Graph too large to draw",
-        "summary_hint": "pass max_nodes=None to draw it all",
-        "ops": "ops",
-        "tensors": "tensors",
-        "gradient": "gradient (edge)",
-        "inverse_op": "inverse op",
-        "leaf_grad": "∂J/∂leaf",
-        "module": "module (nn)",
-        "parameters": "parameters",
-        "inverse_module": "inverse of",
-        "end_to_end": "end-to-end",
-        "agrees": "agrees with finite differences",
-        "disagrees": "disagrees with finite differences",
-        "unused": "not used by the output",
-        "max_error": "max |Δ|",
-        "projected": "random projections",
-    },
-    "es": {
-        "unit": "Unidad 1",
-        "cost": "Coste J",
-        "sum_of_outputs": "Suma de salidas",
-        "branch_point": "Punto de bifurcación",
-        "double_weighted_output": "Salida ponderada doble",
-        "constant_output": "Salida constante",
-        "from": "de",
-        "sum": "suma",
-        "sum_over_axis": "Σ sobre el eje",
-        "sum_over_axes": "Σ sobre los ejes",
-        "legend": "Leyenda",
-        "parameter": "parámetro (requiere gradiente)",
-        "input": "entrada (hoja)",
-        "constant": "constante",
-        "output": "salida",
-        "intermediate": "intermedio",
-        "operation": "operación",
-        "grad": "grad",
-        "summary": "Grafo demasiado grande para dibujarlo",
-        "summary_hint": "usa max_nodes=None para dibujarlo entero",
-        "ops": "operaciones",
-        "tensors": "tensores",
-        "gradient": "gradiente (arista)",
-        "inverse_op": "operación inversa",
-        "leaf_grad": "∂J/∂hoja",
-        "module": "módulo (nn)",
-        "parameters": "parámetros",
-        "inverse_module": "inversa de",
-        "end_to_end": "de extremo a extremo",
-        "agrees": "coincide con diferencias finitas",
-        "disagrees": "no coincide con diferencias finitas",
-        "unused": "la salida no lo usa",
-        "max_error": "máx |Δ|",
-        "projected": "proyecciones aleatorias",
-    },
-}
-
+import autograd_core as ag
 
 def words(lang: str) -> dict[str, str]:
-    """The vocabulary for ``lang`` ("en" or "es")."""
+    """Every word of the pictures in ``lang`` ("en" or "es"), from the project's one table."""
     try:
-        return WORDS[lang]
-    except KeyError:
+        return ag.vocabulary.words(lang)
+    except ValueError:
         raise ValueError(f"viz: unknown language {lang!r}; expected 'en' or 'es'") from None
 
 
@@ -138,3 +61,18 @@ def format_axes_sum(raw_shape, shape, lang: str = "en") -> str:
     which = (f"{w['sum_over_axis']} {axes[0]}" if len(axes) == 1 else
              f"{w['sum_over_axes']} {', '.join(str(a) for a in axes)}")
     return f"{which}: {format_shape(raw_shape)}→{format_shape(shape)}"
+
+
+def value_lines(head: str, values, max_elements: int = 6, lang: str = "en") -> list[str]:
+    """``head = v`` for a scalar; ``head =`` then one line per element (a column, as the course
+    writes vectors) or per row for a small array; ``head: shape (…)`` for a large one."""
+    a = np.asarray(values)
+    if a.size > max_elements:
+        return [f"{head}: {words(lang)['shape']} {format_shape(a.shape)}"]
+    if a.size == 1 and a.ndim <= 1:
+        return [f"{head} = {format_number(a.reshape(-1)[0])}"]
+    if a.ndim == 0:
+        return [f"{head} = {format_number(a)}"]
+    if a.ndim == 1:
+        return [f"{head} ="] + [format_number(v) for v in a]
+    return [f"{head} ="] + [format_array(row, max_elements) for row in a.reshape(-1, a.shape[-1])]

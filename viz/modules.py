@@ -28,7 +28,7 @@ import numpy as np
 
 import autograd_core as ag
 
-from .graph_model import (GraphModel, VEdge, VNode, _check_root, _summary, _walk, check_ops,
+from .graph_model import (GraphModel, VEdge, VNode, _check_root, _summary, _walk,
                           fused_activation, run_backward, tensor_names)
 from .labels import format_array, format_shape, words
 
@@ -212,7 +212,7 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
     if max_nodes is not None and len(units) > max_nodes:
         return _summary(view, lang, order, len(units), max_nodes)
     steps, leaf_grads = run_backward(output, order) if view == "backward" else ({}, {})
-    status = check_ops(order, max_inputs) if checks else {}
+    status = ag.checks.check_ops(order, max_inputs) if checks else {}
     fmt = lambda a: format_array(a, max_elements)      # noqa: E731
 
     g = GraphModel(view, lang)
@@ -490,20 +490,20 @@ def nest_modules(g: GraphModel, output, *, trace: ModuleTrace | None = None,
         # the node's module, the activation step where act(linear(...)) would put its own op
         act_call = _fused_activation_owner(node, call, owner, parent, consumers) \
             if fused_activation(node) is not None else call
+        # ids of viz.graph_model / viz.backward_model: a fused layer's linear step is
+        # "oplin<id>" / "invlin<id>", every other step "op<id>" / "inv<id>"
         if g.view == "forward":
-            put(f"op{id(node)}", call)
-            put(f"z{id(node)}", call)
-            put(f"act{id(node)}", act_call)
-            put(f"t{id(node.output)}", act_call)
+            put(f"oplin{id(node)}", call)
+            put(f"op{id(node)}", act_call)
         else:
-            put(f"lin{id(node)}", call)
+            put(f"invlin{id(node)}", call)
             put(f"inv{id(node)}", act_call)
-            put(f"sum{id(node.output)}", act_call)
+            put(f"sumt{id(node.output)}", act_call)
     for pid, users in uses.items():
         if len(users) == 1:
             (cid,) = users
             call = calls[cid]
-            for prefix in ("t", "leaf", "sum"):
+            for prefix in ("t", "leaft", "sumt"):
                 put(f"{prefix}{pid}", call)
     # constants of a single module call (the 2.0 in "relu(fc(x)) * 2.0") go with it
     if g.view == "forward":

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import textwrap
 
-from .graph_model import MAX_NODES, GraphModel, backward_model, forward_model
+import autograd_core as ag
+
+from .backward_model import backward_model
+from .graph_model import MAX_NODES, GraphModel, forward_model
 from .labels import words
 
 GRAPHVIZ_HELP = ("Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' "
@@ -26,16 +30,19 @@ STYLES = {
     "input": dict(shape="box", style="filled", fillcolor="#dde6f5", color="#4a6fa5"),
     "constant": dict(shape="box", style="filled,dashed", fillcolor="#eeeeee", color="#888888"),
     "intermediate": dict(shape="box", style="rounded", color="#555555"),
-    "op": dict(shape="ellipse", style="filled", fillcolor="#fff3c4", color="#b08a00"),
-    "op_ok": dict(shape="ellipse", style="filled,bold", fillcolor="#9fe0a8", color="#1f7a35"),
-    "op_fail": dict(shape="ellipse", style="filled,bold", fillcolor="#f08080", color="#b00000",
-                    penwidth="2.5"),
-    "op_skipped": dict(shape="ellipse", style="filled,dashed", fillcolor="#eeeeee",
+    "op": dict(shape="box", style="rounded,filled", fillcolor="#fff3c4", color="#b08a00"),
+    "op_ok": dict(shape="box", style="rounded,filled,bold", fillcolor="#9fe0a8",
+                  color="#1f7a35"),
+    "op_fail": dict(shape="box", style="rounded,filled,bold", fillcolor="#f08080",
+                    color="#b00000", penwidth="2.5"),
+    "op_skipped": dict(shape="box", style="rounded,filled,dashed", fillcolor="#eeeeee",
                        color="#888888"),
-    "op_nonfinite": dict(shape="ellipse", style="filled,bold", fillcolor="#ffb347",
+    "op_downstream": dict(shape="box", style="rounded,filled,dotted", fillcolor="#f4f4f4",
+                          color="#999999"),
+    "op_nonfinite": dict(shape="box", style="rounded,filled,bold", fillcolor="#ffb347",
                          color="#c05000", penwidth="2.5"),
     "unit": dict(shape="doublecircle", style="filled", fillcolor="#f4b6b6", color="#b03030",
-                 fontsize="11"),
+                 fontsize="9", margin="0"),
     "derivative": dict(shape="box", style="rounded,filled", fillcolor="#fde0c5",
                        color="#c06000"),
     "weighted": dict(shape="box", style="rounded,filled", fillcolor="#e3d7f5", color="#6a4a9c"),
@@ -51,6 +58,8 @@ STYLES = {
                         color="#b00000", penwidth="2.5"),
     "module_skipped": dict(shape="box3d", style="filled,dashed", fillcolor="#eeeeee",
                            color="#888888"),
+    "module_downstream": dict(shape="box3d", style="filled,dotted", fillcolor="#f4f4f4",
+                              color="#999999"),
     "module_nonfinite": dict(shape="box3d", style="filled,bold", fillcolor="#ffb347",
                              color="#c05000", penwidth="2.5"),
 }
@@ -59,7 +68,19 @@ STYLES = {
 CLUSTER_FILLS = ["#f8f6fc", "#efeaf8", "#e5ddf3", "#dbd0ee"]
 
 
-def _label(lines: list[str]) -> str:
+#: node label lines longer than this are wrapped (at a space), so no box is wider than a column
+WRAP = 24
+
+
+def _wrap(line: str) -> list[str]:
+    if len(line) <= WRAP or " " not in line:
+        return [line]
+    return textwrap.wrap(line, WRAP, break_long_words=False, break_on_hyphens=False)
+
+
+def _label(lines: list[str], wrap: bool = False) -> str:
+    if wrap:
+        lines = [part for line in lines for part in _wrap(line)]
     text = "\n".join(lines)
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
@@ -79,10 +100,37 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
 
     states = states or {}
     g = graphviz.Digraph(name=f"neurona_{model.view}")
-    g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.3", ranksep="0.45")
+    g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.25", ranksep="0.3")
     g.attr("node", fontname=FONT, fontsize="10", margin="0.08,0.04")
     g.attr("edge", fontname=FONT, fontsize="9", color="#555555", arrowsize="0.7")
     cluster_of = {node_id: k for k, (_, _, ids) in enumerate(model.groups) for node_id in ids}
+    for ids in model.same_rank:                        # a rank shared with a clustered node
+        home = next((cluster_of[i] for i in ids if i in cluster_of), None)
+        if home is not None:
+            for i in ids:
+                cluster_of.setdefault(i, home)
+    clusters = _clusters(model)
+    for n in model.nodes:
+        target = clusters[cluster_of[n.id]] if n.id in cluster_of else g
+        target.node(n.id, _label(n.lines, wrap=True), **_node_attrs(n, states.get(n.id)))
+    for ids in model.same_rank:
+        target = clusters[cluster_of[ids[0]]] if ids[0] in cluster_of else g
+        with target.subgraph() as row:
+            row.attr(rank="same")
+            for i in ids:
+                row.node(i)
+    _attach_clusters(g, model, clusters)
+    for index, e in enumerate(model.edges):
+        _edge(g, e, states.get(index))
+    if legend and model.view in ("forward", "backward"):
+        _legend(g, model)
+    return g
+
+
+def _clusters(model: GraphModel) -> list:
+    """One Graphviz cluster per group: module calls filled by depth, inverse neurons dashed."""
+    import graphviz
+
     clusters = [graphviz.Digraph(name=cid) for cid, _, _ in model.groups]
     depth = {cid: _depth(cid, model.group_parent) for cid, _, _ in model.groups}
     for sub, (cid, label, _) in zip(clusters, model.groups):
@@ -92,42 +140,51 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
             sub.attr(label=label, style="rounded,filled", fillcolor=fill, color="#9a86c0",
                      fontsize="10", fontcolor="#4a2a7c", labeljust="l")
         else:
-            sub.attr(label=label, style="rounded,dashed", color="#9a86c0", fontsize="9",
+            sub.attr(label=label, style="rounded,dashed", color="#9a86c0", fontsize="10",
                      fontcolor="#6a4a9c")
-    for n in model.nodes:
-        attrs = dict(STYLES.get(n.kind, {}))
-        extra = dict(n.data.get("attrs") or {})
-        if "style" in extra and "filled" in attrs.get("style", ""):
-            extra["style"] = ",".join(dict.fromkeys(extra["style"].split(",") + ["filled"]))
-        attrs.update(extra)
-        state = states.get(n.id)
-        if state == "pending":
-            attrs.update(PENDING)
-        elif state == "current":
-            attrs.update(CURRENT)
-        target = clusters[cluster_of[n.id]] if n.id in cluster_of else g
-        target.node(n.id, _label(n.lines), **attrs)
-    index_of = {cid: k for k, (cid, _, _) in enumerate(model.groups)}
+    return clusters
+
+
+def _attach_clusters(g, model: GraphModel, clusters: list) -> None:
     # graphviz copies a subgraph's body when it is added: attach the innermost clusters first
+    depth = {cid: _depth(cid, model.group_parent) for cid, _, _ in model.groups}
+    index_of = {cid: k for k, (cid, _, _) in enumerate(model.groups)}
     for k in sorted(range(len(clusters)), key=lambda k: -depth[model.groups[k][0]]):
         up = model.group_parent.get(model.groups[k][0])
         target = clusters[index_of[up]] if up in index_of else g
         target.subgraph(clusters[k])
-    for index, e in enumerate(model.edges):
-        attrs = {}
-        if e.lines:
-            attrs["label"] = _label(e.lines)
-        if e.kind == "grad":
-            attrs.update(color="#b03030", fontcolor="#7a1f1f")
-        state = states.get(index)
-        if state == "pending":
-            attrs.update(color="#dddddd", fontcolor="#c8c8c8")
-        elif state == "current":
-            attrs.update(color="#d00000", penwidth="2.5", fontcolor="#d00000")
-        g.edge(e.src, e.dst, **attrs)
-    if legend and model.view in ("forward", "backward"):
-        _legend(g, model)
-    return g
+
+
+def _node_attrs(n, state: str | None) -> dict:
+    attrs = dict(STYLES.get(n.kind, {}))
+    extra = dict(n.data.get("attrs") or {})
+    if "style" in extra and "filled" in attrs.get("style", ""):
+        extra["style"] = ",".join(dict.fromkeys(extra["style"].split(",") + ["filled"]))
+    attrs.update(extra)
+    if state == "pending":
+        attrs.update(PENDING)
+    elif state == "current":
+        attrs.update(CURRENT)
+    return attrs
+
+
+def _edge(g, e, state: str | None) -> None:
+    attrs = {}
+    if e.lines:
+        attrs["label"] = _label(e.lines)
+    tail, head = e.src, e.dst
+    if e.kind == "grad":
+        # NOTE: the inverse network keeps the forward layout (inputs left, cost right): a
+        # gradient flows right to left, so the edge is laid out leaf → cost, arrow reversed
+        attrs.update(color="#b03030", fontcolor="#7a1f1f")
+        if not e.data.get("below"):
+            attrs["dir"] = "back"
+            tail, head = e.dst, e.src
+    if state == "pending":
+        attrs.update(color="#dddddd", fontcolor="#c8c8c8")
+    elif state == "current":
+        attrs.update(color="#d00000", penwidth="2.5", fontcolor="#d00000")
+    g.edge(tail, head, **attrs)
 
 
 def _depth(cid: str, parent: dict) -> int:
@@ -146,26 +203,33 @@ def _legend(g, model: GraphModel) -> None:
                    ("parameter", w["parameter"]),
                    ("input", w["input"]), ("constant", w["constant"]),
                    ("intermediate", w["intermediate"]), ("op", w["operation"])]
-        entries += [("op_ok", "gradcheck ✓"), ("op_fail", "gradcheck ✗"),
-                    ("op_skipped", "gradcheck —"), ("op_nonfinite", "NaN/Inf"),
-                    ("module_ok", "gradcheck ✓"), ("module_fail", "gradcheck ✗"),
-                    ("module_skipped", "gradcheck —"), ("module_nonfinite", "NaN/Inf")]
+        for prefix in ("op_", "module_"):
+            entries += [(prefix + k, w["legend." + k]) for k in
+                        ("ok", "fail", "skipped", "downstream", "nonfinite")]
     else:
-        entries = [("unit", w["unit"]), ("module", w["module"]),
-                   ("derivative", "ψ' / L' / f'"),
-                   ("weighted", w["double_weighted_output"]), ("branch", w["branch_point"]),
-                   ("sum_of_outputs", w["sum_of_outputs"]), ("leaf_grad", "∂J/∂w, ∂J/∂b")]
+        entries = [("unit", w["inverse.cost_seed"]), ("module", w["module"]),
+                   ("derivative", f"{w['inverse.loss']} / {w['inverse.activation']}"),
+                   ("weighted", w["inverse.weighted_input"]),
+                   ("branch", w["inverse.sum_of_inputs"]),
+                   ("sum_of_outputs", w["inverse.branch_point"]),
+                   ("leaf_grad", w["leaf_grad"])]
     entries = [(k, text) for k, text in entries if k in present] + list(model.notes)
-    rows = [f'<tr><td colspan="2"><b>{_html(w["legend"])}</b></td></tr>']
+    # NOTE: the legend is the graph's label (drawn under the picture, outside the layout), a
+    # few entries per row, so it makes the picture neither wider nor a column of its own
+    per_row = 3 if len(entries) > 4 else max(len(entries), 1)
+    cells = []
     for kind, text in entries:
         style = STYLES[kind]
         fill = style.get("fillcolor", "white")
         border = style.get("color", "#555555")
-        rows.append(f'<tr><td bgcolor="{fill}" color="{border}" width="18"> </td>'
-                    f'<td align="left">{_html(text)}</td></tr>')
-    table = ('<<table border="0" cellborder="1" cellspacing="2" cellpadding="3" color="#999999">'
+        cells.append(f'<td bgcolor="{fill}" color="{border}" width="14"> </td>'
+                     f'<td align="left" border="0">{_html(text)}</td>')
+    rows = [f'<tr><td colspan="{2 * per_row}" border="0"><b>{_html(w["legend"])}</b></td></tr>']
+    for k in range(0, len(cells), per_row):
+        rows.append("<tr>" + "".join(cells[k:k + per_row]) + "</tr>")
+    table = ('<<table border="0" cellborder="1" cellspacing="3" cellpadding="2" color="#999999">'
              + "".join(rows) + "</table>>")
-    g.node("legend", table, shape="plaintext", fontsize="9")
+    g.attr(label=table, labelloc="b", labeljust="l", fontsize="9")
 
 
 def _html(text: str) -> str:
@@ -259,9 +323,14 @@ def _with_trace_names(names, trace, model):
 
 
 def _nest(m: GraphModel, output, trace, model) -> None:
-    if trace is None and model is None:
+    """Module calls as clusters (see :func:`viz.modules.nest_modules`). In the inverse network
+    the *neurona inversa* clusters are kept when only ``model=`` is known (it names the
+    parameters); a ``trace=`` draws the module calls instead (a box sits in one cluster only)."""
+    if trace is None and (model is None or m.view == "backward"):
         return
     from .modules import nest_modules
+
+    m.groups[:] = [g for g in m.groups if not g[0].startswith("cluster_neuron")]
 
     nest_modules(m, output, trace=trace, model=model)
 
@@ -308,7 +377,7 @@ def draw_gradcheck(output, inputs=None, *, names=None, model=None, lang: str = "
     box per module call, coloured by the worst result of its ops (a red box names its failing
     ops); ``trace=``/``model=`` without ``collapse`` draw the module calls as nested clusters.
     """
-    from .graph_model import _walk, annotate_input_checks, check_inputs, tensor_names
+    from .graph_model import _walk, annotate_input_checks, tensor_names
 
     if collapse is not None:
         m = _collapsed_model("forward", output, collapse, trace, model, names, lang,
@@ -321,7 +390,13 @@ def draw_gradcheck(output, inputs=None, *, names=None, model=None, lang: str = "
             _nest(m, output, trace, model)
     if inputs is not None:
         tnames = tensor_names(_with_trace_names(names, trace, model), model)
-        results = check_inputs(output, inputs, _walk(output), tnames, max_full=max_full)
+        if isinstance(inputs, (list, tuple)):
+            for k, x in enumerate(inputs):
+                if not isinstance(x, ag.Tensor):
+                    raise TypeError(f"viz.draw_gradcheck: inputs must be Tensors, got "
+                                    f"{type(x).__name__} at position {k}")
+        results = ag.checks.check_inputs(output, inputs, _walk(output), tnames,
+                                         max_full=max_full)
         annotate_input_checks(m, results)
     return to_digraph(m, rankdir=rankdir, legend=legend)
 

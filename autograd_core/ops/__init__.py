@@ -9,7 +9,8 @@ from .compare import argmax, argmin, eq, ge, gt, le, lt, ne, one_hot
 from .elementwise import (abs, add, astype, clip, clone, cos, div, exp, log, maximum, minimum, mul,
                           neg, pow, sin, sqrt, sub, where)
 from .linalg import linear, matmul
-from .losses import binary_cross_entropy_with_logits, mse_loss, softmax_cross_entropy
+from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss,
+                     softmax_cross_entropy, squared_error)
 from .reduce import (log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var)
 from .shape import (broadcast_to, concatenate, flatten, getitem, permute, reshape, split, squeeze,
                     stack, sum_to, transpose, unsqueeze)
@@ -21,6 +22,7 @@ __all__ = [
     "abs", "add", "astype", "clip", "clone", "cos", "div", "exp", "log", "maximum", "minimum",
     "mul", "neg", "pow", "sin", "sqrt", "sub", "where",
     "linear", "matmul", "binary_cross_entropy_with_logits", "mse_loss", "softmax_cross_entropy",
+    "squared_error", "binary_cross_entropy",
     "log_softmax", "logsumexp", "max", "mean", "min", "prod", "softmax", "std", "sum", "var",
     "broadcast_to", "concatenate", "flatten", "getitem", "permute", "reshape", "split", "squeeze",
     "stack", "sum_to", "transpose", "unsqueeze",

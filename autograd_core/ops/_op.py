@@ -43,6 +43,19 @@ class Op:
     #: the lower-case name used in error messages (defaults to the class name in lower case).
     name: str = "op"
 
+    # --- how the op is drawn (viz reads these; nothing in the engine does) ---------------------
+    #: the part each input plays in the course's neuron, in order: "activation" (a), "weight"
+    #: (w), "bias" (b), "factor" (either factor of a product: the one that is a parameter is w),
+    #: "target" (t), "term" (one term of a sum), "negated_term" (subtracted), "input" (other)
+    roles: tuple[str, ...] = ()
+    #: the forward formula, ``{0}``, ``{1}``… standing for the inputs and ``{name}`` for a
+    #: keyword (e.g. ``"σ({0})"``, ``"{0}·{1}ᵀ + {2}"``); a mapping as for ``derivative``
+    formula: str | dict = ""
+    #: the local derivative in the course's notation, inputs written as in ``formula``
+    #: (``"σ({0})(1 − σ({0}))"``, ``"2({0} − {1})/N"``…); a mapping when it depends on a
+    #: keyword's value (``{"reduction": {"mean": …, "sum": …}}``)
+    derivative: str | dict = ""
+
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
@@ -56,6 +69,27 @@ class Op:
     @staticmethod
     def backward(ctx: Node, grad):
         raise NotImplementedError
+
+    @classmethod
+    def role(cls, index: int) -> str:
+        """The role of input ``index`` (see ``roles``; "input" when not declared)."""
+        return cls.roles[index] if index < len(cls.roles) else "input"
+
+    @classmethod
+    def derivative_text(cls, kwargs) -> str:
+        """``derivative`` for the keywords this node was called with ("" when not declared)."""
+        return _by_keyword(cls.derivative, kwargs)
+
+    @classmethod
+    def formula_text(cls, kwargs) -> str:
+        """``formula`` for the keywords this node was called with ("" when not declared)."""
+        return _by_keyword(cls.formula, kwargs)
+
+    @classmethod
+    def steps(cls, ctx) -> tuple:
+        """The course's steps this node stands for: ``((op, kwargs), …)``, each step's output the
+        next step's first input. One step (the op itself) unless the op fuses several."""
+        return ((cls, dict(ctx.kwargs or {})),)
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
@@ -101,6 +135,17 @@ class Op:
                 ctx.creation_trace = "".join(traceback.format_stack()[:-1])
             _check_finite(cls, data, "forward")
         return out
+
+
+def _by_keyword(declared, kwargs) -> str:
+    """A declared text, or the entry of ``{keyword: {value: text}}`` that the call's keywords pick."""
+    if isinstance(declared, str):
+        return declared
+    for key, by_value in declared.items():
+        value = (kwargs or {}).get(key)
+        if value in by_value:
+            return by_value[value]
+    return ""
 
 
 def _as_tensors(inputs) -> tuple:

@@ -29,6 +29,8 @@ class Sigmoid(Op):
     inverse_rule = InverseRule.ACTIVATION
     saves_inputs = False
     saves_output = True
+    formula = "σ({0})"
+    derivative = "σ({0})(1 − σ({0}))"
 
     @staticmethod
     def forward(ctx, x):
@@ -84,6 +86,8 @@ class Tanh(Op):
     inverse_rule = InverseRule.ACTIVATION
     saves_inputs = False
     saves_output = True
+    formula = "tanh({0})"
+    derivative = "1 − tanh²({0})"
 
     @staticmethod
     def forward(ctx, x):
@@ -134,6 +138,8 @@ class ReLU(Op):
     inverse_rule = InverseRule.ACTIVATION
     saves_inputs = False
     saves_output = True
+    formula = "ReLU({0})"
+    derivative = "[{0} > 0]"
 
     @staticmethod
     def forward(ctx, x):
@@ -180,6 +186,8 @@ class LeakyReLU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "LeakyReLU({0})"
+    derivative = "[{0} > 0] + α·[{0} ≤ 0]"
 
     @staticmethod
     def forward(ctx, x, negative_slope):
@@ -206,6 +214,8 @@ class ELU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "ELU({0})"
+    derivative = "[{0} > 0] + (ELU({0}) + α)·[{0} ≤ 0]"
 
     @staticmethod
     def forward(ctx, x, alpha):
@@ -243,6 +253,8 @@ class Softplus(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "softplus({0})"
+    derivative = "σ({0})"
 
     @staticmethod
     def forward(ctx, x, beta):
@@ -268,6 +280,8 @@ class SiLU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "{0}·σ({0})"
+    derivative = "σ({0})(1 + {0}(1 − σ({0})))"
 
     @staticmethod
     def forward(ctx, x):
@@ -300,6 +314,8 @@ class GELU(Op):
     """
 
     inverse_rule = InverseRule.ACTIVATION
+    formula = "GELU({0})"
+    derivative = "Φ({0}) + {0}·φ({0})"
 
     @staticmethod
     def forward(ctx, x):

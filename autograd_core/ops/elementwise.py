@@ -36,6 +36,8 @@ class Add(Op):
 
     inverse_rule = InverseRule.SUM_OF_INPUTS
     saves_inputs = False
+    roles = ("term", "term")
+    formula = "{0} + {1}"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -66,6 +68,8 @@ class Sub(Op):
 
     inverse_rule = InverseRule.SUM_OF_INPUTS
     saves_inputs = False
+    roles = ("term", "negated_term")
+    formula = "{0} − {1}"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -90,6 +94,8 @@ class Mul(Op):
     """
 
     inverse_rule = InverseRule.WEIGHTED_INPUT
+    roles = ("factor", "factor")
+    formula = "{0}·{1}"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -114,6 +120,8 @@ class Div(Op):
     backward   grad_a = grad / b,   grad_b = −grad ⊙ a / b²
     inverse neuron: elementwise function
     """
+
+    formula = "{0} / {1}"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -141,6 +149,8 @@ class Neg(Op):
     """Negation.   forward out = −x   backward grad_x = −grad   inverse neuron: elementwise."""
 
     saves_inputs = False
+    formula = "−{0}"
+    derivative = "−1"
 
     @staticmethod
     def forward(ctx, x):
@@ -164,6 +174,8 @@ class Pow(Op):
     NOTE: ln a is taken as 0 where a = 0 (the limit of out·ln a there), as PyTorch does;
     grad_a is 0 where b = 0 (a⁰ is constant), also at a = 0, as PyTorch.
     """
+
+    formula = "{0}^{1}"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -192,6 +204,9 @@ class PowScalar(Op):
     backward   grad_x = grad ⊙ p ⊙ xᵖ⁻¹
     inverse neuron: elementwise function
     """
+
+    formula = "{0}^{exponent}"
+    derivative = "{exponent}·{0}^({exponent} − 1)"
 
     @staticmethod
     def forward(ctx, x, exponent):
@@ -226,6 +241,8 @@ class Exp(Op):
 
     saves_inputs = False
     saves_output = True
+    formula = "exp({0})"
+    derivative = "exp({0})"
 
     @staticmethod
     def forward(ctx, x):
@@ -244,6 +261,9 @@ def exp(x) -> Tensor:
 
 class Log(Op):
     """Natural logarithm.   forward out = ln x   backward grad_x = grad / x."""
+
+    formula = "ln({0})"
+    derivative = "1/{0}"
 
     @staticmethod
     def forward(ctx, x):
@@ -265,6 +285,8 @@ class Sqrt(Op):
 
     saves_inputs = False
     saves_output = True
+    formula = "√{0}"
+    derivative = "1/(2√{0})"
 
     @staticmethod
     def forward(ctx, x):
@@ -285,6 +307,9 @@ class Abs(Op):
     """Absolute value.   forward out = |x|   backward grad_x = grad ⊙ sign(x).
     NOTE: the subgradient at 0 is taken as 0 (as PyTorch)."""
 
+    formula = "|{0}|"
+    derivative = "sign({0})"
+
     @staticmethod
     def forward(ctx, x):
         return np.abs(x)
@@ -302,6 +327,9 @@ def abs(x) -> Tensor:
 class Sin(Op):
     """Sine.   forward out = sin x   backward grad_x = grad ⊙ cos x."""
 
+    formula = "sin({0})"
+    derivative = "cos({0})"
+
     @staticmethod
     def forward(ctx, x):
         return np.sin(x)
@@ -318,6 +346,9 @@ def sin(x) -> Tensor:
 
 class Cos(Op):
     """Cosine.   forward out = cos x   backward grad_x = −grad ⊙ sin x."""
+
+    formula = "cos({0})"
+    derivative = "−sin({0})"
 
     @staticmethod
     def forward(ctx, x):
@@ -346,6 +377,8 @@ class Maximum(Op):
     NOTE: at ties the gradient is split evenly between a and b (as PyTorch).
     """
 
+    formula = "max({0}, {1})"
+
     @staticmethod
     def forward(ctx, a, b):
         return _binary("maximum", np.maximum, a, b)
@@ -369,6 +402,8 @@ class Minimum(Op):
     backward   grad_a = grad ⊙ [a < b] + ½ grad ⊙ [a = b],   grad_b likewise
     NOTE: at ties the gradient is split evenly (as PyTorch).
     """
+
+    formula = "min({0}, {1})"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -395,6 +430,7 @@ class Where(Op):
     """
 
     inverse_rule = InverseRule.ROUTING
+    formula = "where(c, {0}, {1})"
 
     @staticmethod
     def forward(ctx, condition, a, b):
@@ -429,6 +465,9 @@ class Clip(Op):
     backward   grad_x = grad ⊙ [lo ≤ x ≤ hi]   (PyTorch's convention at the bounds)
     """
 
+    formula = "clip({0})"
+    derivative = "[lo ≤ {0} ≤ hi]"
+
     @staticmethod
     def forward(ctx, x, min, max):
         return np.clip(x, min, max)
@@ -457,6 +496,7 @@ class Cast(Op):
 
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
+    formula = "{0}"
 
     @staticmethod
     def forward(ctx, x, dtype):
@@ -480,6 +520,7 @@ class Clone(Op):
 
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
+    formula = "{0}"
 
     @staticmethod
     def forward(ctx, x):

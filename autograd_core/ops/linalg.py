@@ -9,7 +9,7 @@ from .. import kernels
 from ..grad_mode import STATE
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
-from .activations import ReLUBackward, SigmoidBackward, TanhBackward
+from .activations import ReLU, ReLUBackward, Sigmoid, SigmoidBackward, Tanh, TanhBackward
 from .shape import reshape, transpose
 
 
@@ -41,6 +41,8 @@ class MatMul(Op):
     """
 
     inverse_rule = InverseRule.WEIGHTED_INPUT
+    roles = ("factor", "factor")
+    formula = "{0}·{1}"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -154,6 +156,8 @@ class Linear(Op):
     """
 
     inverse_rule = InverseRule.WEIGHTED_INPUT
+    roles = ("activation", "weight", "bias")
+    formula = "{0}·{1}ᵀ + {2}"
 
     @staticmethod
     def forward(ctx, x, w, b=None):
@@ -178,6 +182,13 @@ class LinearActivation(Op):
     inverse_rule = InverseRule.WEIGHTED_INPUT
     saves_output = True
     name = "linear"
+    roles = ("activation", "weight", "bias")
+    formula = "ψ({0}·{1}ᵀ + {2})"
+
+    @classmethod
+    def steps(cls, ctx) -> tuple:
+        """The course's neuron in its two steps: z = x·Wᵀ + b (``Linear``), then a = ψ(z)."""
+        return ((Linear, {}), (ACTIVATION_OPS[ctx.kwargs["activation"]], {}))
 
     @staticmethod
     def forward(ctx, x, w, b=None, *, activation):
@@ -187,6 +198,9 @@ class LinearActivation(Op):
     def backward(ctx, grad):
         return _layer_backward(ctx, grad, kernels.ACTIVATIONS[ctx.kwargs["activation"]])
 
+
+#: the op of each activation a layer can carry (the second of ``LinearActivation.steps``)
+ACTIVATION_OPS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 
 #: the fused backward op of each activation a layer can carry (differentiable δ = grad ⊙ ψ')
 _ACTIVATION_BACKWARD = {kernels.ACTIVATIONS["relu"]: ReLUBackward,

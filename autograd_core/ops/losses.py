@@ -15,6 +15,7 @@ from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 from .activations import sigmoid
 from .compare import one_hot
+from .elementwise import log, where
 from .reduce import log_softmax, softmax
 from .shape import reshape
 
@@ -54,6 +55,11 @@ class SoftmaxCrossEntropy(Op):
     """
 
     inverse_rule = InverseRule.LOSS
+    roles = ("prediction", "target")
+    formula = {"reduction": {"mean": "−1/N Σ {1}·ln softmax({0})",
+                             "sum": "−Σ {1}·ln softmax({0})"}}
+    derivative = {"reduction": {"mean": "(softmax({0}) − {1})/N",
+                                "sum": "softmax({0}) − {1}"}}
 
     @staticmethod
     def forward(ctx, logits, target, reduction):
@@ -125,6 +131,11 @@ class SigmoidBinaryCrossEntropy(Op):
     """
 
     inverse_rule = InverseRule.LOSS
+    roles = ("prediction", "target")
+    formula = {"reduction": {
+        "mean": "−1/N Σ [{1}·ln σ({0}) + (1 − {1})·ln(1 − σ({0}))]",
+        "sum": "−Σ [{1}·ln σ({0}) + (1 − {1})·ln(1 − σ({0}))]"}}
+    derivative = {"reduction": {"mean": "(σ({0}) − {1})/N", "sum": "σ({0}) − {1}"}}
 
     @staticmethod
     def forward(ctx, logits, target, reduction):
@@ -165,6 +176,9 @@ class MeanSquaredError(Op):
 
     inverse_rule = InverseRule.LOSS
     name = "mse_loss"
+    roles = ("prediction", "target")
+    formula = {"reduction": {"mean": "1/N Σ ({0} − {1})²", "sum": "Σ ({0} − {1})²"}}
+    derivative = {"reduction": {"mean": "2({0} − {1})/N", "sum": "2({0} − {1})"}}
 
     @staticmethod
     def forward(ctx, y, target, reduction):
@@ -208,3 +222,123 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
                              f"{target.shape} must have the same shape")
         return (input - target) ** 2
     return MeanSquaredError.apply(input, target, reduction=reduction)
+
+
+class SquaredError(Op):
+    """The course's quadratic cost C = ½‖y − t‖² per sample, summed or averaged over samples.
+
+    The squared norm runs over each sample's outputs (every axis but the first; a 0-d or 1-D
+    input is a batch of single outputs); "mean" then divides by the number of samples n.
+    forward    J = (1/n) Σₓ ½‖yₓ − tₓ‖²        ("sum": without 1/n)
+    backward   grad_y = grad · (y − t)/n,   grad_t = −grad_y        (∇_y C = y − t, course 000)
+    inverse neuron: loss function L → its derivative L'
+    """
+
+    inverse_rule = InverseRule.LOSS
+    name = "squared_error"
+    roles = ("prediction", "target")
+    formula = {"reduction": {"mean": "1/n Σ ½‖{0} − {1}‖²", "sum": "Σ ½‖{0} − {1}‖²"}}
+    derivative = {"reduction": {"mean": "({0} − {1})/n", "sum": "{0} − {1}"}}
+
+    @staticmethod
+    def forward(ctx, y, target, reduction):
+        if y.shape != target.shape:
+            raise ValueError(f"squared_error: input of shape {y.shape} and target of shape "
+                             f"{target.shape} must have the same shape")
+        diff = (y - target).ravel()
+        total = 0.5 * np.dot(diff, diff)
+        if reduction == "mean":
+            n = y.shape[0] if y.ndim else 1
+            total = total / n if n else np.nan
+        return np.asarray(total, dtype=y.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, target = ctx.inputs
+        need_y, need_t = ctx.needs_input_grad
+        n = (y.shape[0] if y.ndim else 1) if ctx.kwargs["reduction"] == "mean" else 1
+        grad_y = (y - target) * (grad * (1 / max(n, 1)))
+        return (grad_y if need_y else None), (-grad_y if need_t else None)
+
+
+def squared_error(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """½‖y − t‖² per sample, averaged (or summed) over the samples, as one node.
+
+    >>> import autograd_core as ag
+    >>> ag.squared_error(ag.tensor([[1.0, 2.0]]), ag.tensor([[0.0, 0.0]]))
+    tensor(2.5)
+    """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"squared_error: reduction must be 'mean' or 'sum' (one node), got "
+                         f"{reduction!r}")
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=input.dtype))
+    return SquaredError.apply(input, target, reduction=reduction)
+
+
+class BinaryCrossEntropy(Op):
+    """Binary cross-entropy of probabilities y against targets t, each log clamped at −100.
+
+    forward    ℓ = −[t·max(ln y, −100) + (1 − t)·max(ln(1 − y), −100)], then mean or sum
+    backward   grad_y = grad · [−t/y + (1 − t)/(1 − y)]  (÷ N for "mean"), each term 0 where its
+               log is clamped (as the clamp's derivative is 0; y = 0 or 1 then gives no nan)
+               grad_t = grad · [ln(1 − y) − ln y] with the clamped logs
+    inverse neuron: loss function L → its derivative L'
+    """
+
+    inverse_rule = InverseRule.LOSS
+    name = "binary_cross_entropy"
+    roles = ("prediction", "target")
+    formula = {"reduction": {
+        "mean": "−1/N Σ [{1}·ln {0} + (1 − {1})·ln(1 − {0})]",
+        "sum": "−Σ [{1}·ln {0} + (1 − {1})·ln(1 − {0})]"}}
+    derivative = {"reduction": {"mean": "({0} − {1}) / ({0}(1 − {0})·N)",
+                                "sum": "({0} − {1}) / ({0}(1 − {0}))"}}
+
+    @staticmethod
+    def _logs(y: np.ndarray):
+        with np.errstate(divide="ignore"):
+            return np.maximum(np.log(y), -100.0), np.maximum(np.log1p(-y), -100.0)
+
+    @staticmethod
+    def forward(ctx, y, target, reduction):
+        if y.shape != target.shape:
+            raise ValueError(f"binary_cross_entropy: input of shape {y.shape} and target of "
+                             f"shape {target.shape} must have the same shape")
+        log_y, log_1my = BinaryCrossEntropy._logs(y)
+        per = -(target * log_y + (1 - target) * log_1my)
+        return np.asarray(_reduce(per, reduction), dtype=y.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, target = ctx.inputs
+        need_y, need_t = ctx.needs_input_grad
+        if ctx.kwargs["reduction"] == "mean":
+            grad = grad / max(y.size, 1)
+        log_y, log_1my = BinaryCrossEntropy._logs(y.data)
+        live_y, live_1my = log_y > -100.0, log_1my > -100.0
+        safe_y = where(live_y, y, 1.0)
+        safe_1my = where(live_1my, 1 - y, 1.0)
+        grad_y = grad_t = None
+        if need_y:
+            grad_y = grad * (where(live_1my, (1 - target) / safe_1my, 0.0)
+                             - where(live_y, target / safe_y, 0.0))
+        if need_t:
+            grad_t = grad * (where(live_1my, log(safe_1my), -100.0)
+                             - where(live_y, log(safe_y), -100.0))
+        return grad_y, grad_t
+
+
+def binary_cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """−[t ln y + (1 − t) ln(1 − y)] of probabilities y, mean or sum, as one node.
+
+    >>> import autograd_core as ag
+    >>> round(ag.binary_cross_entropy(ag.tensor([0.5]), ag.tensor([1.0])).item(), 4)
+    0.6931
+    """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"binary_cross_entropy: reduction must be 'mean' or 'sum' (one node), "
+                         f"got {reduction!r}")
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=input.dtype))
+    return BinaryCrossEntropy.apply(input, target, reduction=reduction)

@@ -57,6 +57,8 @@ class Sum(Op):
 
     inverse_rule = InverseRule.SUM_OF_INPUTS
     saves_inputs = False
+    roles = ("term",)
+    formula = "Σ {0}"
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
@@ -88,6 +90,8 @@ class Mean(Op):
 
     inverse_rule = InverseRule.SUM_OF_INPUTS
     saves_inputs = False
+    roles = ("term",)
+    formula = "1/N Σ {0}"
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
@@ -113,6 +117,8 @@ class Var(Op):
     forward    out = Σᵢ (xᵢ − x̄)² / (n − ddof)
     backward   grad_x = grad ⊙ 2(x − x̄) / (n − ddof)
     """
+
+    formula = "var({0})"
 
     @staticmethod
     def forward(ctx, x, axis, keepdims, ddof):
@@ -178,12 +184,14 @@ class Max(_Extremum):
     """Maximum over axes.   forward out = maxᵢ xᵢ   (backward: see _Extremum)."""
 
     reducer = staticmethod(np.max)
+    formula = "max {0}"
 
 
 class Min(_Extremum):
     """Minimum over axes.   forward out = minᵢ xᵢ   (backward: see _Extremum)."""
 
     reducer = staticmethod(np.min)
+    formula = "min {0}"
 
 
 def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
@@ -241,6 +249,8 @@ class Prod(Op):
     masked product that can be differentiated again.
     """
 
+    formula = "Π {0}"
+
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         return np.prod(x, axis=axis, keepdims=keepdims)
@@ -280,6 +290,8 @@ class LogSumExp(Op):
     backward   grad_x = grad ⊙ e^{x − out}  (= grad ⊙ softmax(x))
     """
 
+    formula = "ln Σ exp({0})"
+
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         if _count(x.shape, axis) == 0:
@@ -314,6 +326,8 @@ class Softmax(Op):
     inverse_rule = InverseRule.ACTIVATION
     saves_inputs = False
     saves_output = True
+    formula = "softmax({0})"
+    derivative = "diag(s) − s·sᵀ, s = softmax({0})"
 
     @staticmethod
     def forward(ctx, x, axis):
@@ -353,6 +367,8 @@ class LogSoftmax(Op):
     inverse_rule = InverseRule.ACTIVATION
     saves_inputs = False
     saves_output = True
+    formula = "ln softmax({0})"
+    derivative = "I − softmax({0})"
 
     @staticmethod
     def forward(ctx, x, axis):

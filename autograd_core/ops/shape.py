@@ -27,6 +27,7 @@ class BroadcastTo(Op):
     inverse_rule = InverseRule.BRANCH_POINT
     saves_inputs = False
     returns_view = True
+    formula = "{0}"
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -70,6 +71,7 @@ class SumTo(Op):
 
     inverse_rule = InverseRule.SUM_OF_OUTPUTS
     saves_inputs = False
+    formula = "Σ {0}"
 
     @staticmethod
     def forward(ctx, x, shape, op_name=None, input_index=None):
@@ -109,6 +111,7 @@ class Reshape(Op):
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
     returns_view = True
+    formula = "{0}"
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -190,6 +193,7 @@ class Transpose(Op):
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
     returns_view = True
+    formula = "{0}ᵀ"
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -253,6 +257,7 @@ class GetItem(Op):
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
     returns_view = True
+    formula = "{0}[…]"
 
     @staticmethod
     def forward(ctx, x, index):
@@ -308,6 +313,7 @@ class Concatenate(Op):
 
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
+    formula = "[{0}, …]"
 
     @staticmethod
     def forward(ctx, *xs, axis):
@@ -347,6 +353,7 @@ class Stack(Op):
 
     inverse_rule = InverseRule.ROUTING
     saves_inputs = False
+    formula = "[{0}, …]"
 
     @staticmethod
     def forward(ctx, *xs, axis):

@@ -544,7 +544,32 @@ def _mean_squared_error(draw):
     return Sample((draw(arrays(F64, shape)), draw(arrays(F64, shape))), {"reduction": reduction})
 
 
+def _squared_error_reference(y, t, reduction):
+    per = 0.5 * (y - t) ** 2
+    if y.ndim >= 2:
+        per = per.sum(axis=tuple(range(1, y.ndim)))
+    return _REDUCE[reduction](per)
+
+
+@st.composite
+def _probabilities(draw):
+    reduction = draw(st.sampled_from(["mean", "sum"]))
+    shape = draw(shapes(min_side=1))
+    y = draw(arrays(F64, shape, reals(0.05, 0.95)))
+    return Sample((y, draw(arrays(F64, shape, reals(0.0, 1.0)))), {"reduction": reduction})
+
+
+def _bce_reference(y, t, reduction):
+    return _REDUCE[reduction](-(t * np.log(y) + (1.0 - t) * np.log(1.0 - y)))
+
+
 LOSSES = [
+    OpCase("BinaryCrossEntropy",
+           lambda y, t, reduction: ag.binary_cross_entropy(y, t, reduction=reduction),
+           _probabilities(), _bce_reference),
+    OpCase("SquaredError",
+           lambda y, t, reduction: ag.squared_error(y, t, reduction=reduction),
+           _mean_squared_error(), _squared_error_reference),
     OpCase("MeanSquaredError",
            lambda y, t, reduction: ag.mse_loss(y, t, reduction=reduction),
            _mean_squared_error(), lambda y, t, reduction: _REDUCE[reduction]((y - t) ** 2)),

@@ -1,8 +1,6 @@
 """End to end: a 2-4-1 MLP built from nn parts learns XOR with plain SGD (course 001)."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -32,14 +30,11 @@ def _train(seed: int, epochs: int = 1500, lr: float = 0.5):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_xor_reaches_full_accuracy_fast(seed):
-    _train(seed, epochs=1)       # NOTE: warm-up, so Numba's first compilation is not timed
-    start = time.perf_counter()
+def test_xor_reaches_full_accuracy(seed):
+    # NOTE: how fast is measured by benchmarks/bench_networks.py, never by a timed unit test
     model, losses, predictions = _train(seed)
-    elapsed = time.perf_counter() - start
     assert (predictions == T).all(), (seed, predictions.ravel(), losses[-1])
     assert losses[-1] < 0.05 < losses[0]
-    assert elapsed < 2.0, f"training took {elapsed:.2f} s"
     assert nn.summary(model, (2,), print_fn=None).total_params == 4 * 3 + 1 * 5
 
 

@@ -11,7 +11,8 @@ import pytest
 import autograd_core as ag
 import nn
 import viz
-from viz.graph_model import backward_model, forward_model
+from viz.backward_model import backward_model
+from viz.graph_model import forward_model
 from viz.labels import format_array
 from viz.modules import module_model
 

@@ -8,7 +8,8 @@ import pytest
 import autograd_core as ag
 import nn
 import viz
-from viz.graph_model import _walk, check_inputs, replay
+from autograd_core.checks import check_inputs, replay
+from viz.graph_model import _walk
 
 
 def course_example(dtype="float32"):

@@ -6,8 +6,9 @@ import pytest
 
 import autograd_core as ag
 import viz
-from viz.graph_model import backward_model, forward_model
-from viz.labels import format_array, format_axes_sum
+from viz.backward_model import backward_model
+from viz.graph_model import forward_model
+from viz.labels import format_axes_sum, format_number
 
 
 def course_example(x_requires_grad: bool = True):
@@ -33,25 +34,26 @@ def test_backward_course_example_nodes_and_edge_gradients():
     kinds = [n.kind for n in m.nodes]
     assert kinds.count("unit") == 1 and m.node("unit").lines[0] == "1"
     assert "Unit 1" in m.node("unit").lines
-    assert kinds.count("derivative") == 2                    # σ' and the square's derivative
-    assert kinds.count("branch") == 2                        # add and sub
+    assert kinds.count("derivative") == 2                    # L' (one box for (a − t)²) and σ'
+    assert kinds.count("branch") == 1                        # the neuron's sum w·x + b
     assert kinds.count("weighted") == 1
     sigmoid = next(n for n in m.nodes if n.data.get("op") == "Sigmoid")
     a = 1 / (1 + np.exp(-(0.5 * 1.5 - 0.3)))
-    assert f"× sigmoid'(z) = {format_array(a * (1 - a))}" in sigmoid.lines
+    assert f"× ψ'(z) = {format_number(a * (1 - a))}" in sigmoid.lines
+    assert "ψ'(z) = σ(z)(1 − σ(z))" in sigmoid.lines
+    loss = next(n for n in m.nodes if n.data.get("rule") == "loss")
+    assert loss.lines[:2] == ["Derivative L'", "L = (a − t)²"]
 
     grads = engine_grads(L, names)
     src = viz.draw_backward(L, names=names).source
     for name in ("w", "x", "b"):
         leaf = next(n for n in m.nodes if n.kind == "leaf_grad" and n.data["name"] == name)
-        assert format_array(grads[name]) in leaf.lines
-        edge = next(e for e in m.edges if e.dst == leaf.id)
-        assert format_array(grads[name]) in edge.lines
-        assert f"∂J/∂{name}\\n{format_array(grads[name])}" in src
-    w_edge = next(e for e in m.edges if e.dst.startswith("leaf") and "∂J/∂w" in e.lines[0])
-    assert w_edge.lines[0] == "a·δ = ∂J/∂w"
-    b_edge = next(e for e in m.edges if "∂J/∂b" in e.lines[0])
-    assert b_edge.lines[0].startswith("Constant output")
+        assert leaf.lines == [f"∂J/∂{name} = {format_number(grads[name])}"]
+        assert f"∂J/∂{name} = {format_number(grads[name])}" in src
+    w_edge = next(e for e in m.edges if e.dst.endswith(f"t{id(names['w'])}"))
+    assert w_edge.lines == ["x·∂J/∂v₁", "= ∂J/∂w"]         # a·δ: the product w·x is v₁
+    b_edge = next(e for e in m.edges if e.dst.endswith(f"t{id(names['b'])}"))
+    assert b_edge.lines == ["Constant output", "∂J/∂z", "= ∂J/∂b"]
     assert "1\\nUnit 1" in src
 
 
@@ -78,15 +80,13 @@ def test_sum_of_outputs_lists_every_contribution():
     m = backward_model(y, names={"x": x})
     (s,) = m.nodes_of_kind("sum_of_outputs")
     contributions = s.data["contributions"]
-    assert len(contributions) == 3                   # x·δ and x·δ from mul, δ from add
-    assert sorted(float(c) for c in contributions) == [1.0, 3.0, 3.0]
-    assert s.lines[0] == "Sum of outputs (x)"
-    assert [line.split(":")[0] for line in s.lines[1:-1]] == ["from add", "from mul", "from mul"]
+    assert len(contributions) == 3                   # δ from add, x·δ and x·δ from mul
+    assert [float(c) for c in contributions] == [1.0, 3.0, 3.0]
+    assert s.lines == ["Sum of outputs", "use 1 = 1", "use 2 = 3", "use 3 = 3", "Σ = ∂J/∂x = 7"]
     y.backward(retain_graph=True)
     assert float(s.data["total"]) == float(x.grad.data) == 7.0
-    assert s.lines[-1] == f"Σ = {format_array(x.grad.data)}"
     incoming = [e for e in m.edges if e.dst == s.id]
-    assert len(incoming) == 3
+    assert [e.lines[-1] for e in incoming] == ["= use 1 of x", "= use 2 of x", "= use 3 of x"]
     assert [e for e in m.edges if e.src == s.id][0].dst.startswith("leaf")
 
 
@@ -96,9 +96,10 @@ def test_intermediate_used_twice_gets_a_sum_node():
     y = (h * h + h).sum()
     m = backward_model(y, names={"h": h, "x": x})
     (s,) = m.nodes_of_kind("sum_of_outputs")
-    assert s.lines[0] == "Sum of outputs (h)"
+    assert s.lines[0] == "Sum of outputs" and s.lines[-3] == "Σ = ∂J/∂h ="
     (out,) = [e for e in m.edges if e.src == s.id]
     assert out.dst == f"inv{id(h.grad_fn)}"
+    assert out.lines[0] == "∂J/∂h ="                  # the total goes on towards tanh
 
 
 def test_user_grad_untouched():
@@ -126,11 +127,11 @@ def test_broadcast_edge_says_which_axes_were_summed():
     b = ag.tensor([0.1, 0.2, 0.3], requires_grad=True)
     y = (x + b).sum()
     m = backward_model(y, names={"x": x, "b": b})
-    (edge,) = [e for e in m.edges if e.dst == f"leaf{id(b)}"]
-    assert "Σ over axis 0: (4,3)→(3,)" in edge.lines
-    assert "[4, 4, 4]" in edge.lines                      # the summed gradient, small enough
-    (xedge,) = [e for e in m.edges if e.dst == f"leaf{id(x)}"]
-    assert "shape (4,3)" in xedge.lines                   # 12 values: the shape instead
+    (edge,) = [e for e in m.edges if e.dst == f"leaft{id(b)}"]
+    assert edge.lines == ["∂J/∂v₁", "= ∂J/∂b", "Σ over axis 0: (4,3)→(3,)"]
+    assert m.node(f"leaft{id(b)}").lines == ["∂J/∂b =", "4", "4", "4"]
+    assert m.node(f"leaft{id(x)}").lines == ["∂J/∂x: shape (4,3)"]     # 12 values: the shape
+    (xedge,) = [e for e in m.edges if e.dst == f"leaft{id(x)}"]
     assert not any(line.startswith("Σ") for line in xedge.lines)
     assert "Σ over axis 0: (4,3)→(3,)" in viz.draw_backward(y).source
     assert format_axes_sum((4, 3), (1, 3)) == "Σ over axis 0: (4,3)→(1,3)"
@@ -142,16 +143,18 @@ def test_forward_model_names_kinds_values_and_grads():
     m = forward_model(L, names=names)
     by_name = {n.data["name"]: n for n in m.nodes if n.kind != "op"}
     assert by_name["w"].kind == "parameter" and by_name["b"].kind == "parameter"
-    assert by_name["x"].kind == "input" and by_name["L"].kind == "output"
-    assert by_name["z"].kind == "intermediate"
-    assert by_name["w"].lines == ["w", "()", "0.5"]
-    assert [n.lines[0] for n in m.nodes_of_kind("op")] == ["mul", "add", "sigmoid", "sub",
-                                                           "powscalar"]
+    assert by_name["x"].kind == "input" and by_name["t"].kind == "input"
+    assert by_name["w"].lines == ["w", "0.5", "()"]
+    ops = {n.data["name"]: n for n in m.nodes_of_kind("op")}
+    assert [n.lines[0] for n in m.nodes_of_kind("op")] == ["v₁ = w·x", "z = v₁ + b", "a = σ(z)",
+                                                           "L = (a − t)²"]
+    assert ops["z"].lines[1:] == ["Sum of inputs", format_number(0.5 * 1.5 - 0.3), "()"]
+    assert ops["L"].data["output"] and ops["L"].data["attrs"]["color"] == "#b03030"
     c = forward_model(ag.tensor(2.0, requires_grad=True) * 3.0)
-    assert [n.kind for n in c.nodes if n.kind not in ("op",)].count("constant") == 1
+    assert [n.kind for n in c.nodes].count("constant") == 1
     L.backward(retain_graph=True)
     src = viz.draw_forward(L, names=names, grads=True).source
-    assert f"grad {format_array(names['w'].grad.data)}" in src
+    assert f"grad = {format_number(names['w'].grad.data)}" in src
     big = ag.ones((3, 4), requires_grad=True)
     src = viz.draw_forward((big * 2.0).sum(), names={"big": big}).source
     assert "label=\"big\\n(3,4)\"" in src and "[1, 1" not in src
@@ -162,9 +165,9 @@ def test_forward_from_module_parameter_names():
     model = nn.Linear(2, 1)
     out = model(ag.tensor([[1.0, 2.0]])).sum()
     src = viz.draw_forward(out, model=model).source
-    assert "weight\\n(1,2)" in src and "bias\\n(1,)" in src
+    assert "W⁽¹⁾\\n" in src and "b⁽¹⁾\\n" in src                # the course's layer names
     bsrc = viz.draw_backward(out, model=model).source
-    assert "∂J/∂weight" in bsrc and "Constant output: δ → ∂J/∂bias" in bsrc
+    assert "= ∂J/∂W⁽¹⁾" in bsrc and "Constant output" in bsrc and "= ∂J/∂b⁽¹⁾" in bsrc
 
 
 def test_size_guard_summarizes():
@@ -202,7 +205,7 @@ def test_non_scalar_output_is_seeded_with_ones():
     m = backward_model(x * 3.0, names={"x": x})
     assert m.node("unit").data["value"].tolist() == [1.0, 1.0]
     (leaf,) = m.nodes_of_kind("leaf_grad")
-    assert leaf.lines == ["∂J/∂x", "[3, 3]"]
+    assert leaf.lines == ["∂J/∂x =", "3", "3"]
 
 
 def test_errors():
@@ -219,7 +222,7 @@ def test_backprop_steps_follow_the_engine_order():
     L, names = course_example()
     m = backward_model(L, names=names)
     ops = [m.node(i).data["op"] for i in m.order]
-    assert ops == ["PowScalar", "Sub", "Sigmoid", "Add", "Mul"]
+    assert ops == ["loss", "Sigmoid", "Add", "Mul"]     # L' (sub and pow), σ', w·x + b, w·x
     frames = viz.backprop_steps(L, names=names)
     assert len(frames) == len(m.order) + 1
     first, last = frames[0].source, frames[-1].source

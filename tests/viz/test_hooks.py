@@ -7,7 +7,7 @@ import numpy as np
 import autograd_core as ag
 import nn
 import viz
-from viz.graph_model import backward_model
+from viz.backward_model import backward_model
 from viz.labels import format_array
 from viz.neuron_view import draw_network
 

@@ -6,7 +6,8 @@ import numpy as np
 import autograd_core as ag
 import nn
 import viz
-from viz.graph_model import _walk, backward_model, forward_model
+from viz.backward_model import backward_model
+from viz.graph_model import _walk, forward_model
 from viz.modules import module_tree, nest_modules
 
 from .dot_tree import cluster_paths
