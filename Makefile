@@ -27,13 +27,17 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 GRAPHVIZ_HELP := Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' (Debian/Ubuntu) or from https://graphviz.org/download/
 
-.PHONY: test demo lint clean setup graphviz torch results results-activations results-optimizers
+.PHONY: test demo lint clean setup graphviz torch gallery results results-activations results-optimizers
 
 test: setup graphviz torch
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: setup graphviz
 	$(PY) -m viz demo
+
+# the course's pictures (forward and inverse, en and es) into docs/gallery/
+gallery: setup graphviz
+	$(PY) docs/gallery.py
 
 # ---- internal set-up targets ---------------------------------------------------------------
 

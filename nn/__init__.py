@@ -24,6 +24,6 @@ from .activations import (ELU, GELU, SELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid,
 from .layers import BatchNorm1d, Dropout, Flatten, GaussianNoise, Identity, Linear, Maxout
 from .losses import (BCELoss, BCEWithLogitsLoss, CategoricalHinge, CrossEntropyLoss, HingeLoss,
                      MSELoss, MultiMarginLoss, NLLLoss, SquaredError)
-from .module import Module, ModuleList, Parameter, Sequential
+from .module import Module, ModuleList, Parameter, Sequential, owner_of
 from .serialization import load, save
 from .summary import SummaryResult, summary

@@ -8,6 +8,8 @@ weights and buffers (e.g. BatchNorm's running statistics) into plain numpy array
 """
 from __future__ import annotations
 
+import weakref
+
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 
@@ -15,6 +17,31 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+
+
+#: id(parameter or sub-module) → weak references to it and to the first module it was registered
+#: on. Kept out of the objects themselves, so copying or pickling a model carries no stale
+#: reference; keyed by id (a Tensor's == is elementwise), the entry leaves with the object.
+_OWNERS: dict[int, tuple] = {}
+
+
+def _adopt(child, parent) -> None:
+    """Remember the first module a parameter or sub-module was registered on (weakly, so no
+    cycle keeps a model alive): pictures can then find a parameter's layer without ``model=``."""
+    key = id(child)
+    known = _OWNERS.get(key)
+    if known is not None and known[0]() is child:
+        return
+    _OWNERS[key] = (weakref.ref(child, lambda _, key=key: _OWNERS.pop(key, None)),
+                    weakref.ref(parent))
+
+
+def owner_of(obj):
+    """The module ``obj`` (a Parameter or Module) was first registered on, or None."""
+    known = _OWNERS.get(id(obj))
+    if known is None or known[0]() is not obj:
+        return None
+    return known[1]()
 
 
 class Parameter(Tensor):
@@ -99,10 +126,12 @@ class Module:
             self._registry("_parameters")
             self._forget(name)
             params[name] = value
+            _adopt(value, self)
         elif isinstance(value, Module):
             modules = self._registry("_modules")
             self._forget(name)
             modules[name] = value
+            _adopt(value, self)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} to parameter '{name}' of "
@@ -174,6 +203,8 @@ class Module:
         self._registry("_modules")
         self._forget(name)
         self._modules[name] = module
+        if module is not None:
+            _adopt(module, self)
 
     # --- running ----------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
@@ -494,6 +525,7 @@ class ModuleList(Module):
     def __setitem__(self, index: int, module: Module) -> None:
         index = _check_index(index, len(self), "ModuleList")
         self._modules[str(index)] = _check_module(module, "ModuleList")
+        _adopt(module, self)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -516,6 +548,7 @@ class ModuleList(Module):
         self._modules.clear()
         for i, m in enumerate(modules):
             self._modules[str(i)] = m
+            _adopt(m, self)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it in your own "

@@ -330,7 +330,8 @@ def _sums_and_leaves(g: GraphModel, d: Drawing, bp: _Pass, uses: dict, lang: str
 
 
 def _neuron_groups(d: Drawing, bp: _Pass, lang: str) -> list[tuple[str, str, list[str]]]:
-    """One *neurona inversa* per activation: its ψ' box and the box of its weighted sum z."""
+    """One *neurona inversa* per activation: its ψ' box, the box of its weighted sum z and, when
+    z is a sum of inputs, the weighted inputs summed there (the course's neuron, inverted)."""
     producers = d.producer()
     groups = []
     for step in d.steps:
@@ -340,6 +341,16 @@ def _neuron_groups(d: Drawing, bp: _Pass, lang: str) -> list[tuple[str, str, lis
         if z is None or z.rule not in (R.WEIGHTED_INPUT, R.SUM_OF_INPUTS) \
                 or z.id not in bp.incoming:
             continue
-        groups.append((f"cluster_neuron{len(groups)}", _text("inverse.neuron", lang),
-                       [f"inv{step.id}", f"inv{z.id}"]))
+        ids = [f"inv{step.id}", f"inv{z.id}"]
+        if z.rule is R.SUM_OF_INPUTS:                  # w₁x₁ + w₂x₂ + b: its weighted inputs
+            for v in z.inputs:
+                term = producers.get(v.key)
+                if term is not None and term.rule is R.WEIGHTED_INPUT and \
+                        term.id in bp.incoming and _used_once(v, d):
+                    ids.append(f"inv{term.id}")
+        groups.append((f"cluster_neuron{len(groups)}", _text("inverse.neuron", lang), ids))
     return groups
+
+
+def _used_once(v, d: Drawing) -> bool:
+    return sum(1 for s in d.steps for u in s.inputs if u is v) == 1

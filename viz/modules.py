@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import autograd_core as ag
+import nn
 
 from .graph_model import (GraphModel, VEdge, VNode, _check_root, _summary, _walk,
+                          layer_parameter_names,
                           fused_activation, run_backward, tensor_names)
 from .labels import format_array, format_shape, words
 
@@ -125,11 +127,20 @@ def trace_modules(*modules):
 
 
 def traced_names(trace: ModuleTrace) -> dict:
-    """``{name: parameter}`` for the traced modules' parameters (``0.weight`` for one traced
-    model; ``Sequential.0.weight`` when several were traced), for the pictures' labels."""
-    if len(trace.roots) == 1:
-        return dict(trace.roots[0].named_parameters())
+    """``{name: parameter}`` for the traced modules' parameters, for the pictures' labels: the
+    course's W⁽ᵏ⁾, b⁽ᵏ⁾ for dense layers, else ``0.weight`` for one traced model
+    (``Sequential.0.weight`` when several were traced)."""
     found = {}
+    for root in trace.roots:                      # the course's W⁽ᵏ⁾, b⁽ᵏ⁾ for dense layers
+        course = layer_parameter_names(root)
+        for p in root.parameters():
+            if id(p) in course:
+                found.setdefault(course[id(p)], p)
+    if len(trace.roots) == 1:
+        for name, p in trace.roots[0].named_parameters():
+            if all(q is not p for q in found.values()):
+                found[name] = p
+        return found
     for name, module in _named_modules(trace.roots):
         for pname, p in module.named_parameters(recurse=False):
             found.setdefault(f"{name}.{pname}", p)
@@ -166,183 +177,241 @@ def _own_params(module) -> set[int]:
     return {id(p) for p in module.parameters()}
 
 
+def owning_model(order: list):
+    """The one model every parameter of the graph belongs to (``nn.owner_of``, followed up to
+    the outermost module), or None: what ``collapse="module"`` uses when no ``model=`` is given."""
+    roots = set()
+    found = None
+    for node in order:
+        for t in node.inputs:
+            module = nn.owner_of(t) if t.grad_fn is None and t.requires_grad else None
+            while module is not None and nn.owner_of(module) is not None:
+                module = nn.owner_of(module)
+            if module is not None:
+                roots.add(id(module))
+                found = module
+    return found if len(roots) == 1 else None
+
+
+def layer_labels(model, lang: str) -> dict[int, str]:
+    """``id(module) → "Layer k"`` ("Capa k") for the dense layers, numbered as W⁽ᵏ⁾ is."""
+    word = ag.vocabulary.text("layer", lang)
+    found, k = {}, 0
+    for module in (model.modules() if model is not None else ()):
+        if isinstance(getattr(module, "weight", None), ag.Tensor) and \
+                hasattr(module, "in_features"):
+            k += 1
+            found[id(module)] = f"{word} {k}"
+    return found
+
+
 def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = None, model=None,
                  names=None, lang: str = "en", max_elements: int = 6,
                  max_nodes: int | None = 300, checks: bool = False,
                  max_inputs: int = 2000) -> GraphModel:
     """The collapsed graph: one box per module call (``view`` "forward" or "backward").
 
-    Needs a ``trace`` (from :func:`trace_modules`) or a ``model`` (parameters only). The box
-    says the module's name, class, how many ops it ran (by kind) and its output's shape; its
-    parameters sit next to it in the same cluster. Edges between boxes carry the tensor's shape
-    (forward) or the gradient's (backward, from the cost's unit 1 back to the parameters, with
-    ∂J/∂p values for small parameters).
+    Which module produced which op comes from a ``trace`` (from :func:`trace_modules`), a
+    ``model`` (through its parameters) or, with neither, from the parameters themselves (each
+    knows the module it was registered on: :func:`owning_model`). A dense layer's box is called
+    as the course calls it ("Layer k" / "Capa k", its parameters W⁽ᵏ⁾ and b⁽ᵏ⁾), other boxes by
+    their name and class; each box says how many ops it ran (by kind) and its output's shape,
+    its parameters sit next to it in the same cluster. Edges between boxes carry the tensor's
+    shape (forward) or the gradient's (backward, from the cost's unit 1 back to the parameters,
+    with ∂J/∂p values for small parameters).
 
     The backward model's ``order`` lists the boxes in the order the engine ran their ops (a box
     appears again if the engine came back to it after another one), for
     :func:`~viz.render_graphviz.backprop_steps`. With ``checks=True`` (forward view) every box
-    is coloured by :func:`~viz.graph_model.check_ops` of its ops: red if any op's backward
-    disagrees with finite differences (the box names it), orange at the first NaN/Inf, grey
-    when every op was too large to check, green otherwise.
+    is coloured by ``ag.checks.check_ops`` of its ops: red if any op's backward disagrees with
+    finite differences (the box names it), orange at the first NaN/Inf, grey when every op was
+    too large to check, green otherwise.
     """
     _check_root(output)
-    w = words(lang)
-    if trace is None and model is None:
-        raise ValueError("collapse='module' needs trace= (from viz.trace_modules(model)) or "
-                         "model= (an nn.Module, to map ops through their parameters)")
+    words(lang)
     if view not in ("forward", "backward"):
         raise ValueError(f"module_model: view must be 'forward' or 'backward', not {view!r}")
     if view == "backward" and output.grad_fn is None:
         raise RuntimeError("viz.draw_backward: the output has no grad_fn")
     order = _walk(output)
-    owner = assign_ops(order, trace, model)
-    tnames = tensor_names(names, model if model is not None else
-                          (trace.roots[0] if trace is not None and len(trace.roots) == 1
-                           else None))
-    if trace is not None and len(trace.roots) > 1 and model is None:
-        for name, module in _named_modules(trace.roots):
-            for pname, p in module.named_parameters(recurse=False):
-                tnames.setdefault(id(p), f"{name}.{pname}")
+    if trace is None and model is None:
+        model = owning_model(order)
+    if trace is None and model is None:
+        raise ValueError("collapse='module' needs trace= (from viz.trace_modules(model)) or "
+                         "model= (an nn.Module): the graph's parameters belong to no module, "
+                         "or to several unrelated ones")
+    c = _Collapsed(output, order, view, trace, model, names, lang, max_elements)
+    if max_nodes is not None and len(c.ops_of) > max_nodes:
+        return _summary(view, lang, order, len(c.ops_of), max_nodes)
+    return c.build(ag.checks.check_ops(order, max_inputs) if checks else {})
 
-    def unit(node) -> str:
-        call = owner.get(id(node))
+
+class _Collapsed:
+    """Builds :func:`module_model`'s picture: boxes, parameter groups, edges between boxes."""
+
+    def __init__(self, output, order, view, trace, model, names, lang, max_elements):
+        self.output, self.order, self.view, self.lang = output, order, view, lang
+        self.max_elements = max_elements
+        self.owner = assign_ops(order, trace, model)
+        roots = [model] if model is not None else list(trace.roots)
+        self.names = tensor_names(names, roots[0] if len(roots) == 1 else None)
+        self.layers = {}
+        for r in roots:
+            self.layers.update(layer_labels(r, lang))
+            for key, name in layer_parameter_names(r).items():
+                self.names.setdefault(key, name)
+        if trace is not None and len(trace.roots) > 1 and model is None:
+            for name, module in _named_modules(trace.roots):
+                for pname, p in module.named_parameters(recurse=False):
+                    self.names.setdefault(id(p), f"{name}.{pname}")
+        self.ops_of: dict[str, list] = {}
+        for node in order:
+            self.ops_of.setdefault(self.unit(node), []).append(node)
+        self.calls = {f"mod{id(c)}": c for c in self.owner.values()}
+        self.records, self.leaf_grads = run_backward(output, order) if view == "backward" \
+            else ({}, {})
+        self.g = GraphModel(view, lang)
+        self.edges: dict[tuple[str, str], list[str]] = {}
+        self.params_of: dict[str, list] = {}
+        self.leaf_ids: set[str] = set()
+        self.keep = []                                  # keep ids valid while in use
+
+    def unit(self, node) -> str:
+        call = self.owner.get(id(node))
         return f"mod{id(call)}" if call is not None else f"op{id(node)}"
 
-    units = {unit(n) for n in order}
-    if max_nodes is not None and len(units) > max_nodes:
-        return _summary(view, lang, order, len(units), max_nodes)
-    steps, leaf_grads = run_backward(output, order) if view == "backward" else ({}, {})
-    status = ag.checks.check_ops(order, max_inputs) if checks else {}
-    fmt = lambda a: format_array(a, max_elements)      # noqa: E731
-
-    g = GraphModel(view, lang)
-    ops_of: dict[str, list] = {}
-    for node in order:
-        ops_of.setdefault(unit(node), []).append(node)
-    calls = {f"mod{id(c)}": c for c in owner.values()}
-    params_of: dict[str, list] = {}
-    own_cache: dict[int, set[int]] = {}
-    edges: dict[tuple[str, str], list[str]] = {}
-    tensors = []                                        # keep ids valid while in use
-
-    def add_edge(src: str, dst: str, label: str) -> None:
-        labels = edges.setdefault((src, dst), [])
+    def add_edge(self, src: str, dst: str, label: str) -> None:
+        labels = self.edges.setdefault((src, dst), [])
         if label not in labels:
             labels.append(label)
 
-    def leaf_node(t) -> str:
-        tid = f"t{id(t)}"
-        if tid in leaf_ids:
-            return tid
-        leaf_ids.add(tid)
-        tensors.append(t)
-        name = tnames.get(id(t)) or getattr(t, "name", None)
-        kind = "parameter" if t.requires_grad else ("input" if t.ndim > 0 or name else
-                                                    "constant")
-        lines = [name] if name else []
-        lines.append(format_shape(t.shape))
-        if view == "forward" and t.size <= max_elements:
-            lines.append(fmt(t.data))
-        if view == "backward" and t.requires_grad:
-            kind = "leaf_grad"
-            lg = leaf_grads.get(id(t), (t, None))[1]
-            lines = [f"∂J/∂{name}" if name else w["leaf_grad"], format_shape(t.shape)]
-            if lg is not None and t.size <= max_elements:
-                lines.append(fmt(lg))
-        g.nodes.append(VNode(tid, kind, lines, {"name": name, "shape": t.shape}))
-        return tid
+    def build(self, status: dict) -> GraphModel:
+        for uid, nodes in self.ops_of.items():
+            self._connect(uid, nodes)
+        for uid, nodes in self.ops_of.items():
+            if uid in self.calls:
+                self._module_box(uid, nodes, status)
+            else:
+                self._op_box(uid, nodes[0], status)
+        if self.view == "forward":
+            self._forward_ends()
+        else:
+            self._backward_ends()
+        return self.g
 
-    leaf_ids: set[str] = set()
-    for uid, nodes in ops_of.items():
-        call = calls.get(uid)
-        if call is not None:
-            own = own_cache.setdefault(id(call.module), _own_params(call.module))
+    def _connect(self, uid: str, nodes: list) -> None:
+        """Edges into box ``uid``: from other boxes, inputs and (backward) leaves; parameters
+        of its own module are gathered for its parameter group instead."""
+        call = self.calls.get(uid)
+        own = _own_params(call.module) if call is not None else set()
         for node in nodes:
             for t in node.inputs:
                 if t.grad_fn is not None:
-                    src = unit(t.grad_fn)
+                    src = self.unit(t.grad_fn)
                     if src != uid:
-                        add_edge(src, uid, format_shape(t.shape))
-                    continue
-                if call is not None and t.requires_grad and id(t) in own:
-                    if all(p is not t for p in params_of.get(uid, ())):
-                        params_of.setdefault(uid, []).append(t)
-                    continue
-                if call is not None and not t.requires_grad and t.size == 1 \
-                        and id(t) not in tnames:
+                        self.add_edge(src, uid, format_shape(t.shape))
+                elif call is not None and t.requires_grad and id(t) in own:
+                    if all(p is not t for p in self.params_of.get(uid, ())):
+                        self.params_of.setdefault(uid, []).append(t)
+                elif call is not None and not t.requires_grad and t.size == 1 \
+                        and id(t) not in self.names:
                     continue                            # a module's internal constant
-                if view == "backward" and not t.requires_grad:
-                    continue                            # no gradient flows to it
-                add_edge(leaf_node(t), uid, format_shape(t.shape))
+                elif self.view == "forward" or t.requires_grad:
+                    self.add_edge(self._leaf_node(t), uid, format_shape(t.shape))
 
-    for uid, nodes in ops_of.items():
-        call = calls.get(uid)
-        # a fused layer counts as its two drawn steps, linear and ψ (graph_model.fused_activation)
+    def _leaf_node(self, t) -> str:
+        tid = f"t{id(t)}"
+        if tid in self.leaf_ids:
+            return tid
+        self.leaf_ids.add(tid)
+        self.keep.append(t)
+        name = self.names.get(id(t)) or getattr(t, "name", None)
+        kind = "parameter" if t.requires_grad else ("input" if t.ndim > 0 or name else
+                                                    "constant")
+        lines = ([name] if name else []) + [format_shape(t.shape)]
+        if self.view == "forward" and t.size <= self.max_elements:
+            lines.append(format_array(t.data, self.max_elements))
+        if self.view == "backward" and t.requires_grad:
+            kind = "leaf_grad"
+            lg = self.leaf_grads.get(id(t), (t, None))[1]
+            lines = [f"∂J/∂{name}" if name else words(self.lang)["leaf_grad"],
+                     format_shape(t.shape)]
+            if lg is not None and t.size <= self.max_elements:
+                lines.append(format_array(lg, self.max_elements))
+        self.g.nodes.append(VNode(tid, kind, lines, {"name": name, "shape": t.shape}))
+        return tid
+
+    def _module_box(self, uid: str, nodes: list, status: dict) -> None:
+        call = self.calls[uid]
         counts = Counter(name for n in nodes for name in _step_names(n))
-        if call is not None:
-            out_shape = format_shape(nodes[0].output.shape) if nodes else ""
-            ops_text = ", ".join(f"{k}×{v}" if v > 1 else k for k, v in counts.most_common())
-            lines = [call.label, f"({type(call.module).__name__})",
-                     f"{sum(counts.values())} {w['ops']}: {ops_text}"]
-            if view == "forward":
-                lines.append(f"→ {out_shape}")
-            else:
-                lines.insert(0, w["inverse_module"])
-            kind = "module"
-            if status:
-                kind, check_line = _box_check(nodes, status, w["ops"])
-                lines.append(check_line)
-            g.nodes.append(VNode(uid, kind, lines,
-                                 {"module": call.label, "class": type(call.module).__name__,
-                                  "n_ops": sum(counts.values()), "ops": dict(counts)}))
-            params = params_of.get(uid, [])
-            if params:
-                pid = f"params{uid}"
-                plines = [w["parameters"]]
-                param_lines = {}
-                for p in params:
-                    param_lines[id(p)] = len(plines)
-                    pname = tnames.get(id(p)) or "?"
-                    text = f"{pname} {format_shape(p.shape)}"
-                    if view == "backward":
-                        text = "∂J/∂" + text
-                    lg = leaf_grads.get(id(p), (p, None))[1] if view == "backward" else None
-                    if lg is not None and p.size <= max_elements:
-                        text += f" = {fmt(lg)}"
-                    plines.append(text)
-                g.nodes.append(VNode(pid, "parameter" if view == "forward" else "leaf_grad",
-                                     plines, {"params": [tnames.get(id(p)) for p in params],
-                                              "param_lines": param_lines}))
-                add_edge(pid, uid, "")
-                g.groups.append((f"cluster_{uid}", call.label, [uid, pid]))
+        n_ops = sum(counts.values())
+        ops_text = ", ".join(f"{k}×{v}" if v > 1 else k for k, v in counts.most_common())
+        layer = self.layers.get(id(call.module))
+        title = layer + ("" if call.index == 1 else f" #{call.index}") if layer else call.label
+        lines = [title, f"({type(call.module).__name__})",
+                 f"{ag.vocabulary.count(n_ops, 'op', self.lang)}: {ops_text}"]
+        if self.view == "forward":
+            lines.append(f"→ {format_shape(nodes[0].output.shape)}")
         else:
-            (node,) = nodes
-            kind, lines = "op", [" → ".join(_step_names(node))]
-            if node in status:
-                kind = "op_" + status[node]
-                lines.append(_CHECK_TEXT[status[node]])
-            g.nodes.append(VNode(uid, kind, lines, {"op": node.op.__name__}))
+            lines.insert(0, words(self.lang)["inverse_of"])
+        kind = "module"
+        if status:
+            kind, check_line = _box_check(nodes, status, self.lang)
+            lines.append(check_line)
+        self.g.nodes.append(VNode(uid, kind, lines,
+                                  {"module": call.label, "class": type(call.module).__name__,
+                                   "layer": layer, "n_ops": n_ops, "ops": dict(counts)}))
+        if self.params_of.get(uid):
+            self._parameter_group(uid, title, self.params_of[uid])
 
-    root_unit = unit(output.grad_fn) if output.grad_fn is not None else None
-    if view == "forward":
-        out_lines = [tnames.get(id(output)) or w["output"], format_shape(output.shape)]
-        if output.size <= max_elements:
-            out_lines.append(fmt(output.data))
-        g.nodes.append(VNode("output", "output", out_lines, {"shape": output.shape}))
-        if root_unit is not None:
-            add_edge(root_unit, "output", format_shape(output.shape))
-        for (src, dst), labels in edges.items():
-            g.edges.append(VEdge(src, dst, labels if labels != [""] else []))
-    else:
-        for node in steps:                              # engine order, runs of one box merged
-            if not g.order or g.order[-1] != unit(node):
-                g.order.append(unit(node))
-        seed = np.ones(output.shape, dtype=output.dtype)
-        g.nodes.append(VNode("unit", "unit", ["1", w["unit"]], {"value": seed}))
-        g.edges.append(VEdge("unit", root_unit, [f"δ = {fmt(seed)}"], "grad"))
-        for (src, dst), labels in edges.items():       # reversed: the gradient flows back
-            g.edges.append(VEdge(dst, src, [f"δ {x}" for x in labels if x], "grad"))
-    return g
+    def _parameter_group(self, uid: str, title: str, params: list) -> None:
+        pid = f"params{uid}"
+        lines, param_lines = [words(self.lang)["parameters"]], {}
+        for p in params:
+            param_lines[id(p)] = len(lines)
+            text = f"{self.names.get(id(p)) or '?'} {format_shape(p.shape)}"
+            lg = None
+            if self.view == "backward":
+                text = "∂J/∂" + text
+                lg = self.leaf_grads.get(id(p), (p, None))[1]
+            if lg is not None and p.size <= self.max_elements:
+                text += f" = {format_array(lg, self.max_elements)}"
+            lines.append(text)
+        self.g.nodes.append(VNode(pid, "parameter" if self.view == "forward" else "leaf_grad",
+                                  lines, {"params": [self.names.get(id(p)) for p in params],
+                                          "param_lines": param_lines}))
+        self.add_edge(pid, uid, "")
+        self.g.groups.append((f"cluster_{uid}", title, [uid, pid]))
+
+    def _op_box(self, uid: str, node, status: dict) -> None:
+        kind, lines = "op", [" → ".join(_step_names(node))]
+        if node in status:
+            kind = "op_" + status[node]
+            lines.append(ag.vocabulary.text(_CHECK_KEYS[status[node]], self.lang))
+        self.g.nodes.append(VNode(uid, kind, lines, {"op": node.op.__name__}))
+
+    def _forward_ends(self) -> None:
+        out = self.output
+        lines = [self.names.get(id(out)) or words(self.lang)["output"], format_shape(out.shape)]
+        if out.size <= self.max_elements:
+            lines.append(format_array(out.data, self.max_elements))
+        self.g.nodes.append(VNode("output", "output", lines, {"shape": out.shape}))
+        if out.grad_fn is not None:
+            self.add_edge(self.unit(out.grad_fn), "output", format_shape(out.shape))
+        for (src, dst), labels in self.edges.items():
+            self.g.edges.append(VEdge(src, dst, labels if labels != [""] else []))
+
+    def _backward_ends(self) -> None:
+        for node in self.records:                       # engine order, runs of one box merged
+            if not self.g.order or self.g.order[-1] != self.unit(node):
+                self.g.order.append(self.unit(node))
+        out = self.output
+        self.g.nodes.append(VNode("unit", "unit", ["1", words(self.lang)["unit"]],
+                                  {"value": np.ones(out.shape, dtype=out.dtype)}))
+        self.g.edges.append(VEdge("unit", self.unit(out.grad_fn), ["∂J/∂J = 1"], "grad"))
+        for (src, dst), labels in self.edges.items():  # reversed: the gradient flows back
+            shapes = [f"∂J/∂· {x}" for x in labels if x]
+            self.g.edges.append(VEdge(dst, src, shapes, "grad"))
 
 
 def _step_names(node) -> list[str]:
@@ -351,21 +420,23 @@ def _step_names(node) -> list[str]:
     return [node.op.name] if act is None else ["linear", act]
 
 
-_CHECK_TEXT = {"ok": "✓ gradcheck", "fail": "✗ gradcheck", "skipped": "(not checked)",
-               "nonfinite": "NaN/Inf origin"}
+_CHECK_KEYS = {"ok": "check.ok", "fail": "check.fail", "skipped": "check.skipped",
+               "downstream": "check.downstream", "nonfinite": "check.nonfinite"}
 
 
-def _box_check(nodes: list, status: dict, ops_word: str) -> tuple[str, str]:
+def _box_check(nodes: list, status: dict, lang: str) -> tuple[str, str]:
     """A module box's colour and line from its ops' check results (worst first)."""
+    text = lambda key: ag.vocabulary.text(_CHECK_KEYS[key], lang)     # noqa: E731
     found = [status[n] for n in nodes if n in status]
     for worst in ("nonfinite", "fail"):
         bad = ["+".join(_step_names(n)) for n in nodes if status.get(n) == worst]
         if bad:
-            return f"module_{worst}", f"{_CHECK_TEXT[worst]}: {', '.join(dict.fromkeys(bad))}"
-    if found and all(x == "skipped" for x in found):
-        return "module_skipped", _CHECK_TEXT["skipped"]
+            return f"module_{worst}", f"{text(worst)}: {', '.join(dict.fromkeys(bad))}"
+    for quiet in ("downstream", "skipped"):
+        if found and all(x == quiet for x in found):
+            return f"module_{quiet}", text(quiet)
     checked = sum(x == "ok" for x in found)
-    return "module_ok", f"{_CHECK_TEXT['ok']} ({checked}/{len(nodes)} {ops_word})"
+    return "module_ok", f"{text('ok')} ({checked}/{ag.vocabulary.count(len(nodes), 'op', lang)})"
 
 
 # --- nested clusters on the per-op views ---------------------------------------------------------
@@ -460,24 +531,34 @@ def nest_modules(g: GraphModel, output, *, trace: ModuleTrace | None = None,
     calls: dict[int, ModuleCall] = {id(c): c for c in owner.values()}
     for c in list(parent.values()):
         calls.setdefault(id(c), c)
-    members: dict[int, list[str]] = {}
-    uses: dict[int, set] = {}                          # id(parameter) → calls of its module
-    module_calls: dict[int, list] = {}
-    for c in calls.values():
-        module_calls.setdefault(id(c.module), []).append(c)
-    own: dict[int, set[int]] = {}
-    for node in order:
-        call = owner.get(id(node))
-        if call is None:
-            continue
-        for t in node.inputs:
-            if t.grad_fn is None and t.requires_grad:
-                params = own.setdefault(id(call.module), {
-                    id(p) for p in call.module.parameters(recurse=False)})
-                if id(t) in params:
-                    uses.setdefault(id(t), set()).add(id(call))
-    present = {n.id for n in g.nodes}
     _adopt_between(order, owner, parent)
+    members = _members(g, order, owner, parent, calls)
+    keep: set[int] = set()                 # a cluster stays if it or a descendant holds a node
+    for cid in members:
+        c = calls[cid]
+        while c is not None and id(c) not in keep:
+            keep.add(id(c))
+            c = parent.get(id(c))
+    name = lambda c: f"cluster_m{id(c)}"               # noqa: E731
+    for c in _all_calls(calls, parent):
+        if id(c) in keep:
+            g.groups.append((name(c), f"{c.label} ({type(c.module).__name__})",
+                             members.get(id(c), [])))
+            if parent.get(id(c)) is not None:
+                g.group_parent[name(c)] = name(parent[id(c)])
+    return g
+
+
+def _members(g: GraphModel, order: list, owner: dict, parent: dict, calls: dict
+             ) -> dict[int, list[str]]:
+    """``{id(call): [node ids]}``: the picture's nodes each module call holds.
+
+    Ids follow :mod:`viz.graph_model` / :mod:`viz.backward_model`: a fused layer's linear step
+    is "oplin<id>" / "invlin<id>" (with its module), its activation step "op<id>" / "inv<id>"
+    (where ``act(linear(...))`` would put its own op); parameters ("t"/"leaft"/"sumt" + id) go
+    with the only call of their module; a module's scalar constants go with it (forward)."""
+    present = {n.id for n in g.nodes}
+    members: dict[int, list[str]] = {}
 
     def put(node_id: str, call) -> None:
         if call is not None and node_id in present:
@@ -486,53 +567,47 @@ def nest_modules(g: GraphModel, output, *, trace: ModuleTrace | None = None,
     consumers = _consumers(order)
     for node in order:
         call = owner.get(id(node))
-        # a fused layer's two steps (graph_model.fused_activation): the linear step goes with
-        # the node's module, the activation step where act(linear(...)) would put its own op
         act_call = _fused_activation_owner(node, call, owner, parent, consumers) \
             if fused_activation(node) is not None else call
-        # ids of viz.graph_model / viz.backward_model: a fused layer's linear step is
-        # "oplin<id>" / "invlin<id>", every other step "op<id>" / "inv<id>"
-        if g.view == "forward":
-            put(f"oplin{id(node)}", call)
-            put(f"op{id(node)}", act_call)
-        else:
-            put(f"invlin{id(node)}", call)
-            put(f"inv{id(node)}", act_call)
-            put(f"sumt{id(node.output)}", act_call)
-    for pid, users in uses.items():
+        for prefix, who in ((("oplin", call), ("op", act_call)) if g.view == "forward" else
+                            (("invlin", call), ("inv", act_call))):
+            put(f"{prefix}{id(node)}", who)
+        put(f"sumt{id(node.output)}", act_call)
+    for pid, users in _parameter_users(order, owner).items():
         if len(users) == 1:
-            (cid,) = users
-            call = calls[cid]
             for prefix in ("t", "leaft", "sumt"):
-                put(f"{prefix}{pid}", call)
-    # constants of a single module call (the 2.0 in "relu(fc(x)) * 2.0") go with it
+                put(f"{prefix}{pid}", calls[next(iter(users))])
     if g.view == "forward":
-        consumers: dict[int, set] = {}
-        for node in order:
-            for t in node.inputs:
-                if t.grad_fn is None and not t.requires_grad and t.size == 1:
-                    consumers.setdefault(id(t), set()).add(id(owner.get(id(node))))
-        for tid, cids in consumers.items():
-            if len(cids) == 1 and next(iter(cids)) in calls:
-                node_id = f"t{tid}"
-                if node_id in present and g.node(node_id).kind == "constant":
-                    put(node_id, calls[next(iter(cids))])
-    # keep a cluster if it or one of its descendants holds a node
-    keep: set[int] = set()
-    for cid in members:
-        c = calls[cid]
-        while c is not None and id(c) not in keep:
-            keep.add(id(c))
-            c = parent.get(id(c))
-    name = lambda c: f"cluster_m{id(c)}"               # noqa: E731
-    ordered = [c for c in _all_calls(calls, parent) if id(c) in keep]
-    for c in ordered:
-        g.groups.append((name(c), f"{c.label} ({type(c.module).__name__})",
-                         members.get(id(c), [])))
-        up = parent.get(id(c))
-        if up is not None:
-            g.group_parent[name(c)] = name(up)
-    return g
+        for tid, cids in _constant_users(order, owner).items():
+            if len(cids) == 1 and next(iter(cids)) in calls and \
+                    f"t{tid}" in present and g.node(f"t{tid}").kind == "constant":
+                put(f"t{tid}", calls[next(iter(cids))])
+    return members
+
+
+def _parameter_users(order: list, owner: dict) -> dict[int, set]:
+    """``{id(parameter): {id(call)}}``: the calls of the parameter's own module that use it."""
+    uses: dict[int, set] = {}
+    own: dict[int, set[int]] = {}
+    for node in order:
+        call = owner.get(id(node))
+        if call is None:
+            continue
+        params = own.setdefault(id(call.module), _own_params(call.module))
+        for t in node.inputs:
+            if t.grad_fn is None and t.requires_grad and id(t) in params:
+                uses.setdefault(id(t), set()).add(id(call))
+    return uses
+
+
+def _constant_users(order: list, owner: dict) -> dict[int, set]:
+    """``{id(scalar constant): {id(call)}}`` (the 2.0 in "relu(fc(x)) * 2.0")."""
+    users: dict[int, set] = {}
+    for node in order:
+        for t in node.inputs:
+            if t.grad_fn is None and not t.requires_grad and t.size == 1:
+                users.setdefault(id(t), set()).add(id(owner.get(id(node))))
+    return users
 
 
 def _all_calls(calls: dict, parent: dict) -> list:

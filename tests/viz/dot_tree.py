@@ -15,6 +15,9 @@ def cluster_paths(source: str) -> dict[str, list[str]]:
         if line.startswith("subgraph "):
             stack.append([line.split()[1], ""])
             continue
+        if line == "{":                          # an anonymous subgraph (rank=same): no label
+            stack.append(["", None])
+            continue
         if line == "}":
             if stack:
                 stack.pop()
@@ -24,5 +27,5 @@ def cluster_paths(source: str) -> dict[str, list[str]]:
             continue
         m = NODE.match(line)
         if m and m.group(1) not in ("graph", "node", "edge"):
-            paths[m.group(1)] = [label for _, label in stack]
+            paths.setdefault(m.group(1), [label for _, label in stack if label is not None])
     return paths

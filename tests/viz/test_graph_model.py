@@ -261,5 +261,11 @@ def test_gradcheck_view_finds_the_wrong_backward_and_the_nan_origin():
         y = (z * 2.0).sum()
     m = forward_model(y, checks=True)
     kinds = {n.data["op"]: n.kind for n in m.nodes if n.kind.startswith("op")}
-    assert kinds["Log"] == "op_nonfinite" and kinds["Mul"] != "op_nonfinite"
-    assert "NaN/Inf origin" in viz.draw_gradcheck(y).source
+    # only the op where NaN appears is marked; a correct op after it is not painted red
+    # (its finite differences would be NaN too): "not checked", greyed
+    assert kinds["Log"] == "op_nonfinite" and kinds["Mul"] == "op_downstream"
+    assert kinds["Sum"] == "op_downstream"
+    src = viz.draw_gradcheck(y).source
+    assert "NaN/Inf origin" in src and "op_fail" not in str(kinds) and "#f08080" not in src
+    es = viz.draw_gradcheck(y, lang="es").source
+    assert "aquí aparece NaN/Inf" in es and "origen de NaN/Inf" in es and "sin comprobar" in es

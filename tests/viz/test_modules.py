@@ -1,9 +1,10 @@
 """``collapse="module"`` (one box per nn module) and the animated GIF of the backward pass."""
 from __future__ import annotations
 
+import re
+
 import shutil
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -69,8 +70,10 @@ def test_one_box_per_module_with_op_counts_and_grouped_parameters():
     boxes = {n.data["module"]: n for n in m.nodes_of_kind("module")}
     assert set(boxes) == {"Sequential.0", "Sequential.1", "Sequential.2", "MSELoss"}
     assert boxes["Sequential.0"].data["class"] == "Linear"
-    assert boxes["Sequential.0"].data["n_ops"] == 1 and "1 ops: linear" in \
+    assert boxes["Sequential.0"].data["n_ops"] == 1 and "1 op: linear" in \
         boxes["Sequential.0"].lines
+    assert boxes["Sequential.0"].lines[0] == "Layer 1" and boxes["Sequential.2"].lines[0] == \
+        "Layer 2"                                       # the course's names of dense layers
     assert boxes["Sequential.1"].data["ops"] == {"relu": 1}
     assert boxes["MSELoss"].data["n_ops"] >= 1
     order = _walk(loss)
@@ -78,13 +81,14 @@ def test_one_box_per_module_with_op_counts_and_grouped_parameters():
     assert len(assign_ops(order, trace)) == len(order)
     # parameters: one group per Linear, in the Linear's cluster, with an edge into its box
     groups = {label: ids for _, label, ids in m.groups}
-    assert set(groups) == {"Sequential.0", "Sequential.2"}
-    for label in groups:
-        box, params = groups[label]
+    assert set(groups) == {"Layer 1", "Layer 2"}
+    for k, label in ((1, "Sequential.0"), (2, "Sequential.2")):
+        box, params = groups[f"Layer {k}"]
         assert box == boxes[label].id
         pnode = m.node(params)
         assert pnode.kind == "parameter"
-        assert pnode.data["params"] == [f"{label}.weight", f"{label}.bias"]
+        sup = "⁽¹⁾" if k == 1 else "⁽²⁾"
+        assert pnode.data["params"] == [f"W{sup}", f"b{sup}"]
         assert any(e.src == params and e.dst == box for e in m.edges)
     # edges between modules carry the tensor's shape; the chain runs input → ... → output
     ids = {k: n.id for k, n in boxes.items()}
@@ -102,7 +106,9 @@ def test_dot_source_has_one_cluster_per_parameterized_module():
     src = viz.draw_forward(loss, collapse="module", trace=trace).source
     assert src.count("subgraph cluster_") == 3
     assert src.count("shape=box3d") == 6                # 3 Linear, 2 ReLU, the loss
-    assert "Sequential.2.weight (4,4)" in src and "module (nn)" in src
+    assert "W⁽²⁾ (4,4)" in src and "module (nn)" in src
+    es = viz.draw_forward(loss, collapse="module", trace=trace, lang="es").source
+    assert 'label="Capa 2"' in es and "1 operación" in es and "módulo (nn)" in es
 
 
 def test_nested_modules_functional_ops_belong_to_the_enclosing_module():
@@ -152,13 +158,29 @@ def test_collapsed_backward_unit_one_to_parameter_gradients():
     params = m.node(f"params{first.id}")
     assert any(format_array(model[0].weight.grad.data) in line for line in params.lines)
     src = viz.draw_backward(loss, collapse="module", trace=trace).source
-    assert "δ (3,2)" in src and "∂J/∂" in src
+    assert "∂J/∂· (3,2)" in src and "∂J/∂W⁽¹⁾" in src
+
+
+def test_collapse_without_model_finds_the_modules_through_the_parameters():
+    model, _, loss, _ = traced_step()
+    for draw in (viz.draw_forward, viz.draw_backward):
+        assert canonical_ids(draw(loss, collapse="module").source) == \
+            canonical_ids(draw(loss, collapse="module", model=model).source)
+    m = module_model(loss)
+    assert sorted(n.lines[0] for n in m.nodes_of_kind("module")) == ["Layer 1", "Layer 2"]
+
+
+def canonical_ids(source: str) -> str:
+    ids: dict[str, str] = {}
+    return re.sub(r"\b(?:paramsmod|cluster_mod|mod|params|op|t)\d+\b",
+                  lambda m: ids.setdefault(m.group(0), f"N{len(ids)}"), source)
 
 
 def test_collapse_errors():
     _, _, loss, trace = traced_step()
+    a, b = ag.tensor(1.0, requires_grad=True), ag.tensor(2.0, requires_grad=True)
     with pytest.raises(ValueError, match="trace_modules"):
-        viz.draw_forward(loss, collapse="module")
+        viz.draw_forward(a * b, collapse="module")         # no parameter belongs to a module
     with pytest.raises(ValueError, match="collapse="):
         viz.draw_forward(loss, collapse="layer", trace=trace)
     with pytest.raises(TypeError, match="nn.Module"):
@@ -166,7 +188,8 @@ def test_collapse_errors():
             pass
 
 
-def test_large_training_step_collapsed_draws_and_renders_fast():
+def test_large_training_step_collapsed_draws_and_renders():
+    # NOTE: how fast it draws is a benchmark's business, not a timed unit test's
     sizes = (784, 512, 256, 256, 128, 10)
     rng = np.random.default_rng(0)
     model, loss_fn = mlp(sizes), nn.CrossEntropyLoss()
@@ -174,19 +197,11 @@ def test_large_training_step_collapsed_draws_and_renders_fast():
     t = ag.tensor(rng.integers(0, 10, 64))
     with viz.trace_modules(model, loss_fn) as trace:
         loss = loss_fn(model(x), t)
-    start = time.perf_counter()
     g = viz.draw_forward(loss, collapse="module", trace=trace)
     gb = viz.draw_backward(loss, collapse="module", trace=trace)
-    drawn = time.perf_counter() - start
     assert g.source.count("shape=box3d") == 10          # 5 Linear, 4 ReLU, the loss
-    rendered = 0.0
     if shutil.which("dot") is not None:
-        start = time.perf_counter()
         assert b"<svg" in g.pipe(format="svg") and b"<svg" in gb.pipe(format="svg")
-        rendered = time.perf_counter() - start
-    print(f"\n784-512-256-256-128-10 collapsed: drawn in {drawn:.3f} s, "
-          f"rendered (forward + backward SVG) in {rendered:.3f} s")
-    assert drawn + rendered < 5.0
 
 
 @needs_dot

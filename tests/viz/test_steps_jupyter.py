@@ -54,8 +54,9 @@ def test_collapsed_steps_one_frame_per_module_in_engine_order():
     line = lambda src: next(ln for ln in src.splitlines()               # noqa: E731
                             if ln.strip().startswith(params0 + " "))
     assert "#cccccc" in line(frames[-2].source) and "#cccccc" not in line(last)
+    w = ag.tensor(1.0, requires_grad=True)                  # a parameter of no module
     with pytest.raises(ValueError, match="needs trace="):
-        viz.backprop_steps(loss, collapse="module")
+        viz.backprop_steps(w * 2.0, collapse="module")
 
 
 def test_collapsed_steps_repeat_a_box_the_engine_returns_to():

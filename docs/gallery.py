@@ -1,0 +1,88 @@
+"""Render the course's pictures into docs/gallery/ (``make gallery``; the README shows some).
+
+    python docs/gallery.py [--out DIR] [--only NAME ...] [--format png|svg]
+
+Every picture is drawn from a recorded computation by ``viz``: the one-neuron example of course
+001 (σ(w·x + b), cost (h − y)²), course 000's 2-3-2 network, a shared weight, XOR 2-2-1 — each
+forward and inverse, in English and Spanish. The test suite runs this script on a reduced set,
+so the gallery cannot rot.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+import autograd_core as ag
+import nn
+import viz
+
+#: course 000's 2-3-2 example: its weights; x and t as in the tests of the course's deltas
+W1 = np.array([[1.0, -2.0], [0.0, 1.0], [3.0, 4.0]])
+W2 = np.array([[6.0, -2.0, 1.0], [5.0, -3.0, 2.0]])
+
+
+def single_neuron():
+    """Course 001: h = σ(w·x + b), J = (h − y)²."""
+    w, b = ag.tensor(0.1, requires_grad=True), ag.tensor(-0.3, requires_grad=True)
+    x, y = ag.tensor(1.5), ag.tensor(1.0)
+    h = ag.sigmoid(w * x + b)
+    return (h - y) ** 2, {"w": w, "b": b, "x": x, "y": y, "h": h}, None
+
+
+def network_232():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 2))
+    for layer, w in ((model[0], W1), (model[2], W2)):
+        layer.weight.data = w.astype(np.float32)
+        layer.bias.data = np.zeros(w.shape[0], dtype=np.float32)
+    x = ag.tensor([[0.5, -0.25]])
+    return nn.SquaredError()(model(x), ag.tensor([[1.0, -0.5]])), {"x": x}, model
+
+
+def shared_weight():
+    w = ag.tensor(0.7, requires_grad=True)
+    x1, x2 = ag.tensor(2.0), ag.tensor(-0.5)
+    return ag.tanh(w * x1 + w * x2), {"w": w, "x1": x1, "x2": x2}, None
+
+
+def xor_221():
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1), nn.Sigmoid())
+    x = ag.tensor([[0.0, 1.0]])
+    return nn.BCELoss()(model(x), ag.tensor([[1.0]])), {"x": x}, model
+
+
+EXAMPLES = {"neuron": single_neuron, "net232": network_232, "shared": shared_weight,
+            "xor": xor_221}
+
+
+def render_all(out: str, only=None, fmt: str = "png", langs=("en", "es")) -> list[str]:
+    """Draw every example (or those in ``only``), forward and inverse, in each language."""
+    paths = []
+    for name, make in EXAMPLES.items():
+        if only and name not in only:
+            continue
+        J, names, model = make()
+        for lang in langs:
+            for view, draw in (("forward", viz.draw_forward), ("inverse", viz.draw_backward)):
+                graph = draw(J, names=names, model=model, lang=lang)
+                paths.append(viz.render(graph, os.path.join(out, f"{name}_{view}_{lang}"),
+                                        format=fmt))
+    return paths
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "gallery"))
+    parser.add_argument("--only", nargs="*", choices=sorted(EXAMPLES))
+    parser.add_argument("--format", default="png", choices=("png", "svg", "pdf"))
+    args = parser.parse_args(argv)
+    for path in render_all(args.out, args.only, args.format):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
