@@ -4,7 +4,10 @@
 #                          demo: XOR training, graphs and plots in ./neurona-demo)
 #   make test              same set-up, then the whole test suite (pytest)
 #   WITH_TORCH=1 make test also installs torch==2.13.0 for the PyTorch reference tests
-#   make lint              ruff check (when ruff is installed)
+#   make lint              same set-up, then ruff check . (ruff comes from the dev extra); fails on
+#                          any finding
+#   make mutants           mutation testing with mutmut (not part of CI; README "Development"):
+#                          GROUPS="graph checks" runs some groups only (tools/mutants.py lists them)
 #   make results           notebook 11's full run of course 002's two studies (≈ 1 h on 2 cores;
 #                          needs NEURONA_DATA) → notebooks/results/course002_*.json
 #   make clean             remove .venv, caches and build artifacts
@@ -22,12 +25,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTHON ?=
 PYTEST_ARGS ?=
+GROUPS ?=
 
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 GRAPHVIZ_HELP := Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' (Debian/Ubuntu) or from https://graphviz.org/download/
 
-.PHONY: test demo lint clean setup graphviz torch gallery results results-activations results-optimizers
+.PHONY: test demo lint clean setup graphviz torch gallery mutants results results-activations \
+        results-optimizers
 
 test: setup graphviz torch
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -41,7 +46,8 @@ gallery: setup graphviz
 
 # ---- internal set-up targets ---------------------------------------------------------------
 
-# The shared set-up: a .venv with neurona installed in editable mode plus the test extra.
+# The shared set-up: a .venv with neurona installed in editable mode plus the extras the suite
+# and the lint use: test (pytest, notebooks), dev (ruff), dask (the Dask LocalCluster test).
 setup: $(STAMP)
 
 # Create the virtual environment with the first Python >= 3.10 that actually runs (pyenv shims
@@ -90,7 +96,7 @@ PACKAGE_INITS := $(wildcard $(addsuffix /__init__.py,autograd_core nn optim viz)
 
 $(STAMP): pyproject.toml $(PACKAGE_INITS) | $(PY)
 	@echo "Installing neurona and its dependencies into $(VENV) (the first time takes a few minutes)"
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,dev,dask]'
 	@touch $@
 
 # The `dot` binary renders the graphs drawn by viz. Missing it is not fatal: drawing still
@@ -118,10 +124,18 @@ endif
 
 # ---- other targets -------------------------------------------------------------------------
 
-lint:
-	@if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check .; \
-	elif command -v ruff >/dev/null 2>&1; then ruff check .; \
-	else echo "ruff is not installed: skipping lint ('$(PY) -m pip install ruff' to enable it)"; fi
+# Mutation testing: the dev extra (mutmut) on top of the test set-up, then every group of
+# tools/mutants.py (each mutates its files and runs only the tests that cover them), at low
+# priority. Copies and results go to build/mutants/.
+$(VENV)/.dev-installed: pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,dev,dask,mutants]'
+	@touch $@
+
+mutants: setup $(VENV)/.dev-installed
+	nice -n 15 $(PY) tools/mutants.py $(GROUPS)
+
+lint: setup
+	$(PY) -m ruff check .
 
 # Course 002's two tables, the full run behind notebook 11 (the two studies run side by side).
 results:

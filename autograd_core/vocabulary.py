@@ -96,6 +96,36 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "network.backward": ("Inverse network", "Red neuronal inversa"),
     "network.sample": ("sample", "ejemplo"),
     "network.batch_mean": ("mean over the batch", "media sobre el lote"),
+    # --- draw_network (viz/neuron_view.py): every visible string of the neuron-level picture ------
+    # Names of the course's table are the rule.*/inverse.* rows above; these are the rest. Entries
+    # whose two columns are equal are formulas: kept here so that every string drawn comes from
+    # this table.
+    "network.sum_over_batch": ("sum over the batch", "suma sobre el lote"),
+    "network.per_sample": ("z and ψ'(z) change from sample to sample: δ = ∂J/∂a·ψ'(z) holds "
+                           "for each one separately",
+                           "z y ψ'(z) cambian de un ejemplo a otro: δ = ∂J/∂a·ψ'(z) se cumple "
+                           "en cada uno por separado"),
+    "network.act.sigmoid": ("σ", "σ"),
+    "network.act.tanh": ("tanh", "tanh"),
+    "network.act.relu": ("ReLU", "ReLU"),
+    "network.act.leaky_relu": ("LeakyReLU", "LeakyReLU"),
+    "network.act.elu": ("ELU", "ELU"),
+    "network.act.selu": ("SELU", "SELU"),
+    "network.act.softplus": ("softplus", "softplus"),
+    "network.act.silu": ("SiLU", "SiLU"),
+    "network.act.gelu": ("GELU", "GELU"),
+    "network.act.softmax": ("softmax", "softmax"),
+    "network.act.linear": ("linear", "lineal"),
+    "network.formula.seed": ("∂J/∂J = 1", "∂J/∂J = 1"),
+    "network.formula.loss": ("∂J/∂a⁽ᴷ⁾ = L'(a⁽ᴷ⁾, t)", "∂J/∂a⁽ᴷ⁾ = L'(a⁽ᴷ⁾, t)"),
+    "network.formula.activation": ("ψ'(z) = dψ/dz", "ψ'(z) = dψ/dz"),
+    "network.formula.neuron": ("δ = ∂J/∂z = ∂J/∂a · ψ'(z)", "δ = ∂J/∂z = ∂J/∂a · ψ'(z)"),
+    "network.formula.weighted": ("wᵢⱼ·δᵢ → unit j; aⱼ·δᵢ = ∂J/∂wᵢⱼ",
+                                 "wᵢⱼ·δᵢ → unidad j; aⱼ·δᵢ = ∂J/∂wᵢⱼ"),
+    "network.formula.sum": ("∂J/∂aⱼ = Σᵢ wᵢⱼ·δᵢ", "∂J/∂aⱼ = Σᵢ wᵢⱼ·δᵢ"),
+    "network.formula.constant": ("δᵢ = ∂J/∂bᵢ", "δᵢ = ∂J/∂bᵢ"),
+    "network.loss_edge": ("L'", "L'"),
+    "network.plus_one": ("+1", "+1"),
 }
 
 
@@ -116,7 +146,7 @@ def text(key: str, lang: str = "en") -> str:
 
 
 def count(n: int, key: str, lang: str = "en") -> str:
-    """``n`` and the noun ``key`` with the right number: ``count(1, "op", "es")`` → ``'1 operación'``."""
+    """``n`` and the noun ``key`` in the right number (``count(1, "op", "es")``: 1 operación)."""
     return f"{n} {text(key + ('.one' if n == 1 else '.many'), lang)}"
 
 

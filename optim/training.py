@@ -27,6 +27,7 @@ from nn.data import DataLoader, TensorDataset
 
 from .callbacks import Callback, CallbackList
 from .lr_scheduler import ReduceLROnPlateau
+from .parallel import require_pandas
 
 __all__ = ["History", "fit", "evaluate"]
 
@@ -49,6 +50,12 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+
+    def to_pandas(self):
+        """The per-epoch values as a ``pandas.DataFrame``, one row per epoch (index ``epoch``).
+        Needs pandas, which neurona does not depend on."""
+        pandas = require_pandas("History.to_pandas")
+        return pandas.DataFrame(self.history, index=pandas.Index(self.epoch, name="epoch"))
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)

@@ -12,7 +12,8 @@
 * ``frames_slider(frames)`` — a Jupyter slider over ``backprop_steps`` (ipywidgets when installed,
   an HTML/JS slider otherwise); the frames list itself displays as one.
 * ``render(graph, path, format="svg")`` — write it to a file (needs Graphviz's ``dot``).
-* ``draw_network(model, x, t, view=...)`` — the neuron-level picture of a small dense network.
+* ``draw_network(model, x, t, view=..., sample=None|k, lang=...)`` — the neuron-level picture
+  of a small dense network: the course's inverse network with w·δ on the edges.
 * ``plot_*`` — matplotlib figures of training (history, decision boundary, activations, ...).
 
 The model (``viz.graph_model``) depends on ``autograd_core`` only (and ``nn`` for names); the

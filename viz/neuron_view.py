@@ -1,354 +1,370 @@
-"""The neuron-level picture of a small dense network, as the course draws it.
+"""The neuron-level picture of a small dense network, in the course's words (000, 001).
 
-Forward view: one column of circles per layer (left to right), an edge j → i for each weight
-labelled w_ij with its value, and a "+1" constant input per layer whose edges carry the biases.
-With one sample ``x`` the circles show the activations a_i.
+Forward view: one column of units per layer (left to right), an edge j → i for each weight w_ij
+with its value, and a "+1" constant input per layer whose edges carry the biases; with one
+sample the units show their activations a = ψ(z).
 
-Backward view (the course's *red neuronal inversa*, 001 "Backpropagation (resumen)"): the same
-units as inverse neurons, the cost J on the right starting with "1", arrows running right to left,
-each inverse neuron showing δ_i = ∂J/∂z_i (and ψ′(z_i)), and each edge labelled with
-∂J/∂w_ij = a_j·δ_i (the "salida ponderada doble"), the bias edges with ∂J/∂b_i = δ_i ("salida
-constante"). Every number comes from the engine (``ag.grad`` on the pre-activations captured per
-layer); the user's ``.grad`` is never touched.
+Backward view, the course's inverse network (001, "Backpropagation (resumen)"): the same units as
+inverse neurons, the cost J on the right entering with "Unidad 1", arrows running right to left.
 
-``graphviz`` is imported lazily inside the drawing function (STYLE.md §5).
+* The output units receive ∂J/∂a⁽ᴷ⁾ from L' (the derivative of the loss).
+* Each inverse neuron shows z, ψ'(z), ∂J/∂a and δ = ∂J/∂z = ∂J/∂a · ψ'(z) (000's "función delta").
+* The edge back from unit i (layer k) to unit j carries w_ij·δ_i ("salida ponderada doble": w·ψ'
+  towards the previous unit), and is labelled as that product; unit j's ∂J/∂a is the sum of what
+  reaches it ("suma de salidas"), so the picture can be checked by hand. The input column shows
+  ∂J/∂x the same way.
+* ∂J/∂W⁽ᵏ⁾ = δ⁽ᵏ⁾ a⁽ᵏ⁻¹⁾ᵀ and ∂J/∂b⁽ᵏ⁾ = δ⁽ᵏ⁾ (the other half of the double weighted output,
+  and the "salida constante") are one table per layer; a legend names each rule of the course.
+
+Edge labels are placed where their box meets no other text (``viz.neuron_layout``); when a layer's
+labels do not all fit, that layer's numbers go into a table below the units (the edges stay).
+With a batch, ``sample=k`` draws sample k, ``sample=None`` the batch: the units then show sums
+over the rows of the engine's gradients of the batch cost, i.e. 1/m Σₓ of the per-sample values
+for a loss that averages (see ``viz.neuron_values``). Every number is the engine's; every word
+comes from ``autograd_core.vocabulary``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-import autograd_core as ag
-import nn
+from autograd_core.vocabulary import text
+
+from .graphviz_io import digraph
+from .neuron_layout import Canvas, along, flow, html_table, text_size
+from .neuron_values import Layer, Values, compute_values, parse_layers
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
-
-# Activation modules drawn inside a unit (name shown as ψ); Identity means a linear unit.
-_ACTIVATIONS = {
-    nn.Sigmoid: "σ", nn.Tanh: "tanh", nn.ReLU: "ReLU", nn.LeakyReLU: "LeakyReLU",
-    nn.ELU: "ELU", nn.SELU: "SELU", nn.Softplus: "softplus", nn.SiLU: "SiLU", nn.GELU: "GELU",
-    nn.Softmax: "softmax", nn.Identity: "linear",
-}
-
-LABELS = {
-    "en": {
-        "forward": "Forward network", "backward": "Inverse network",
-        "input": "Input", "layer": "Layer", "cost": "Cost J", "unit": "Unit 1",
-        "const_in": "Constant input", "const_out": "Constant output",
-        "inverse": "Inverse neuron",
-    },
-    "es": {
-        "forward": "Red (propagación hacia delante)", "backward": "Red neuronal inversa",
-        "input": "Entrada", "layer": "Capa", "cost": "Coste J", "unit": "Unidad 1",
-        "const_in": "Entrada constante", "const_out": "Salida constante",
-        "inverse": "Neurona inversa",
-    },
-}
-
-
-@dataclass
-class _Layer:
-    """One Linear layer and the activation that follows it (None: a linear unit)."""
-
-    linear: nn.Linear
-    activation: nn.Module | None
-    act_name: str
-
-
-@dataclass
-class _Values:
-    """Numbers of one sample: activations per column, and (backward) the engine's gradients."""
-
-    acts: list[np.ndarray]                       # a^(0) = x, a^(1), ..., a^(K)
-    deltas: list[np.ndarray] = field(default_factory=list)   # δ^(k) = ∂J/∂z^(k), k = 1..K
-    dpsi: list[np.ndarray | None] = field(default_factory=list)  # ψ′(z^(k))
-    grad_w: list[np.ndarray] = field(default_factory=list)
-    grad_b: list[np.ndarray | None] = field(default_factory=list)
-    grad_x: np.ndarray | None = None
-    grad_out: np.ndarray | None = None           # ∂J/∂a^(K)
-    cost: float | None = None
+_PALETTE = ("#1f5f9f", "#b02a2a", "#2b7a2b", "#6a3d9a", "#8c510a", "#c0398a", "#137b86",
+            "#5f5f00")
+_RED = "#b03030"
+_FRACTIONS = (0.3, 0.7, 0.22, 0.78, 0.4, 0.6, 0.5, 0.16, 0.84, 0.35, 0.65, 0.45, 0.55)
+_GAP_X = 4.7            # inches between layer columns
+_UNIT_FONT, _LABEL_FONT, _TABLE_FONT = 10, 9, 9
 
 
 def _fmt(v: float) -> str:
     """Compact number for a label: 4 significant digits (3 in e-notation), a true minus sign."""
-    v = float(v)
+    v = float(v) + 0.0          # −0.0 → 0.0
     s = f"{v:.4g}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.2e}".replace("e-0", "e-")
     return ("−" + s[1:]) if s.startswith("-") else s
 
 
-def _sym(letter: str, i: int, k: int | None = None, j: int | None = None) -> str:
-    """a₁⁽¹⁾, w₁₂⁽²⁾ ...  (units and layers numbered from 1 as in the course; input layer 0)."""
-    sub = str(i) if j is None else f"{i}{j}" if max(i, j) < 10 else f"{i},{j}"
+def _sym(letter: str, i: int | None = None, k: int | None = None, j: int | None = None) -> str:
+    """a₁⁽¹⁾, w₁₂⁽²⁾, δ⁽²⁾ ... (units and layers numbered from 1 as in the course; input 0)."""
+    sub = "" if i is None else str(i) if j is None else f"{i}{j}" if max(i, j) < 10 else f"{i},{j}"
     out = letter + sub.translate(_SUB)
     return out if k is None else out + f"({k})".translate(_SUP)
 
 
-def parse_layers(model, max_units: int = 12) -> list[_Layer]:
-    """Split an nn.Sequential (or one Linear) into Linear + activation pairs, checking sizes."""
-    modules = list(model) if isinstance(model, nn.Sequential) else [model]
-    layers: list[_Layer] = []
-    for index, module in enumerate(modules):
-        name = f"layer {index} ({type(module).__name__})"
-        if isinstance(module, nn.Linear):
-            for width, what in ((module.in_features, "inputs"), (module.out_features, "units")):
-                if width > max_units:
-                    raise ValueError(
-                        f"draw_network: {name} has {width} {what}, more than max_units="
-                        f"{max_units}; the neuron-level view is for small networks (pass a larger "
-                        "max_units, or use viz.draw_forward for the op graph)")
-            if layers and layers[-1].linear.out_features != module.in_features:
-                raise ValueError(f"draw_network: {name} expects {module.in_features} inputs but "
-                                 f"the previous layer has {layers[-1].linear.out_features} units")
-            layers.append(_Layer(module, None, "linear"))
-        elif type(module) in _ACTIVATIONS:
-            if not layers or layers[-1].activation is not None:
-                raise ValueError(f"draw_network: {name} must follow a Linear layer")
-            layers[-1].activation = module
-            layers[-1].act_name = _ACTIVATIONS[type(module)]
-        else:
-            raise ValueError(
-                f"draw_network: {name} is not supported; the neuron-level view draws "
-                "nn.Sequential of Linear layers each followed by at most one activation ("
-                + ", ".join(sorted(c.__name__ for c in _ACTIVATIONS)) + ")")
-    if not layers:
-        raise ValueError("draw_network: the model has no Linear layer")
-    return layers
+def _act(k: int, i: int | None = None) -> str:
+    """The activation of unit i of column k: x for the inputs (a⁽⁰⁾ = x), a⁽ᵏ⁾ after."""
+    return _sym("x", i) if k == 0 else _sym("a", i, k)
 
 
-def _as_row(value, width: int, what: str, dtype) -> np.ndarray:
-    arr = np.asarray(value.numpy() if isinstance(value, ag.Tensor) else value, dtype=dtype)
-    if arr.size != width:
-        raise ValueError(f"draw_network: {what} must hold one sample of {width} values, "
-                         f"got shape {arr.shape}")
-    return arr.reshape(1, width)
+def _prefix(values: Values | None) -> str:
+    """What a batch's numbers are: 1/m Σₓ (a mean over the samples) or Σₓ; "" for one sample."""
+    if values is None or not values.batch:
+        return ""
+    return "1/m Σₓ " if values.reduction == "mean" else "Σₓ "
 
 
-def _derivative(layer: _Layer, z: np.ndarray) -> np.ndarray | None:
-    """ψ′(z) by the engine (backward of the activation alone); None for softmax (not
-    elementwise)."""
-    if layer.activation is None:
-        return np.ones_like(z)
-    if isinstance(layer.activation, nn.Softmax):
-        return None
-    zl = ag.tensor(z, requires_grad=True)
-    (g,) = ag.grad(layer.activation(zl).sum(), [zl], hooks=False)
-    return g.numpy()
+@dataclass
+class _Geometry:
+    """Where the units are: columns _GAP_X apart, units ``gap_y`` apart, centred on y = 0."""
 
+    sizes: list[int]
+    gap_y: float
+    unit_h: float
 
-def compute_values(layers: list[_Layer], x, t=None, loss_fn=None, backward: bool = False
-                   ) -> _Values:
-    """Run one sample through the layers; with ``backward``, the engine's δ, ∂J/∂w, ∂J/∂b."""
-    w0 = layers[0].linear.weight
-    xa = _as_row(x, layers[0].linear.in_features, "x", w0.data.dtype)
-    xt = ag.tensor(xa, requires_grad=backward)
-    a, zs, acts = xt, [], [xa[0]]
-    with ag.enable_grad() if backward else ag.no_grad():
-        for layer in layers:
-            z = layer.linear(a)
-            a = z if layer.activation is None else layer.activation(z)
-            zs.append(z)
-            acts.append(a.numpy()[0].copy())
-        values = _Values(acts=acts)
-        if not backward:
-            return values
-        if t is None:
-            raise ValueError("draw_network: the backward view needs a target t (and x)")
-        loss_fn = nn.SquaredError() if loss_fn is None else loss_fn
-        if isinstance(t, ag.Tensor):
-            target = t
-        elif np.asarray(t).dtype.kind in "iu":
-            target = ag.tensor(np.asarray(t).reshape(-1))
-        else:
-            target = ag.tensor(_as_row(t, layers[-1].linear.out_features, "t", xa.dtype))
-        cost = loss_fn(a, target)
-        params = [p for layer in layers for p in (layer.linear.weight, layer.linear.bias)
-                  if p is not None]
-        grads = ag.grad(cost, [xt, a, *zs, *params], allow_unused=True, hooks=False)
-    values.cost = float(cost.item())
-    values.grad_x = grads[0].numpy()[0]
-    values.grad_out = grads[1].numpy()[0]
-    values.deltas = [g.numpy()[0] for g in grads[2:2 + len(zs)]]
-    rest = iter(grads[2 + len(zs):])
-    for layer, z in zip(layers, zs):
-        values.grad_w.append(next(rest).numpy())
-        values.grad_b.append(None if layer.linear.bias is None else next(rest).numpy())
-        values.dpsi.append(_derivative(layer, z.numpy()[0]))
-    return values
+    def unit(self, k: int, i: int) -> tuple[float, float]:
+        return k * _GAP_X, (self.sizes[k] - 1) * self.gap_y / 2 - i * self.gap_y
 
+    @property
+    def top(self) -> float:
+        return (max(self.sizes) - 1) * self.gap_y / 2 + self.unit_h / 2
 
-# Layout (inches). Positions are pinned and drawn by neato, so every label sits where we put it:
-# the label of an edge goes on the edge, near the end at the wider layer, where the fan of edges
-# is most spread out (see _label_at).
-_GAP_X = 4.2            # between layer columns
-_GAP_Y = 1.3            # between units of a column
-_UNIT = {"shape": "circle", "fixedsize": "true", "width": "1.02", "style": "filled"}
-_BIAS = {"shape": "circle", "fixedsize": "true", "width": "0.45", "style": "filled",
-         "fillcolor": "#eeeeee", "fontsize": "10"}
-_TEXT = {"shape": "plaintext", "fontsize": "9", "style": "filled", "fillcolor": "white",
-         "margin": "0.02,0.01", "width": "0", "height": "0"}
-_RED = "#b03030"
+    def header(self, row: int) -> float:
+        """y of header row ``row`` above the units: 0 the "+1" nodes, 1 their names, then the
+        captions and the title (see _headers)."""
+        return self.top + 0.45 + 0.36 * row
 
 
 def draw_network(model, x=None, t=None, view: str = "forward", loss_fn=None, lang: str = "en",
-                 max_units: int = 12):
-    """Neuron-level graphviz.Digraph of a small dense ``nn.Sequential`` (Linear + activations).
+                 max_units: int = 12, sample: int | None = None):
+    """Neuron-level ``graphviz.Digraph`` of a small dense ``nn.Sequential`` (Linear + activations).
 
-    ``x``: one sample (shows the activations); ``t``: its target (needed by the backward view);
-    ``view``: "forward", "backward" or "both" (two clusters, forward above backward);
-    ``loss_fn``: the cost J (default the course's C = ½‖y − t‖², ``nn.SquaredError``);
-    ``lang``: "en" or "es" (the course's vocabulary). Raises ValueError for layers wider than
-    ``max_units`` and for modules it cannot draw. The graph uses the ``neato`` engine with
-    pinned positions (part of Graphviz, like ``dot``).
+    ``x``: one sample or a batch (m, n) (the forward view then shows the activations of one
+    sample); ``t``: the target(s), needed by the backward view; ``sample``: which sample of a
+    batch to draw, or None for the whole batch (gradients as 1/m Σₓ over the samples);
+    ``view``: "forward", "backward" or "both" (forward above backward); ``loss_fn``: the cost J
+    (default the course's C = ½‖y − t‖², ``nn.SquaredError``); ``lang``: "en" or "es".
+    Raises ValueError for layers wider than ``max_units`` and for modules it cannot draw. Drawn
+    by Graphviz's ``neato`` with pinned positions; ``.grad`` of the user's tensors is untouched.
     """
-    import graphviz
-
     if view not in ("forward", "backward", "both"):
         raise ValueError("draw_network: view must be 'forward', 'backward' or 'both', "
                          f"got {view!r}")
-    if lang not in LABELS:
+    if lang not in ("en", "es"):
         raise ValueError(f"draw_network: lang must be 'en' or 'es', got {lang!r}")
     layers = parse_layers(model, max_units)
     needs_grad = view != "forward"
     if needs_grad and x is None:
-        raise ValueError("draw_network: the backward view needs one sample x and its target t")
-    values = None if x is None else compute_values(layers, x, t, loss_fn, backward=needs_grad)
-    words = LABELS[lang]
-    g = graphviz.Digraph("network", engine="neato")
+        raise ValueError("draw_network: the backward view needs x (one sample or a batch) "
+                         "and its target t")
+    values = None if x is None else compute_values(layers, x, t, loss_fn, needs_grad, sample)
+    words = partial(text, lang=lang)
+    sizes = [layers[0].linear.in_features] + [la.linear.out_features for la in layers]
+    unit_h = max(1.0, text_size("\n".join(["x"] * 4), _UNIT_FONT)[1] + 0.12)
+    geo = _Geometry(sizes, unit_h + 0.3, unit_h)
+    g = digraph("network", engine="neato")
     g.attr(splines="false", overlap="true", outputorder="edgesfirst", fontname="Helvetica",
            pad="0.2")
-    g.attr("node", fontname="Helvetica", fontsize="11")
+    g.attr("node", fontname="Helvetica", fontsize=str(_UNIT_FONT))
     g.attr("edge", arrowsize="0.6", penwidth="1.1")
-    sizes = [layers[0].linear.in_features] + [la.linear.out_features for la in layers]
-    height = (max(sizes) - 1) * _GAP_Y + 3.2      # one view: units, bias row, title, margin
-    if view in ("forward", "both"):
-        with g.subgraph(name="cluster_forward") as sub:
-            sub.attr(color="#c8c8c8", style="rounded", margin="12")
-            _forward_view(sub, layers, values, words, y0=height if view == "both" else 0.0)
-    if view in ("backward", "both"):
-        with g.subgraph(name="cluster_backward") as sub:
-            sub.attr(color="#e6b8b8", style="rounded", margin="12")
-            _backward_view(sub, layers, values, words, y0=0.0)
+    back = _backward_view(layers, values, words, geo) if needs_grad else None
+    front = _forward_view(layers, values, words, geo) if view != "backward" else None
+    dy = 0.0 if back is None or front is None else back.bounds().y1 - front.bounds().y0 + 0.5
+    for name, canvas, shift, color in (("cluster_forward", front, dy, "#c8c8c8"),
+                                       ("cluster_backward", back, 0.0, "#e6b8b8")):
+        if canvas is not None:
+            with g.subgraph(name=name) as sub:
+                sub.attr(color=color, style="rounded", margin="12")
+                canvas.emit(sub, shift)
     return g
 
 
-def _positions(sizes: list[int], y0: float) -> tuple[list[list[tuple[float, float]]], float]:
-    """Unit centres per column (top to bottom, unit 1 on top) and the y of the bias row."""
-    top = (max(sizes) - 1) * _GAP_Y / 2
-    cols = [[(k * _GAP_X, y0 + (n - 1) * _GAP_Y / 2 - i * _GAP_Y) for i in range(n)]
-            for k, n in enumerate(sizes)]
-    return cols, y0 + top + 1.15
+def _headers(canvas: Canvas, prefix: str, geo: _Geometry, title: str, *lines: str) -> None:
+    """The title, and under it the non-empty caption ``lines`` (the last one lowest)."""
+    middle = (len(geo.sizes) - 1) * _GAP_X / 2
+    lines = [line for line in lines if line]
+    for row, line in enumerate(reversed(lines), start=2):
+        canvas.text(f"{prefix}_caption{row}", line, (middle, geo.header(row)), 10)
+    canvas.text(f"{prefix}_title", title, (middle, geo.header(2 + len(lines)) + 0.1), 15)
 
 
-def _pos(p: tuple[float, float]) -> str:
-    return f"{p[0]:.3f},{p[1]:.3f}!"
+def _caption(values: Values | None, words) -> str:
+    """One sample of a batch, or the batch (and what its numbers are)."""
+    if values is None or values.m == 1:
+        return ""
+    if values.sample is not None:
+        return f"{words('network.sample')} k = {values.sample} (m = {values.m})"
+    if not values.batch:
+        return f"m = {values.m}"
+    key = "network.batch_mean" if values.reduction == "mean" else "network.sum_over_batch"
+    return f"{words(key)}: {_prefix(values)}(m = {values.m})"
 
 
-def _label_at(tail, head, n_tail: int, n_head: int, spread: float) -> tuple[float, float]:
-    """Where an edge's label goes: on the edge, near the end at the wider layer.
+def _bias_node(canvas: Canvas, prefix: str, k: int, geo: _Geometry, words, key: str) -> None:
+    """The "+1" constant input of layer k (above column k−1) and its name from the table."""
+    x = geo.unit(k - 1, 0)[0]
+    canvas.node(f"{prefix}{k - 1}_bias", words("network.plus_one"), (x, geo.header(0)),
+                (0.45, 0.45), shape="circle", fixedsize="true", width="0.42", style="filled",
+                fillcolor="#eeeeee", fontsize="10")
+    canvas.text(f"{prefix}{k - 1}_biasname", words(key), (x, geo.header(1)), 9,
+                fontcolor="#555555")
 
-    Labels of the edges fanning out of one unit are then stacked g·_GAP_Y apart, and g is small
-    enough (for the other layer's spread) that neighbouring fans do not interleave.
+
+def _place_layer(canvas: Canvas, prefix: str, k: int, geo: _Geometry, labels, color_of) -> bool:
+    """Edge labels of layer k: ``labels[(i, j)]`` on the edge from unit j (k−1) to unit i (k).
+
+    All or nothing: returns False (and places none) when one of them finds no free place.
     """
-    frac = min(0.32, max(0.22, 0.8 * _GAP_Y / (spread + 0.8 * _GAP_Y)))
-    near, far = (head, tail) if n_head >= n_tail else (tail, head)
-    return near[0] + frac * (far[0] - near[0]), near[1] + frac * (far[1] - near[1])
+    mark = (len(canvas.nodes), len(canvas.boxes))
+    ends = {(i, j): (geo.unit(k - 1, j) if j >= 0 else (geo.unit(k - 1, 0)[0], geo.header(0)),
+                     geo.unit(k, i)) for (i, j) in labels}
+    for key, (tail, head) in ends.items():
+        if key[1] >= 0:      # the light dashed bias edges may run behind other labels
+            canvas.line((prefix, k, key), tail, head)
+    for (i, j), label in labels.items():
+        spots = along(*ends[i, j], _FRACTIONS)
+        if not canvas.try_text(f"{prefix}L{k}_{i}_{j if j >= 0 else 'b'}", label, spots,
+                               _LABEL_FONT, owner=(prefix, k, (i, j)), fontcolor=color_of(i)):
+            del canvas.nodes[mark[0]:], canvas.boxes[mark[1]:]
+            return False
+    return True
 
 
-def _edge(g, a: str, b: str, text: str, where, edge_attrs: dict, text_attrs: dict) -> None:
-    """An edge a → b and its label as a pinned text node at ``where`` (tooltip repeats it)."""
-    g.edge(a, b, tooltip=text, **edge_attrs)
-    g.node(f"{a}__{b}", text, pos=_pos(where), **_TEXT, **text_attrs)
-
-
-def _dense_edges(g, prefix, k, cols, bias_at, texts, bias_texts, edge_attrs, bias_attrs):
-    """All edges of layer k (column k−1 → column k), weights and biases, with their labels."""
-    tails, heads = cols[k - 1], cols[k]
-    narrow = tails if len(heads) >= len(tails) else heads
-    spread = abs(narrow[0][1] - narrow[-1][1])
-    for i, head in enumerate(heads):
-        for j, tail in enumerate(tails):
-            where = _label_at(tail, head, len(tails), len(heads), spread)
-            _edge(g, f"{prefix}{k - 1}_u{j}", f"{prefix}{k}_u{i}", texts[i][j], where,
-                  edge_attrs, {"fontcolor": edge_attrs.get("color", "black")})
-        if bias_texts is not None:
-            where = (bias_at[0] + 0.3 * (head[0] - bias_at[0]),
-                     bias_at[1] + 0.3 * (head[1] - bias_at[1]))
-            _edge(g, f"{prefix}{k - 1}_bias", f"{prefix}{k}_u{i}", bias_texts[i], where,
-                  bias_attrs, {"fontcolor": bias_attrs.get("fontcolor", "#555555")})
-
-
-def _title(g, name: str, text: str, x: float, y: float) -> None:
-    g.node(name, text, shape="plaintext", fontsize="15", pos=_pos((x, y)))
-
-
-def _forward_view(g, layers: list[_Layer], values: _Values | None, words: dict, y0: float) -> None:
-    sizes = [layers[0].linear.in_features] + [la.linear.out_features for la in layers]
-    cols, bias_y = _positions(sizes, y0)
-    _title(g, "f_title", words["forward"], (len(sizes) - 1) * _GAP_X / 2, bias_y + 0.75)
-    for k, col in enumerate(cols):
-        for i, p in enumerate(col):
-            head = _sym("x" if k == 0 else "a", i + 1, None if k == 0 else k)
+def _forward_units(canvas: Canvas, layers: list[Layer], values: Values | None, words,
+                   geo: _Geometry) -> None:
+    for k, n in enumerate(geo.sizes):
+        for i in range(n):
+            lines = [_act(k, i + 1)]
             if k > 0:
-                head += f"\n{layers[k - 1].act_name}"
-            if values is not None:
-                head += f"\n{_fmt(values.acts[k][i])}"
-            color = "#dbe9f6" if k == 0 else "#fde9c8" if k == len(cols) - 1 else "#e2f0d9"
-            g.node(f"f{k}_u{i}", head, pos=_pos(p), fillcolor=color, **_UNIT)
+                lines.append(words(layers[k - 1].act_key))
+            if values is not None and values.acts is not None:
+                lines.append(_fmt(values.acts[k][i]))
+            color = "#dbe9f6" if k == 0 else "#fde9c8" if k == len(geo.sizes) - 1 else "#e2f0d9"
+            canvas.node(f"f{k}_u{i}", "\n".join(lines), geo.unit(k, i), (1.0, 1.0),
+                        shape="circle", fixedsize="true", width="1.0", style="filled",
+                        fillcolor=color)
+
+
+def _forward_view(layers: list[Layer], values: Values | None, words, geo: _Geometry) -> Canvas:
+    """Units with their activations, weights on the edges (or in a table when they do not fit)."""
+    canvas = Canvas()
+    _headers(canvas, "f", geo, words("network.forward"), _caption(values, words))
+    _forward_units(canvas, layers, values, words, geo)
+    tables = []
     for k, layer in enumerate(layers, start=1):
         w = layer.linear.weight.numpy()
-        texts = [[f"{_sym('w', i + 1, k, j + 1)} = {_fmt(w[i, j])}" for j in range(w.shape[1])]
-                 for i in range(w.shape[0])]
-        bias_texts, bias_at = None, (cols[k - 1][0][0], bias_y)
-        if layer.linear.bias is not None:
-            b = layer.linear.bias.numpy()
-            bias_texts = [f"{_sym('b', i + 1, k)} = {_fmt(v)}" for i, v in enumerate(b)]
-            g.node(f"f{k - 1}_bias", "+1", pos=_pos(bias_at), tooltip=words["const_in"],
-                   **_BIAS)
-        _dense_edges(g, "f", k, cols, bias_at, texts, bias_texts, {"color": "#333333"},
-                     {"color": "#999999", "style": "dashed", "fontcolor": "#666666"})
+        b = None if layer.linear.bias is None else layer.linear.bias.numpy()
+        labels = {(i, j): f"{_sym('w', i + 1, k, j + 1)} = {_fmt(w[i, j])}"
+                  for i in range(w.shape[0]) for j in range(w.shape[1])}
+        if b is not None:
+            _bias_node(canvas, "f", k, geo, words, "rule.constant_input")
+            labels.update({(i, -1): f"{_sym('b', i + 1, k)} = {_fmt(v)}" for i, v in
+                           enumerate(b)})
+        if not _place_layer(canvas, "f", k, geo, labels, _color):
+            tables.append((f"f_table{k}", _weight_table(k, w, b)))
+        _layer_edges(canvas, "f", k, geo, w.shape, b is not None, _color, {})
+    _tables(canvas, geo, tables)
+    return canvas
 
 
-def _backward_view(g, layers: list[_Layer], values: _Values, words: dict, y0: float) -> None:
-    """The inverse network: the same places, arrows right to left, starting from J with 1."""
-    sizes = [layers[0].linear.in_features] + [la.linear.out_features for la in layers]
-    cols, bias_y = _positions(sizes, y0)
-    _title(g, "b_title", words["backward"], (len(sizes) - 1) * _GAP_X / 2, bias_y + 0.75)
-    for k, col in enumerate(cols):
-        for i, p in enumerate(col):
-            if k == 0:
-                label = f"∂J/∂{_sym('x', i + 1)}\n{_fmt(values.grad_x[i])}"
-            else:
-                label = f"{_sym('δ', i + 1, k)}\n{_fmt(values.deltas[k - 1][i])}"
-                dpsi = values.dpsi[k - 1]
-                if dpsi is not None:
-                    label += f"\nψ′ {_fmt(dpsi[i])}"
-            g.node(f"b{k}_u{i}", label, pos=_pos(p), fillcolor="#f8dede",
-                   tooltip=words["inverse"], **_UNIT)
-    last = len(sizes) - 1
-    cost_at = (last * _GAP_X + 0.75 * _GAP_X, y0)
-    g.node("b_cost", f"{words['cost']}\n{_fmt(values.cost)}", pos=_pos(cost_at),
-           shape="doublecircle", style="filled", fillcolor="#f4c7c7", fixedsize="true",
-           width="1.05")
-    g.node("b_one", f"{words['unit']}", pos=_pos((cost_at[0], y0 + 1.0)), **_TEXT,
-           fontcolor=_RED)
-    g.edge("b_one", "b_cost", color=_RED, arrowsize="0.5", tooltip=words["unit"])
-    for i, p in enumerate(cols[last]):
-        where = ((p[0] + cost_at[0]) / 2, (p[1] + cost_at[1]) / 2)
-        _edge(g, "b_cost", f"b{last}_u{i}",
-              f"∂J/∂{_sym('a', i + 1, last)} = {_fmt(values.grad_out[i])}", where,
-              {"color": _RED}, {"fontcolor": _RED})
-    for k in range(1, len(layers) + 1):
-        gw, gb = values.grad_w[k - 1], values.grad_b[k - 1]
-        texts = [[f"∂J/∂{_sym('w', i + 1, k, j + 1)} = {_fmt(gw[i, j])}"
-                  for j in range(gw.shape[1])] for i in range(gw.shape[0])]
-        bias_texts, bias_at = None, (cols[k - 1][0][0], bias_y)
-        if gb is not None:
-            bias_texts = [f"∂J/∂{_sym('b', i + 1, k)} = {_fmt(v)}" for i, v in enumerate(gb)]
-            g.node(f"b{k - 1}_bias", "+1", pos=_pos(bias_at), tooltip=words["const_out"],
-                   **_BIAS)
-        _dense_edges(g, "b", k, cols, bias_at, texts, bias_texts,
-                     {"color": _RED, "dir": "back"},
-                     {"color": "#c08080", "style": "dashed", "dir": "back",
-                      "fontcolor": "#804040"})
+def _color(i: int) -> str:
+    """Edges (and their labels) of unit i of a layer share a colour."""
+    return _PALETTE[i % len(_PALETTE)]
+
+
+def _layer_edges(canvas: Canvas, prefix: str, k: int, geo: _Geometry, shape, bias: bool,
+                 color_of, extra: dict) -> None:
+    """The edges of layer k: j → i for each weight, +1 → i for each bias (dashed)."""
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            canvas.edge(f"{prefix}{k - 1}_u{j}", f"{prefix}{k}_u{i}", color=color_of(i),
+                        **extra)
+        if bias:
+            canvas.edge(f"{prefix}{k - 1}_bias", f"{prefix}{k}_u{i}", color="#999999",
+                        style="dashed", **extra)
+
+
+def _tables(canvas: Canvas, geo: _Geometry, tables) -> None:
+    """The tables in rows below the units, as wide as the picture (at least 10 inches)."""
+    if tables:
+        box = canvas.bounds()
+        flow(canvas, tables, box.x0, -geo.top - 0.35, max(box.x1 - box.x0, 10.0), _TABLE_FONT)
+
+
+def _weight_table(k: int, w: np.ndarray, b: np.ndarray | None):
+    """W⁽ᵏ⁾ (and b⁽ᵏ⁾) as a table: row i = unit i of layer k, column j = its input j."""
+    header = [""] + [_act(k - 1, j + 1) for j in range(w.shape[1])]
+    header += [] if b is None else [_sym("b", None, k)]
+    rows = [header]
+    for i in range(w.shape[0]):
+        rows.append([_sym("z", i + 1, k)] + [_fmt(v) for v in w[i]]
+                    + ([] if b is None else [_fmt(b[i])]))
+    title = f"{_sym('W', None, k)}" + ("" if b is None else f", {_sym('b', None, k)}")
+    return html_table(title, rows, _TABLE_FONT)
+
+
+def _inverse_lines(k: int, i: int, values: Values) -> list[str]:
+    """What inverse neuron i of column k shows (column 0: the inputs and ∂J/∂x)."""
+    a = _act(k, i + 1)
+    lines = [_prefix(values).strip() + ":"] if values.batch else []
+    if k == 0:
+        if not values.batch:
+            lines.append(f"{a} = {_fmt(values.acts[0][i])}")
+        return lines + [f"∂J/∂{a} = {_fmt(values.grad_a[0][i])}"]
+    z = _sym("z", i + 1, k)
+    if not values.batch:
+        lines.append(f"{z} = {_fmt(values.zs[k - 1][i])}")
+        if values.dpsi[k - 1] is not None:
+            lines.append(f"ψ'({z}) = {_fmt(values.dpsi[k - 1][i])}")
+    return lines + [f"∂J/∂{a} = {_fmt(values.grad_a[k][i])}",
+                    f"{_sym('δ', i + 1, k)} = {_fmt(values.deltas[k - 1][i])}"]
+
+
+def _inverse_units(canvas: Canvas, values: Values, geo: _Geometry, words) -> None:
+    """The inverse neurons: boxes of one width, so that they line up as columns."""
+    labels = {(k, i): "\n".join(_inverse_lines(k, i, values))
+              for k, n in enumerate(geo.sizes) for i in range(n)}
+    width = max(text_size(label, _UNIT_FONT)[0] for label in labels.values()) + 0.12
+    for (k, i), label in labels.items():
+        canvas.node(f"b{k}_u{i}", label, geo.unit(k, i), (width, geo.unit_h), shape="box",
+                    style="rounded,filled", fixedsize="true", width=f"{width:.3f}",
+                    height=f"{geo.unit_h:.3f}", fillcolor="#f8dede" if k else "#e4ecf6",
+                    tooltip=words("inverse.neuron") if k else "")
+
+
+def _cost(canvas: Canvas, values: Values, words, geo: _Geometry) -> None:
+    """J on the right: "Unidad 1" enters it, L' leaves it towards each output unit."""
+    last = len(geo.sizes) - 1
+    at = (last * _GAP_X + 0.62 * _GAP_X, 0.0)
+    canvas.node("b_cost", f"{words('cost')}\n{_fmt(values.cost)}", at, (1.1, 1.1),
+                shape="doublecircle", style="filled", fillcolor="#f4c7c7", fixedsize="true",
+                width="1.05")
+    canvas.text("b_one", words("inverse.cost_seed"), (at[0], at[1] + 1.05), 11, fontcolor=_RED)
+    canvas.edge("b_one", "b_cost", color=_RED, arrowsize="0.5")
+    for i in range(geo.sizes[last]):
+        canvas.edge("b_cost", f"b{last}_u{i}", color=_RED)
+        spots = along(at, geo.unit(last, i), (0.45, 0.35, 0.55, 0.25, 0.65))
+        canvas.try_text(f"b_loss{i}", words("network.loss_edge"), spots, 11, fontcolor=_RED)
+
+
+def _backward_view(layers: list[Layer], values: Values, words, geo: _Geometry) -> Canvas:
+    """The inverse network: w·δ on the edges, ∂J/∂W and ∂J/∂b in one table per layer."""
+    canvas = Canvas()
+    _headers(canvas, "b", geo, words("network.backward"), _caption(values, words),
+             words("network.per_sample") if values.batch else "")
+    _inverse_units(canvas, values, geo, words)
+    _cost(canvas, values, words, geo)
+    tables = [("b_legend", _legend(words))]
+    for k, layer in enumerate(layers, start=1):
+        w = layer.linear.weight.numpy().astype(np.float64)
+        delta = values.deltas[k - 1]
+        labels = {(i, j): f"{_sym('w', i + 1, k, j + 1)}·{_sym('δ', i + 1, k)} = "
+                          f"{_fmt(w[i, j] * delta[i])}"
+                  for i in range(w.shape[0]) for j in range(w.shape[1])}
+        bias = values.grad_b[k - 1] is not None
+        if bias:
+            _bias_node(canvas, "b", k, geo, words, "inverse.constant_input")
+        if not _place_layer(canvas, "b", k, geo, labels, _color):
+            tables.append((f"b_messages{k}", _message_table(k, w, values, words)))
+        _layer_edges(canvas, "b", k, geo, w.shape, bias, _color, {"dir": "back"})
+        tables.append((f"b_gradients{k}", _gradient_table(k, values)))
+    _tables(canvas, geo, tables)
+    return canvas
+
+
+def _legend(words):
+    """The course's table (001, "Backpropagation (resumen)"): each inverse rule and its formula."""
+    rows = [(words(f"inverse.{name}"), words(f"network.formula.{formula}")) for name, formula in (
+        ("cost_seed", "seed"), ("loss", "loss"), ("neuron", "neuron"),
+        ("activation", "activation"), ("weighted_input", "weighted"),
+        ("constant_input", "constant"), ("branch_point", "sum"))]
+    return html_table(words("legend"), [list(r) for r in rows], _TABLE_FONT, header=False)
+
+
+def _message_table(k: int, w: np.ndarray, values: Values, words):
+    """What each edge of layer k carries back, wᵢⱼ·δᵢ, and the column sums ∂J/∂aⱼ."""
+    delta = values.deltas[k - 1]
+    rows = [[""] + [_act(k - 1, j + 1) for j in range(w.shape[1])]]
+    rows += [[_sym("δ", i + 1, k)] + [_fmt(w[i, j] * delta[i]) for j in range(w.shape[1])]
+             for i in range(w.shape[0])]
+    rows.append([f"{words('inverse.branch_point')}: ∂J/∂{_act(k - 1)}"]
+                + [_fmt(v) for v in values.grad_a[k - 1]])
+    layer = f"({k})".translate(_SUP)
+    title = f"{words('inverse.weighted_input')}: wᵢⱼ{layer}·δᵢ{layer}"
+    return html_table(title, rows, _TABLE_FONT)
+
+
+def _gradient_table(k: int, values: Values):
+    """∂J/∂W⁽ᵏ⁾ = δ⁽ᵏ⁾a⁽ᵏ⁻¹⁾ᵀ (row i, column j) and ∂J/∂b⁽ᵏ⁾ = δ⁽ᵏ⁾, from the engine."""
+    gw, gb = values.grad_w[k - 1], values.grad_b[k - 1]
+    one = not values.batch
+    prev = [_act(k - 1, j + 1) + (f" = {_fmt(values.acts[k - 1][j])}" if one else "")
+            for j in range(gw.shape[1])]
+    rows = [[""] + prev + ([] if gb is None else [f"∂J/∂{_sym('b', None, k)}"])]
+    for i in range(gw.shape[0]):
+        d = _sym("δ", i + 1, k) + (f" = {_fmt(values.deltas[k - 1][i])}" if one else "")
+        rows.append([d] + [_fmt(v) for v in gw[i]] + ([] if gb is None else [_fmt(gb[i])]))
+    pre, delta = _prefix(values), _sym("δ", None, k)
+    a_t = "xᵀ" if k == 1 else _sym("a", None, k - 1) + "ᵀ"
+    title = f"∂J/∂{_sym('W', None, k)} = {pre}{delta}{a_t}"
+    if gb is not None:
+        title += f",   ∂J/∂{_sym('b', None, k)} = {pre}{delta}"
+    return html_table(title, rows, _TABLE_FONT)

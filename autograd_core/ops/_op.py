@@ -138,7 +138,7 @@ class Op:
 
 
 def _by_keyword(declared, kwargs) -> str:
-    """A declared text, or the entry of ``{keyword: {value: text}}`` that the call's keywords pick."""
+    """A declared text, or the entry of ``{keyword: {value: text}}`` the call's keywords pick."""
     if isinstance(declared, str):
         return declared
     for key, by_value in declared.items():

@@ -1,0 +1,129 @@
+"""Optimizer facts checked by hand, without PyTorch: weight decay's sign and form, SGD's
+dampening, maximize, and what a step does to parameters without a gradient.
+
+Each expected value below is worked out in the comment beside it (float64 parameters, gradients
+set directly on ``.grad`` so that the arithmetic is the optimizer's alone).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import optim
+
+P0 = np.array([2.0, -4.0, 0.5])
+
+
+def _param(values=P0):
+    return ag.tensor(np.array(values, dtype=np.float64), requires_grad=True)
+
+
+def _steps(opt, p, grads):
+    """Set ``p.grad`` to each gradient in turn and step; the parameter after each step."""
+    out = []
+    for g in grads:
+        p.grad = ag.tensor(np.array(g, dtype=np.float64))
+        opt.step()
+        out.append(p.numpy().copy())
+    return out
+
+
+# --- weight decay ------------------------------------------------------------------------------
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_weight_decay_alone_shrinks_the_parameter(momentum):
+    # g = 0: the update sees g + λp = λp, so p ← p − ηλp = p·(1 − ηλ) = 0.95·p (v = λp at step 1)
+    p = _param()
+    opt = optim.SGD([p], lr=0.1, weight_decay=0.5, momentum=momentum)
+    (after,) = _steps(opt, p, [np.zeros(3)])
+    np.testing.assert_allclose(after, P0 * (1 - 0.1 * 0.5), rtol=1e-15)
+
+
+def test_sgd_weight_decay_adds_to_the_gradient():
+    # p ← p − η(g + λp) = [2, −4, 0.5] − 0.1·([1, 1, −2] + 0.5·[2, −4, 0.5]) = [1.8, −3.9, 0.675]
+    p = _param()
+    (after,) = _steps(optim.SGD([p], lr=0.1, weight_decay=0.5), p, [[1.0, 1.0, -2.0]])
+    np.testing.assert_allclose(after, [1.8, -3.9, 0.675], rtol=1e-15)
+
+
+def test_sgd_maximize_negates_the_gradient_but_not_the_decay():
+    # PyTorch's order: g ← −g, then g + λp:  p ← p − η(−g + λp)
+    # = [2, −4, 0.5] − 0.1·([−1, −1, 2] + [1, −2, 0.25]) = [2, −3.7, 0.275]
+    p = _param()
+    opt = optim.SGD([p], lr=0.1, weight_decay=0.5, maximize=True)
+    (after,) = _steps(opt, p, [[1.0, 1.0, -2.0]])
+    np.testing.assert_allclose(after, [2.0, -3.7, 0.275], rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["Adam", "Adamax", "NAdam", "RMSprop", "Adagrad"])
+def test_coupled_weight_decay_moves_the_parameter_towards_zero(name):
+    # g = 0 and decay λ: the update sees λp, so every adaptive optimizer steps against sign(p)
+    p = _param()
+    opt = getattr(optim, name)([p], lr=0.01, weight_decay=0.1)
+    (after,) = _steps(opt, p, [np.zeros(3)])
+    assert np.all(np.abs(after) < np.abs(P0)), after
+    assert np.all(np.sign(after) == np.sign(P0)), after
+
+
+def test_adam_weight_decay_alone_by_hand():
+    # g = 0, λ = 0.1: the update sees g' = λp = [0.2, −0.4, 0.05]; Adam's first bias-corrected
+    # step is η·m̂/(√v̂ + ε) = η·g'/(|g'| + ε) ≈ η·sign(p): p ← p − 0.01·sign(p) (to ε)
+    p = _param()
+    (after,) = _steps(optim.Adam([p], lr=0.01, weight_decay=0.1), p, [np.zeros(3)])
+    decayed = 0.1 * P0
+    np.testing.assert_allclose(after, P0 - 0.01 * decayed / (np.abs(decayed) + 1e-8), rtol=1e-14)
+
+
+def test_adamw_decays_the_parameter_itself_not_the_gradient():
+    # decoupled: p ← (1 − ηλ)·p first, then Adam's step on the plain g = 0, which is 0 (m = 0):
+    # p ← 0.99·p exactly; coupled decay would instead step by η·sign(p)
+    p = _param()
+    (after,) = _steps(optim.AdamW([p], lr=0.1, weight_decay=0.1), p, [np.zeros(3)])
+    np.testing.assert_allclose(after, P0 * (1 - 0.1 * 0.1), rtol=1e-15)
+
+
+def test_adamw_two_steps_with_a_gradient_by_hand():
+    # g = [1, 1, 1] both steps: m̂ = 1 and v̂ = 1, so Adam's step is η/(1 + ε) ≈ η each time
+    # p₁ = (1 − ηλ)p₀ − η,  p₂ = (1 − ηλ)p₁ − η   with η = 0.1, λ = 0.2
+    p = _param()
+    lr, decay = 0.1, 0.2
+    got = _steps(optim.AdamW([p], lr=lr, weight_decay=decay), p, [np.ones(3)] * 2)
+    p1 = P0 * (1 - lr * decay) - lr / (1 + 1e-8)
+    p2 = p1 * (1 - lr * decay) - lr / (1 + 1e-8)
+    np.testing.assert_allclose(got[0], p1, rtol=1e-12)
+    np.testing.assert_allclose(got[1], p2, rtol=1e-12)
+
+
+# --- SGD's momentum and dampening ----------------------------------------------------------------
+def test_sgd_momentum_with_dampening_two_steps_by_hand():
+    # μ = 0.9, dampening τ = 0.3, η = 0.1; g₁ = [1, −2, 0], g₂ = [0.5, 4, 1]
+    # step 1: v₁ = g₁ (no dampening at the first step)      p₁ = p₀ − 0.1·[1, −2, 0]
+    #                                                          = [1.9, −3.8, 0.5]
+    # step 2: v₂ = 0.9·v₁ + 0.7·g₂ = [1.25, 1.0, 0.7]         p₂ = [1.775, −3.9, 0.43]
+    p = _param()
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.3)
+    p1, p2 = _steps(opt, p, [[1.0, -2.0, 0.0], [0.5, 4.0, 1.0]])
+    np.testing.assert_allclose(p1, [1.9, -3.8, 0.5], rtol=1e-15)
+    np.testing.assert_allclose(p2, [1.775, -3.9, 0.43], rtol=1e-14)
+    np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [1.25, 1.0, 0.7], rtol=1e-15)
+
+
+def test_sgd_nesterov_two_steps_by_hand():
+    # μ = 0.5, η = 0.1, nesterov: p ← p − η(g + μv)
+    # step 1: v₁ = g₁ = [1, 1, 1]              p₁ = p₀ − 0.1·1.5·[1, 1, 1] = p₀ − 0.15
+    # step 2: g₂ = [2, 2, 2], v₂ = 0.5·v₁ + g₂ = 2.5   p₂ = p₁ − 0.1·(2 + 0.5·2.5) = p₁ − 0.325
+    p = _param()
+    opt = optim.SGD([p], lr=0.1, momentum=0.5, nesterov=True)
+    p1, p2 = _steps(opt, p, [np.ones(3), 2 * np.ones(3)])
+    np.testing.assert_allclose(p1, P0 - 0.15, rtol=1e-14)
+    np.testing.assert_allclose(p2, P0 - 0.15 - 0.325, rtol=1e-14)
+
+
+def test_a_parameter_without_gradient_is_left_alone_even_with_weight_decay():
+    p, q = _param(), _param([1.0, 1.0, 1.0])
+    opt = optim.SGD([p, q], lr=0.1, weight_decay=0.5, momentum=0.9)
+    p.grad = ag.tensor(np.zeros(3))
+    opt.step()
+    np.testing.assert_array_equal(q.numpy(), [1.0, 1.0, 1.0])
+    assert q not in opt.state
+    np.testing.assert_allclose(p.numpy(), P0 * 0.95, rtol=1e-15)
