@@ -4,7 +4,8 @@
 #                          demo: XOR training, graphs and plots in ./neurona-demo)
 #   make test              same set-up, then the whole test suite (pytest)
 #   WITH_TORCH=1 make test also installs torch==2.13.0 for the PyTorch reference tests
-#   make lint              ruff check (when ruff is installed)
+#   make lint              same set-up, then ruff check . (ruff comes from the dev extra); fails on
+#                          any finding
 #   make mutants           mutation testing with mutmut (not part of CI; README "Development"):
 #                          GROUPS="graph checks" runs some groups only (tools/mutants.py lists them)
 #   make clean             remove .venv, caches and build artifacts
@@ -42,7 +43,8 @@ gallery: setup graphviz
 
 # ---- internal set-up targets ---------------------------------------------------------------
 
-# The shared set-up: a .venv with neurona installed in editable mode plus the test extra.
+# The shared set-up: a .venv with neurona installed in editable mode plus the extras the suite
+# and the lint use: test (pytest, notebooks), dev (ruff), dask (the Dask LocalCluster test).
 setup: $(STAMP)
 
 # Create the virtual environment with the first Python >= 3.10 that actually runs (pyenv shims
@@ -91,7 +93,7 @@ PACKAGE_INITS := $(wildcard $(addsuffix /__init__.py,autograd_core nn optim viz)
 
 $(STAMP): pyproject.toml $(PACKAGE_INITS) | $(PY)
 	@echo "Installing neurona and its dependencies into $(VENV) (the first time takes a few minutes)"
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,dev,dask]'
 	@touch $@
 
 # The `dot` binary renders the graphs drawn by viz. Missing it is not fatal: drawing still
@@ -123,16 +125,14 @@ endif
 # tools/mutants.py (each mutates its files and runs only the tests that cover them), at low
 # priority. Copies and results go to build/mutants/.
 $(VENV)/.dev-installed: pyproject.toml | $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet -e '.[test,dev,dask,mutants]'
 	@touch $@
 
 mutants: setup $(VENV)/.dev-installed
 	nice -n 15 $(PY) tools/mutants.py $(GROUPS)
 
-lint:
-	@if [ -x $(VENV)/bin/ruff ]; then $(VENV)/bin/ruff check .; \
-	elif command -v ruff >/dev/null 2>&1; then ruff check .; \
-	else echo "ruff is not installed: skipping lint ('$(PY) -m pip install ruff' to enable it)"; fi
+lint: setup
+	$(PY) -m ruff check .
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .hypothesis .ruff_cache build dist *.egg-info

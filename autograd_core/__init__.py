@@ -4,6 +4,8 @@ Public names only; the code lives in the submodules (see the package layout in t
 """
 from __future__ import annotations
 
+import importlib.metadata as _metadata
+
 from . import functional, graph, ops, vocabulary
 from .checks import GradcheckError, detect_anomaly, gradcheck, gradgradcheck
 from .creation import (arange, eye, from_numpy, full, full_like, linspace, ones, ones_like,
@@ -20,4 +22,7 @@ from .tensor import Tensor
 
 cat = ops.concatenate
 
-__version__ = "0.1.0"
+try:                                   # the version is written once, in pyproject.toml
+    __version__ = _metadata.version("neurona")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"

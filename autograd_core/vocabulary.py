@@ -146,7 +146,7 @@ def text(key: str, lang: str = "en") -> str:
 
 
 def count(n: int, key: str, lang: str = "en") -> str:
-    """``n`` and the noun ``key`` with the right number: ``count(1, "op", "es")`` → ``'1 operación'``."""
+    """``n`` and the noun ``key`` in the right number (``count(1, "op", "es")``: 1 operación)."""
     return f"{n} {text(key + ('.one' if n == 1 else '.many'), lang)}"
 
 

@@ -1,8 +1,8 @@
-"""µs per call of every registered kernel: numpy reference vs serial and parallel Numba, by size.
+"""µs per call of every registered kernel: numpy reference vs the (serial) Numba body, by size.
 
-Run: .venv/bin/python benchmarks/bench_kernels.py [name ...]   (float32; NUMBA_NUM_THREADS
-threads). The thresholds written in autograd_core/kernels/*.py come from this table: the
-compiled body runs below ``serial_below`` elements and from ``min_size`` on, numpy in between.
+Run: .venv/bin/python benchmarks/bench_kernels.py [name ...]   (float32).
+The thresholds written in autograd_core/kernels/*.py come from this table: the
+compiled body runs below ``compiled_below`` elements and from ``min_size`` on, numpy in between.
 Each figure is the best of 5 repeats of a loop lasting ~10 ms (the VMs are noisy); every call
 allocates its output, as the ops do. Row kernels get rows of 10 classes (shape (n // 10, 10)).
 In-place optimizer kernels (``optim.py``) update their arguments on every call instead, with
@@ -67,23 +67,20 @@ def time_call(fn, args) -> float:
 
 
 def main(names: list[str]) -> None:
-    import numba
-    print(f"µs per call, float32, {numba.config.NUMBA_NUM_THREADS} threads; "
-          "columns: numpy / serial njit / parallel njit, then the fastest")
-    print(f"{'kernel':<36}" + "".join(f"{n:>26}" for n in SIZES))
+    print("µs per call, float32; columns: numpy / njit, then the fastest")
+    print(f"{'kernel':<36}" + "".join(f"{n:>20}" for n in SIZES))
     for name, kernel in KERNELS.items():
         if names and name not in names:
             continue
         compiled = kernel.compiled
-        serial, parallel = compiled.variant(False), compiled.variant(True)
         cells = []
         for size in SIZES:
             args = make_args(kernel, size)
-            ref, ser, par = (time_call(f, args) for f in (kernel.reference, serial, parallel))
-            best = min((ref, "n"), (ser, "s"), (par, "p"))[1]
-            cells.append(f"{ref:8.1f}/{ser:7.1f}/{par:7.1f} {best}")
-        print(f"{name:<36}" + "".join(f"{c:>26}" for c in cells))
-    print("n/s/p: fastest of numpy, serial, parallel")
+            ref, fast = (time_call(f, args) for f in (kernel.reference, compiled))
+            best = min((ref, "n"), (fast, "c"))[1]
+            cells.append(f"{ref:8.1f}/{fast:7.1f} {best}")
+        print(f"{name:<36}" + "".join(f"{c:>20}" for c in cells))
+    print("n/c: fastest of numpy, compiled")
 
 
 if __name__ == "__main__":

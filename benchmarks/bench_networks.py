@@ -12,8 +12,10 @@ activation modules, the library's loss module, ``optim.SGD``), for the points of
 - one epoch over 60,000 × 784 synthetic samples at batch 128 (469 steps; ``--quick`` runs a tenth
   of the batches and extrapolates by the number of batches, and says so).
 
-Four engines run the same step on the same data from the same initial weights (each engine gets
-its own copy of one seeded draw): neurona, PyTorch eager when torch is installed
+Five engines run the same step on the same data from the same initial weights (each engine gets
+its own copy of one seeded draw): neurona, "neurona compiled" (column ``compiled``: the same
+model, loss and optimizer through ``optim.compile_step``, one generated Numba call per step after
+a first traced eager step), PyTorch eager when torch is installed
 (``torch.set_num_threads(2)``), "numpy by hand", a hand-written numpy forward / backward /
 update of the same network, which is the floor an engine on top of numpy can hope to reach, and
 "numpy + Numba by hand" (column ``numba``), the same math fused into ``@njit(cache=True)``
@@ -149,6 +151,17 @@ def make_neurona(params: list[np.ndarray], activation: str, loss: str):
         return cost
 
     return step
+
+
+def make_compiled(params: list[np.ndarray], activation: str, loss: str):
+    """make_neurona's model, loss and optimizer run by ``optim.compile_step``: the first call
+    traces an eager step, the next ones run the generated step as one compiled call."""
+    model = nn.Sequential(*_layers(params, activation, nn.Linear, nn.Tanh, nn.ReLU))
+    for layer, (w, b) in zip(model[0::2], zip(params[0::2], params[1::2])):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+    loss_fn = nn.CrossEntropyLoss() if loss == "ce" else nn.MSELoss()
+    return optim.compile_step(model, loss_fn, optim.SGD(model.parameters(), lr=LR))
 
 
 def make_torch(params: list[np.ndarray], activation: str, loss: str):
@@ -446,7 +459,7 @@ def make_numba(params: list[np.ndarray], activation: str, loss: str):
 
 
 def engines() -> dict[str, Callable]:
-    found = {"neurona": make_neurona}
+    found = {"neurona": make_neurona, "compiled": make_compiled}
     if torch is not None:
         found["torch"] = make_torch
     found["numpy"] = make_numpy
@@ -506,7 +519,7 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} µs"
 
 
-ENGINES = ("neurona", "torch", "numpy", "numba")
+ENGINES = ("neurona", "compiled", "torch", "numpy", "numba")
 
 
 def table_row(label: str, medians: dict[str, float]) -> str:
@@ -516,11 +529,14 @@ def table_row(label: str, medians: dict[str, float]) -> str:
     if "torch" in medians:
         row += " " + "".join(f" {medians[name] / medians['torch']:>10.2f}"
                              for name in ENGINES if name != "torch")
+    if "compiled" in medians and "numba" in medians:
+        row += f" {medians['compiled'] / medians['numba']:>12.2f}"
     return row
 
 
 TABLE_HEAD = (f"{'network, batch':<32}" + "".join(f" {name:>9}" for name in ENGINES)
-              + " " + "".join(f" {name + '/pt':>10}" for name in ENGINES if name != "torch"))
+              + " " + "".join(f" {name + '/pt':>10}" for name in ENGINES if name != "torch")
+              + f" {'compiled/nb':>12}")
 
 
 def bench_steps(quick: bool) -> list[str]:
@@ -662,10 +678,38 @@ print(json.dumps({"import": t1 - t0, "step": t2 - t1}))
 """
 
 
-def startup_run(cache_dir: str) -> dict[str, float]:
+COMPILE_PROBE = """
+import time, json
+import numpy as np
+import autograd_core as ag
+import nn
+import optim
+rng = np.random.default_rng(0)
+times = {}
+for name, sizes, act, loss_fn, batch in (("2-8-8-1", (2, 8, 8, 1), nn.Tanh, nn.MSELoss(), 4),
+                                         ("784-10", (784, 512, 256, 256, 128, 10), nn.ReLU,
+                                          nn.CrossEntropyLoss(), 128)):
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), act()]
+    model = nn.Sequential(*layers[:-1])
+    step = optim.compile_step(model, loss_fn, optim.SGD(model.parameters(), lr=0.01))
+    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+    t = (np.zeros((batch, 1), np.float32) if sizes[-1] == 1 else rng.integers(0, 10, batch))
+    t0 = time.perf_counter()
+    step(x, t)
+    t1 = time.perf_counter()
+    step(x, t)
+    t2 = time.perf_counter()
+    times[name] = {"trace": t1 - t0, "compile": t2 - t1}
+print(json.dumps(times))
+"""
+
+
+def startup_run(cache_dir: str, probe: str = STARTUP_PROBE) -> dict[str, float]:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", STARTUP_PROBE], env=env, check=True,
+    done = subprocess.run([sys.executable, "-c", probe], env=env, check=True,
                           capture_output=True, text=True)
     total = time.perf_counter() - start
     inner = json.loads(done.stdout.strip().splitlines()[-1])
@@ -684,12 +728,24 @@ def bench_startup(quick: bool) -> list[str]:
             os.mkdir(cache)
             cold.append(startup_run(cache))
         warm = [startup_run(os.path.join(tmp, "cold0")) for _ in range(1 if quick else 3)]
+        os.mkdir(os.path.join(tmp, "fresh"))
+        compiled_fresh = startup_run(os.path.join(tmp, "fresh"), COMPILE_PROBE)
+        compiled_cold = startup_run(os.path.join(tmp, "cold0"), COMPILE_PROBE)
+        compiled_warm = startup_run(os.path.join(tmp, "cold0"), COMPILE_PROBE)
     for label, runs in (("warm (Numba cache filled)", warm),
                         ("cold (empty NUMBA_CACHE_DIR)", cold)):
         med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         lines.append(f"  {label:<28} total {med['total']:.2f} s  (import {med['import']:.2f} s, "
                      f"first step {med['step']:.2f} s; interpreter start-up is the rest; "
                      f"median of {len(runs)})")
+    lines.append("compiled step (optim.compile_step), first call = traced eager step, second = "
+                 "Numba compile of the generated step + run (kernels' cache filled)")
+    for label, run in (("cold (empty NUMBA_CACHE_DIR)", compiled_fresh),
+                       ("cold (kernels cached)", compiled_cold),
+                       ("warm (step cached)", compiled_warm)):
+        lines.append(f"  {label:<28} " + ", ".join(
+            f"{net}: trace {run[net]['trace']:.2f} s + compile {run[net]['compile']:.2f} s"
+            for net in ("2-8-8-1", "784-10")))
     return lines
 
 

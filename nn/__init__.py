@@ -5,7 +5,8 @@ conveniences where the course uses Keras).
 ``Maxout``, ``Dropout``, ``BatchNorm1d``, ...), activation modules, loss modules
 (``CrossEntropyLoss``, ``MSELoss``, ... from ``nn.losses``), initializers (``nn.init``),
 regularizers (``nn.regularizers``), functional forms (``nn.functional``, losses included), data
-utilities (``nn.data``, ``nn.datasets``), ``summary`` and ``save``/``load``. It depends on
+utilities (``nn.data``, ``nn.datasets``), ``summary`` and ``save``/``load`` (``.npz``, or
+``.safetensors`` with PyTorch's names and layouts, see ``nn.safetensors_io``). It depends on
 ``autograd_core`` only and writes no backward rule of its own: every gradient comes from the
 engine's ops.
 

@@ -5,26 +5,27 @@ of labels 0/1 (Playground's −1 is 0 here), shuffled. ``noise`` is Playground's
 by 100 (0 … 0.5) except for ``moons`` (the std of Gaussian noise, as scikit-learn). ``seed``
 makes a set reproducible; without it the data come from autograd_core's global generator.
 
-MNIST and Fashion-MNIST are read from the canonical gzipped IDX files, in the cache folder
-``$NEURONA_DATA/<mnist|fashion-mnist>/`` (default ``~/.cache/neurona``), and downloaded there when
-missing. The MD5 of each file's *decompressed* bytes is verified, so re-compressed copies are
-accepted; a wrong checksum, a bad IDX header or a truncated file raises ``ValueError`` and
-nothing is returned. Without a network the loaders fail quickly (``timeout``) and say where to
-put the files.
+MNIST and Fashion-MNIST are read from the canonical gzipped IDX files in
+``<data folder>/<mnist|fashion-mnist>/``: ``$NEURONA_DATA`` when it is set, otherwise the
+platform's cache folder (``platformdirs``). Files found there are used as they are, without
+touching the network. Missing ones are downloaded with ``pooch`` (known MD5 of each compressed
+file, ``RETRIES`` extra attempts, the ``MIRRORS`` in turn, a progress bar). Either way the MD5 of
+each file's *decompressed* bytes is verified, so re-compressed copies are accepted; a wrong
+checksum, a bad IDX header or a truncated file raises ``ValueError`` and nothing is returned.
+Without a network the loaders fail at once (an unreachable mirror is not retried) and say where
+to put the files.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
 import os
-import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 import autograd_core as ag
 from autograd_core import Tensor
@@ -182,23 +183,47 @@ CHECKSUMS = {
     },
 }
 
+#: MD5 of the canonical compressed files as the servers publish them: a download is verified
+#: against these by pooch before it is moved into the cache
+DOWNLOAD_CHECKSUMS = {
+    "mnist": {
+        "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
 #: where the canonical .gz files are served, tried in order
 MIRRORS = {
     "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
               "https://storage.googleapis.com/cvdf-datasets/mnist/",
               "http://yann.lecun.com/exdb/mnist/"),
-    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                      "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/"
+                      "data/fashion/"),
 }
 
-TIMEOUT = 30.0   # seconds per network operation: offline machines fail fast instead of hanging
+#: seconds to open a connection and to wait for data; an unreachable mirror is skipped at once
+TIMEOUT = (5.0, 30.0)
+#: extra attempts (pooch waits 1 s, 2 s, … between them) after a mirror that answered failed:
+#: a broken transfer, a server error or a file whose checksum is wrong
+RETRIES = 2
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The data folder: ``root``, else ``$NEURONA_DATA``, else ``~/.cache/neurona``."""
+    """The data folder: ``root``, else ``$NEURONA_DATA``, else the platform's cache folder for
+    neurona (``platformdirs.user_cache_dir("neurona")``: ``~/.cache/neurona`` on Linux)."""
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("NEURONA_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "neurona"
+    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("neurona"))
 
 
 def _find(base: Path, dataset: str, name: str) -> Path | None:
@@ -249,24 +274,43 @@ def _parse_idx(path: Path, raw: bytes, ndim: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def _download(dataset: str, name: str, folder: Path) -> Path:
-    """Fetch name.gz from the first mirror that answers into folder (atomically: temp + rename)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    errors = []
-    for mirror in MIRRORS[dataset]:
-        url = f"{mirror}{name}.gz"
+class _Unreachable(Exception):
+    """A mirror that cannot be connected to (no network, DNS failure, refused): not retried."""
+
+
+def _downloader():
+    """pooch's HTTP downloader with a progress bar and timeouts; connection failures become
+    ``_Unreachable``, which pooch does not retry, so an offline machine fails at once."""
+    import pooch
+    import requests
+
+    http = pooch.HTTPDownloader(progressbar=True, timeout=TIMEOUT)
+
+    def download(url, output_file, fetcher):
         try:
-            with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
-                payload = response.read()
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            errors.append(f"{url}: {error}")
-            continue
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
-        with os.fdopen(handle, "wb") as file:
-            file.write(payload)
-        target = folder / f"{name}.gz"
-        os.replace(temporary, target)
-        return target
+            http(url, output_file, fetcher)
+        except requests.ConnectionError as error:
+            raise _Unreachable(f"{url}: {error}") from None
+
+    return download
+
+
+def _download(dataset: str, name: str, folder: Path) -> Path:
+    """Fetch name.gz with pooch from the first mirror that serves it, checked against its known
+    MD5 (pooch downloads to a temporary file and moves it into ``folder`` only when it matches)."""
+    import pooch
+    import requests
+
+    filename, errors = f"{name}.gz", []
+    for mirror in MIRRORS[dataset]:
+        fetcher = pooch.create(path=folder, base_url=mirror, retry_if_failed=RETRIES,
+                               registry={filename: f"md5:{DOWNLOAD_CHECKSUMS[dataset][name]}"})
+        try:
+            return Path(fetcher.fetch(filename, downloader=_downloader()))
+        except _Unreachable as error:
+            errors.append(str(error))
+        except (requests.RequestException, ValueError, OSError) as error:
+            errors.append(f"{mirror}{filename}: {error}")
     raise RuntimeError(_missing_message(dataset, name, folder) + " Download failed: "
                        + "; ".join(errors))
 
@@ -274,8 +318,7 @@ def _download(dataset: str, name: str, folder: Path) -> Path:
 def _missing_message(dataset: str, name: str, folder: Path) -> str:
     return (f"{dataset}: {name}.gz is not in {folder}. Put the canonical files "
             f"({', '.join(n + '.gz' for pair in _FILES.values() for n in pair)}) there, or set "
-            f"NEURONA_DATA to a folder that has a '{dataset}/' sub-folder with them "
-            "(e.g. NEURONA_DATA=../shared/data).")
+            f"NEURONA_DATA to a folder that has a '{dataset}/' sub-folder with them.")
 
 
 def _load_file(dataset: str, name: str, base: Path, download: bool, ndim: int,
@@ -323,7 +366,7 @@ def load_mnist(split: str = "train", root: str | os.PathLike | None = None,
     int64 labels 0–9. N = 60,000 (train) or 10,000 (test); train pixels have mean 0.1307 and
     std 0.3081.
 
-    Files are looked up in ``root`` (or ``$NEURONA_DATA``, or ``~/.cache/neurona``) under
+    Files are looked up in ``root`` (or ``data_root()``: ``$NEURONA_DATA`` or the cache) under
     ``mnist/``, or directly in ``root``. ``checksums`` maps file names (without ``.gz``) to the
     MD5 of their decompressed bytes, overriding the known ones (for files you made yourself).
     """

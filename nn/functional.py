@@ -61,8 +61,16 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
         return x
     if p == 1.0:
         return x * np.zeros((), dtype=x.dtype)
-    keep = ag.rand(*x.shape, dtype=np.float64, generator=generator).data >= p
-    return x * (keep / (1.0 - p)).astype(x.dtype)
+    return x * dropout_mask(x.shape, p, x.dtype, generator)
+
+
+def dropout_mask(shape: tuple, p: float, dtype, generator: ag.Generator | None = None
+                 ) -> np.ndarray:
+    """The factor of inverted dropout for 0 < p < 1: m / (1 − p) with m_i = [u_i ≥ p] and u_i
+    uniform in [0, 1) drawn in float64 from ``generator`` (the default one when None). The
+    compiled training step draws its masks through this function, so they equal eager's."""
+    keep = ag.rand(*shape, dtype=np.float64, generator=generator).data >= p
+    return (keep / (1.0 - p)).astype(dtype)
 
 
 def gaussian_noise(x: Tensor, std: float, training: bool = True,

@@ -410,6 +410,23 @@ class Module:
                 own[key].copy_(value)
         return missing, unexpected
 
+    def from_torch_state_dict(self, source, strict: bool = True) -> Module:
+        """Load PyTorch weights into this module and return it: ``source`` is a ``.safetensors``
+        file (e.g. written by ``safetensors.torch.save_file(torch_model.state_dict(), path)``)
+        or a state dict of ``torch.Tensor``s/arrays. Key names and layouts are PyTorch's, so the
+        same architecture built here matches; checks and errors are ``load_state_dict``'s.
+
+        >>> import nn
+        >>> model = nn.Linear(3, 2).from_torch_state_dict(
+        ...     {"weight": np.ones((2, 3), np.float32), "bias": np.zeros(2, np.float32)})
+        >>> model.weight.numpy().sum()
+        np.float32(6.0)
+        """
+        from .safetensors_io import torch_state_to_arrays
+
+        self.load_state_dict(torch_state_to_arrays(source), strict=strict)
+        return self
+
     # --- printing ---------------------------------------------------------------------------------
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's repr (its settings)."""

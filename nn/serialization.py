@@ -31,6 +31,8 @@ import numpy as np
 
 from autograd_core import Tensor
 
+from . import safetensors_io
+
 FORMAT = "neurona.save"
 VERSION = 1
 STRUCTURE_KEY = "__neurona__"
@@ -72,9 +74,23 @@ def _encode(obj, arrays: dict, where: str):
                     "arrays, Tensors, numbers, strings, None, and dicts/lists/tuples of them")
 
 
-def save(obj, path: str | os.PathLike) -> None:
+def _format(path, format: str | None) -> str:
+    """``format``, or the one the suffix names: ``.safetensors`` → safetensors, else npz."""
+    if format is None:
+        return "safetensors" if os.fspath(path).endswith(".safetensors") else "npz"
+    if format not in ("npz", "safetensors"):
+        raise ValueError(f"save/load: format must be 'npz' or 'safetensors', got {format!r}")
+    return format
+
+
+def save(obj, path: str | os.PathLike, *, format: str | None = None) -> None:
     """Write ``obj`` (e.g. ``model.state_dict()``, ``optimizer.state_dict()``) to ``path``
-    (the name is used as given; ``.npz`` is the natural extension)."""
+    (the name is used as given; ``.npz`` is the natural extension).
+
+    ``format="safetensors"`` (chosen by a ``.safetensors`` suffix) writes a flat state dict in
+    the format PyTorch opens (see ``nn.safetensors_io``); optimizer state stays in this one."""
+    if _format(path, format) == "safetensors":
+        return safetensors_io.save(obj, path)
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, arrays, "obj")
     header = json.dumps({"format": FORMAT, "version": VERSION, "root": tree}, allow_nan=False)
@@ -182,13 +198,16 @@ def _read(path: str) -> tuple[dict, dict[str, np.ndarray]]:
     return header, arrays
 
 
-def load(path: str | os.PathLike):
+def load(path: str | os.PathLike, *, format: str | None = None):
     """Read what ``save`` wrote. Arrays come back as numpy arrays with their dtype (Tensors as
-    Tensors), tuples as tuples, dict keys with their types.
+    Tensors), tuples as tuples, dict keys with their types. A safetensors file (``.safetensors``
+    suffix or ``format="safetensors"``) comes back as an ordered dict of name → array.
 
     Raises ``ValueError`` naming the file when it is truncated, corrupted or not a neurona file;
     nothing is returned in that case. Loading never unpickles, so it never runs code.
     """
+    if _format(path, format) == "safetensors":
+        return safetensors_io.load(path)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such file: {path!r}")

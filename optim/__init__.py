@@ -3,7 +3,8 @@
 ``optim.SGD``, ``optim.Adam``, … follow ``torch.optim`` (names, defaults, update rules,
 ``param_groups``, ``zero_grad``/``step``/``state_dict``); ``optim.SGDMomentum`` is the course's
 moving-average momentum, ``optim.FTRL`` Keras's FTRL, ``optim.Newton`` a second-order step for
-small models. It depends on ``autograd_core`` only (the training loop also uses ``nn``).
+small models; ``optim.compile_step`` compiles a whole training step into one Numba call. It
+depends on ``autograd_core`` only (the training loop and the step compiler also use ``nn``).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .optimizers import (FTRL, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAda
 
 # the training loop, its callbacks and hyperparameter search: every name in their __all__
 from . import callbacks, search, training
+from .compile import CompiledStep, CompileError, compile_step
 from .callbacks import *  # noqa: F403
 from .search import *  # noqa: F403
 from .training import *  # noqa: F403

@@ -30,6 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .parallel import (Failure, check_n_jobs, check_threads, require_pandas, run_trials,
+                       trial_seeds)
+
 __all__ = ["Distribution", "uniform", "log_uniform", "one_minus_log_uniform", "choice",
            "randint", "Trials", "grid_search", "random_search", "zoom"]
 
@@ -202,13 +205,26 @@ class Trials(list):
         """The best trial (the first row)."""
         if not self:
             raise ValueError("Trials: no trials ran")
+        if "error" in self[0]:
+            raise ValueError(f"Trials: every trial failed; trial {self[0]['trial']}: "
+                             f"{self[0]['error']}")
         return self[0]
+
+    @property
+    def failed(self) -> list[dict]:
+        """The rows of trials whose ``build_and_train`` raised (each has an ``error``)."""
+        return [row for row in self if "error" in row]
+
+    def columns(self) -> list[str]:
+        """trial, the hyperparameters, the metrics in the order met, then ``error``."""
+        columns: list[str] = ["trial", *self.params]
+        for row in self:
+            columns += [key for key in row if key not in columns and key != "error"]
+        return columns + (["error"] if self.failed else [])
 
     def to_text(self) -> str:
         """An aligned text table: trial, hyperparameters, then metrics."""
-        columns: list[str] = ["trial", *self.params]
-        for row in self:
-            columns += [key for key in row if key not in columns]
+        columns = self.columns()
         cells = [[_format(row.get(column, "")) for column in columns] for row in self]
         widths = [max([len(column)] + [len(line[i]) for line in cells])
                   for i, column in enumerate(columns)]
@@ -216,6 +232,12 @@ class Trials(list):
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in cells]
         return "\n".join(lines)
+
+    def to_pandas(self):
+        """The table as a ``pandas.DataFrame`` (best first; missing values are NaN). Needs
+        pandas, which neurona does not depend on."""
+        pandas = require_pandas("Trials.to_pandas")
+        return pandas.DataFrame([dict(row) for row in self], columns=self.columns())
 
     def __str__(self) -> str:
         return f"{len(self)} trials sorted by {self.monitor} ({self.mode})\n{self.to_text()}"
@@ -251,21 +273,38 @@ def _metrics(result, monitor: str, mode: str) -> dict:
                     f"{type(result).__name__}")
 
 
-def _run(build_and_train: Callable, settings, monitor: str, mode: str,
-         names: Sequence[str]) -> Trials:
+def _row(index: int, params: dict, outcome, monitor: str, mode: str) -> dict:
+    if isinstance(outcome, Failure):
+        return {"trial": index, **params, "error": outcome.error}
+    metrics = _metrics(outcome, monitor, mode)
+    return {"trial": index, **params, **{k: v for k, v in metrics.items() if k not in params}}
+
+
+def _run(build_and_train: Callable, settings, monitor: str, mode: str, names: Sequence[str],
+         seed: int | None, n_jobs: int | None, threads_per_trial: int | None) -> Trials:
     _check_mode(mode)
+    check_n_jobs(n_jobs)
+    check_threads(threads_per_trial)
+    settings = list(settings)
+    outcomes = run_trials(build_and_train, settings, trial_seeds(seed, len(settings)), n_jobs,
+                          threads_per_trial)
     trials = Trials(monitor=monitor, mode=mode, params=names)
-    for index, params in enumerate(settings):
-        metrics = _metrics(build_and_train(**params), monitor, mode)
-        trials.append({"trial": index, **params,
-                       **{k: v for k, v in metrics.items() if k not in params}})
+    trials.extend(_row(i, params, outcome, monitor, mode)
+                  for i, (params, outcome) in enumerate(zip(settings, outcomes)))
     return trials.sort_by_monitor()
 
 
 def grid_search(build_and_train: Callable, grid: Mapping[str, Sequence], *,
-                monitor: str = "val_loss", mode: str = "min") -> Trials:
+                monitor: str = "val_loss", mode: str = "min", seed: int | None = 0,
+                n_jobs: int | None = 1, threads_per_trial: int | None = 1) -> Trials:
     """Try every combination of ``grid``'s values (a name → list of values; a single value is
     a list of one) exactly once: ∏ len(values) trials.
+
+    Trial i runs with the global generators seeded from ``seed`` and i, and with
+    ``threads_per_trial`` BLAS/Numba threads (``optim.parallel``), so ``n_jobs`` parallel
+    processes (-1: all cores; or a Dask cluster through ``joblib.parallel_config``) give the same
+    table as the serial run. A trial that raises is a row with its ``error`` and no metrics
+    (sorted last); the search goes on.
 
     >>> def build_and_train(a, b):
     ...     return {"val_loss": (a - 1) ** 2 + b}
@@ -277,7 +316,7 @@ def grid_search(build_and_train: Callable, grid: Mapping[str, Sequence], *,
     values = [list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
               for v in grid.values()]
     settings = (dict(zip(names, combination)) for combination in itertools.product(*values))
-    return _run(build_and_train, settings, monitor, mode, names)
+    return _run(build_and_train, settings, monitor, mode, names, seed, n_jobs, threads_per_trial)
 
 
 def _as_distribution(spec):
@@ -298,15 +337,20 @@ def _sample(space: Mapping, rng: np.random.Generator) -> dict:
 
 def random_search(build_and_train: Callable, space: Mapping, n_trials: int,
                   seed: int | None = None, *, monitor: str = "val_loss",
-                  mode: str = "min") -> Trials:
+                  mode: str = "min", n_jobs: int | None = 1,
+                  threads_per_trial: int | None = 1) -> Trials:
     """``n_trials`` trials with hyperparameters drawn independently from ``space`` (a name →
     distribution; a list means ``choice(list)``; anything else is passed as a constant).
-    The same ``seed`` draws the same trials."""
+    The same ``seed`` draws the same trials and seeds each trial's run the same way, so the
+    table is the same with any ``n_jobs`` (see ``grid_search``; failed trials likewise)."""
     if int(n_trials) < 1:
         raise ValueError(f"random_search: n_trials must be ≥ 1, got {n_trials!r}")
     rng = np.random.default_rng(seed)
-    settings = (_sample(space, rng) for _ in range(int(n_trials)))
-    return _run(build_and_train, settings, monitor, mode, list(space))
+    settings = [_sample(space, rng) for _ in range(int(n_trials))]
+    # NOTE: the trial seeds are SeedSequence children of `seed`, a stream apart from `rng`'s, so
+    # a given seed samples the same hyperparameters as before trials were seeded
+    return _run(build_and_train, settings, monitor, mode, list(space), seed, n_jobs,
+                threads_per_trial)
 
 
 def zoom(space: Mapping, trials: Sequence[dict], top_k: int = 3, shrink: float = 0.5) -> dict:
@@ -316,7 +360,8 @@ def zoom(space: Mapping, trials: Sequence[dict], top_k: int = 3, shrink: float =
     the new range is the hull [min c, max c] of the top trials, widened symmetrically to at
     least ``shrink`` × the old width, and kept inside the old range. A ``choice`` keeps the
     options the top trials used; constants stay. ``trials`` should be sorted best first (as
-    the searches return them; a ``Trials`` table is re-sorted to be sure).
+    the searches return them; a ``Trials`` table is re-sorted to be sure). It runs no trials
+    itself: the next stage's ``random_search`` takes ``n_jobs``.
     """
     if not 0.0 < shrink <= 1.0:
         raise ValueError(f"zoom: shrink must be in (0, 1], got {shrink!r}")

@@ -27,6 +27,7 @@ from nn.data import DataLoader, TensorDataset
 
 from .callbacks import Callback, CallbackList
 from .lr_scheduler import ReduceLROnPlateau
+from .parallel import require_pandas
 
 __all__ = ["History", "fit", "evaluate"]
 
@@ -49,6 +50,12 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+
+    def to_pandas(self):
+        """The per-epoch values as a ``pandas.DataFrame``, one row per epoch (index ``epoch``).
+        Needs pandas, which neurona does not depend on."""
+        pandas = require_pandas("History.to_pandas")
+        return pandas.DataFrame(self.history, index=pandas.Index(self.epoch, name="epoch"))
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
@@ -197,16 +204,21 @@ def _progress(epochs: int, verbose: bool):
     return tqdm(total=epochs, unit="epoch", disable=not verbose, dynamic_ncols=True)
 
 
-def _run_epoch(model, loss_fn, optimizer, loader, metrics, callbacks, bar) -> dict[str, float]:
+def _run_epoch(model, loss_fn, optimizer, loader, metrics, callbacks, bar,
+               compiled=None) -> dict[str, float]:
     model.train()
     totals = _Totals()
     for batch, (x, y) in enumerate(loader):
         callbacks.on_batch_begin(batch, {"size": x.shape[0]})
-        optimizer.zero_grad()
-        output = model(x)
-        loss = loss_fn(output, y) + model.regularization_loss()
-        loss.backward()
-        optimizer.step()
+        if compiled is not None:
+            loss = Tensor(np.asarray(compiled(x, y), dtype=compiled.last_output.dtype))
+            output = Tensor(compiled.last_output)
+        else:
+            optimizer.zero_grad()
+            output = model(x)
+            loss = loss_fn(output, y) + model.regularization_loss()
+            loss.backward()
+            optimizer.step()
         with no_grad():
             values = _batch_values(loss, output, y, metrics)
         totals.add(x.shape[0], values)
@@ -221,7 +233,7 @@ def _run_epoch(model, loss_fn, optimizer, loader, metrics, callbacks, bar) -> di
 def fit(model, loss_fn: Callable, optimizer, train_data, *, epochs: int,
         batch_size: int | None = None, validation_data=None, metrics: Sequence = ("accuracy",),
         callbacks: Sequence[Callback] = (), shuffle: bool = True, seed: int | None = None,
-        verbose: bool = True, scheduler=None) -> History:
+        verbose: bool = True, scheduler=None, compile: bool = False) -> History:
     """Train ``model`` for ``epochs`` epochs and return its ``History`` (Keras's ``fit``).
 
     train_data        (X, y) tensors/arrays, or an ``nn.data.DataLoader`` (then ``batch_size``,
@@ -235,6 +247,10 @@ def fit(model, loss_fn: Callable, optimizer, train_data, *, epochs: int,
     scheduler         an ``optim.lr_scheduler`` scheduler stepped after every epoch
                       (``ReduceLROnPlateau`` gets ``val_loss``, or ``loss`` without validation)
     verbose           a tqdm progress bar over epochs with the running loss; False: silent
+    compile           run each batch as one compiled call (``optim.compile_step``; the first
+                      batch of each shape is an eager step that is traced); a model with
+                      kernel/bias regularizers or anything else the compiler refuses raises
+                      ``optim.CompileError``
 
     Logs per epoch: ``loss``, the metrics, ``val_loss`` and ``val_<metric>`` with validation
     data, and ``lr`` (group 0's rate during the epoch).
@@ -255,6 +271,7 @@ def fit(model, loss_fn: Callable, optimizer, train_data, *, epochs: int,
     resolved = _resolve_metrics(metrics)
     val_loader = (None if validation_data is None
                   else _as_loader(validation_data, None, False, None, "fit (validation_data)"))
+    compiled = _compiled_step(model, loss_fn, optimizer) if compile else None
     history = History()
     callback_list = CallbackList([*callbacks, history])
     params = {"epochs": int(epochs), "steps": len(loader), "verbose": verbose}
@@ -264,7 +281,8 @@ def fit(model, loss_fn: Callable, optimizer, train_data, *, epochs: int,
         for epoch in range(int(epochs)):
             callback_list.on_epoch_begin(epoch)
             lr = float(optimizer.param_groups[0]["lr"])
-            logs = _run_epoch(model, loss_fn, optimizer, loader, resolved, callback_list, bar)
+            logs = _run_epoch(model, loss_fn, optimizer, loader, resolved, callback_list, bar,
+                              compiled)
             if val_loader is not None:
                 val_logs = _evaluate(model, val_loader, loss_fn, resolved)
                 logs.update({f"val_{name}": value for name, value in val_logs.items()})
@@ -279,6 +297,18 @@ def fit(model, loss_fn: Callable, optimizer, train_data, *, epochs: int,
     model.train()
     callback_list.on_train_end()
     return history
+
+
+def _compiled_step(model, loss_fn, optimizer):
+    """``compile_step`` for ``fit``: the compiled step has no regularization term, so a model
+    with regularizers is refused (their penalty is part of fit's loss)."""
+    from .compile import CompileError, compile_step
+    for name, module in model.named_modules():
+        if module.regularization_terms():
+            raise CompileError(f"fit(compile=True): module {name or type(module).__name__} "
+                               "has a regularizer, whose penalty the compiled step does not add; "
+                               "train it with compile=False")
+    return compile_step(model, loss_fn, optimizer)
 
 
 def _step_scheduler(scheduler, logs: dict) -> None:

@@ -63,7 +63,7 @@ class _Pass:
             self.raw[step.id] = [step.inputs[0].shape]
             return
         grads, raws = [], []
-        for v, sources in zip(step.inputs, step.sources):
+        for sources in step.sources:
             parts = [self.records[n].input_grads[i] for n, i in sources if n in self.records]
             parts = [p for p in parts if p is not None]
             grads.append(sum(parts[1:], parts[0]) if parts else None)
@@ -324,7 +324,8 @@ def _sums_and_leaves(g: GraphModel, d: Drawing, bp: _Pass, uses: dict, lang: str
                                  if not v.is_leaf else [gradient_name(name)], "grad"))
         if v.is_leaf:
             lg = bp.grad_of(v.tensor)
-            lines = value_lines(gradient_name(name), lg, max_elements, lang) if lg is not None else \
+            lines = value_lines(gradient_name(name), lg, max_elements, lang) \
+                if lg is not None else \
                 [gradient_name(name), "—"]
             g.nodes.append(VNode(f"leaf{key}", "leaf_grad", lines, {"grad": lg, "name": name}))
 

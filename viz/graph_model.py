@@ -302,7 +302,7 @@ def _op_node(oid: str, step: Step, d: Drawing, status: dict, lang: str, shown: _
     return VNode(oid, kind, lines, data)
 
 
-# --- backward pass of our own ----------------------------------------------------------------------
+# --- backward pass of our own -----------------------------------------------------------------
 @dataclass
 class _Step:
     grad: np.ndarray

@@ -14,23 +14,15 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import shutil
 
 _ids = itertools.count(1)
 
 
 def frame_svgs(frames) -> list[str]:
     """Each frame rendered to SVG text by ``dot`` (the ``<svg ...>`` element only)."""
-    import graphviz
+    from .graphviz_io import pipe
 
-    from .render_graphviz import GRAPHVIZ_HELP
-
-    if shutil.which("dot") is None:
-        raise RuntimeError(GRAPHVIZ_HELP)
-    try:
-        svgs = [f.pipe(format="svg").decode("utf-8") for f in frames]
-    except graphviz.ExecutableNotFound as exc:
-        raise RuntimeError(GRAPHVIZ_HELP) from exc
+    svgs = [pipe(f, "svg").decode("utf-8") for f in frames]
     return [svg[svg.index("<svg"):] for svg in svgs]
 
 

@@ -7,18 +7,16 @@ without it :func:`render` raises a RuntimeError that says how to install Graphvi
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 
 import autograd_core as ag
 
+from . import graphviz_io
 from .backward_model import backward_model
 from .graph_model import MAX_NODES, GraphModel, forward_model
 from .labels import words
 
-GRAPHVIZ_HELP = ("Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' "
-                 "(Debian/Ubuntu), 'brew install graphviz' (macOS) or from "
-                 "https://graphviz.org/download/ and make sure 'dot' is on the PATH")
+GRAPHVIZ_HELP = graphviz_io.HELP
 
 FONT = "Helvetica"
 
@@ -533,16 +531,9 @@ def _save_gif(frames, directory, duration: int) -> str:
         from PIL import Image
     except ImportError as exc:
         raise RuntimeError(PILLOW_HELP) from exc
-    import graphviz
-
     if not frames:
         raise ValueError("save_frames: no frames to write")
-    if shutil.which("dot") is None:
-        raise RuntimeError(GRAPHVIZ_HELP)
-    try:
-        pngs = [f.pipe(format="png") for f in frames]
-    except graphviz.ExecutableNotFound as exc:
-        raise RuntimeError(GRAPHVIZ_HELP) from exc
+    pngs = [graphviz_io.pipe(f, "png") for f in frames]
     images = [Image.open(io.BytesIO(data)).convert("RGB") for data in pngs]
     width = max(im.width for im in images)        # the layout is the same; pad any odd one out
     height = max(im.height for im in images)
@@ -564,22 +555,4 @@ def render(graph, path, format: str = "svg") -> str:
 
     ``format`` is "svg", "png" or "pdf". Raises RuntimeError when Graphviz's ``dot`` is missing.
     """
-    import graphviz
-
-    if format not in ("svg", "png", "pdf"):
-        raise ValueError(f"render: unknown format {format!r}; expected 'svg', 'png' or 'pdf'")
-    if shutil.which("dot") is None:
-        raise RuntimeError(GRAPHVIZ_HELP)
-    path = os.fspath(path)
-    if not path.endswith("." + format):
-        path = f"{path}.{format}"
-    try:
-        data = graph.pipe(format=format)
-    except graphviz.ExecutableNotFound as exc:
-        raise RuntimeError(GRAPHVIZ_HELP) from exc
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    return path
+    return graphviz_io.render(graph, path, format)

@@ -1,4 +1,4 @@
-"""The course's steps of a recorded graph: which boxes a picture draws, and what each value is called.
+"""The course's steps of a recorded graph: which boxes a picture draws, what each value is called.
 
 The engine records ops; the course draws neurons, sums of inputs and one loss. Three things
 separate the two, and all three are read from the ops' own declarations (``Op.steps``,
@@ -243,7 +243,7 @@ def _binary_sum(node) -> bool:
 def _sum_step(top, chain: list, value) -> Step:
     """One box for a chain of sums: its inputs are the chain's outside inputs, with their signs."""
     members = {id(n) for n in chain}
-    inputs, signs = [], []
+    inputs = []
     stack = [(top, "+")]
     while stack:
         node, sign = stack.pop()

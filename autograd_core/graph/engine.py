@@ -170,16 +170,21 @@ def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) ->
         grad = _deliver(out, grad, capture, create_graph, hooks)
     if node.saved_versions is not None:
         node.check_versions()
+    # NOTE: a plain backward (nothing recorded) runs the op's array-level rule when it has one
+    if create_graph or op.backward_arrays is None:
+        rule, given = op.backward, grad
+    else:
+        rule, given = op.backward_arrays, grad.data
     if STATE.anomaly_enabled:
         # NOTE: the ops a backward rule runs must not trip the *forward* anomaly check: a NaN
         # made here is reported by detect_anomaly's observer as this op's backward
         STATE.anomaly_enabled = False
         try:
-            raw = op.backward(node, grad)
+            raw = rule(node, given)
         finally:
             STATE.anomaly_enabled = True
     else:
-        raw = op.backward(node, grad)
+        raw = rule(node, given)
     if type(raw) is not tuple:
         raw = (raw,)
     inputs = node.inputs

@@ -3,17 +3,15 @@
 A kernel is registered once, with the sizes where each version is fastest (measured with
 ``benchmarks/bench_kernels.py``; the figures sit next to each kernel)::
 
-    size of the first input  n ≥ min_size        →  ``compiled`` (may be parallel=True)
-                         0 < n < serial_below    →  serial @njit twin of the compiled body
-                             otherwise           →  numpy reference
+    size of the first input  n ≥ min_size, or 0 < n < compiled_below  →  ``compiled``
+                                                          otherwise  →  numpy reference
 
-Why a serial variant for tiny arrays: a numpy expression such as the stable sigmoid is ~6 ufunc
-calls of ~0.4 µs each, while one compiled call costs ~0.5 µs whatever the size up to ~1k
-elements; a parallel kernel costs ~2.5 µs to wake its threads, so it only pays from a few
-thousand elements on. Both variants are compiled from the same Python body. (The shipped kernels
-are all serial: see elementwise.py for why parallel ones lose inside a training step.)
+Why compiled code for tiny arrays too: a numpy expression such as the stable sigmoid is ~6
+ufunc calls of ~0.4 µs each, while one compiled call costs ~0.5 µs whatever the size up to ~1k
+elements. Every compiled body is serial (``@njit(cache=True)``): inside a training step parallel
+kernels fight OpenBLAS's spinning threads (see elementwise.py for the measurements).
 
-The reference runs instead of a compiled version when JIT is off (``NUMBA_DISABLE_JIT=1``), or
+The reference runs instead of the compiled version when JIT is off (``NUMBA_DISABLE_JIT=1``), or
 when the call is outside what the compiled code handles: an empty array, a first argument that
 is not a float32/float64 ndarray, or array arguments whose shape or dtype differ from the
 first (numpy's broadcasting and promotion are the reference's job). Compiled bodies get flat
@@ -33,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import math
-import types
 from collections.abc import Callable
 
 import numpy as np
@@ -44,11 +41,6 @@ KERNELS: dict[str, Kernel] = {}
 _FLOAT_CHARS = "fd"                          # float32, float64: the dtypes kernels compile for
 
 
-def prange(*args):
-    """``range`` until Numba is imported; compiling a parallel kernel swaps in ``numba.prange``."""
-    return range(*args)
-
-
 def jit_enabled() -> bool:
     """False when ``numba.config.DISABLE_JIT`` is set (``NUMBA_DISABLE_JIT=1``); imports Numba."""
     import numba
@@ -56,7 +48,7 @@ def jit_enabled() -> bool:
 
 
 class Compiled:
-    """A function to be compiled with ``@njit(cache=True, parallel=…)`` on its first call.
+    """A function to be compiled with ``@njit(cache=True)`` on its first call.
 
     ``py_func`` is the plain Python body (as on a Numba dispatcher), and ``inspect.signature``
     sees its signature. ``error_model="numpy"`` makes a float division by zero give ±inf/nan
@@ -64,11 +56,9 @@ class Compiled:
     divide (Numba's default "python" model tests every divisor).
     """
 
-    def __init__(self, py_func: Callable, parallel: bool = False,
-                 error_model: str = "python") -> None:
+    def __init__(self, py_func: Callable, error_model: str = "python") -> None:
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
-        self.parallel = parallel
         self.error_model = error_model
         self._dispatcher = None
 
@@ -76,79 +66,53 @@ class Compiled:
         """The Numba dispatcher (compiled, or loaded from the on-disk cache, on first use)."""
         if self._dispatcher is None:
             import numba
-            module_globals = self.py_func.__globals__
-            if module_globals.get("prange") is prange:
-                # NOTE: Numba recognizes parallel loops by the global ``prange`` being its own
-                # (and compiles it as range without parallel=True); numba.prange also behaves as
-                # range in plain Python, so py_func keeps working
-                module_globals["prange"] = numba.prange
-            self._dispatcher = numba.njit(cache=True, parallel=self.parallel,
-                                          error_model=self.error_model)(self.py_func)
+            self._dispatcher = numba.njit(cache=True, error_model=self.error_model)(self.py_func)
         return self._dispatcher
-
-    def variant(self, parallel: bool) -> Compiled:
-        """The same body compiled with the other ``parallel`` flag (or self if it is the same)."""
-        if parallel == self.parallel:
-            return self
-        body = self.py_func
-        twin = types.FunctionType(body.__code__, body.__globals__, body.__name__,
-                                  body.__defaults__, body.__closure__)
-        # NOTE: Numba's disk cache is keyed by qualified name and bytecode, not by the
-        # parallel flag, so the twin needs a name of its own to get a cache entry
-        twin.__qualname__ = body.__qualname__ + ("_parallel" if parallel else "_serial")
-        return Compiled(twin, parallel=parallel, error_model=self.error_model)
-
-    def serial(self) -> Compiled:
-        """The body compiled without ``parallel`` (for sizes too small to share out)."""
-        return self.variant(parallel=False)
 
     def __call__(self, *args):
         return self.dispatcher()(*args)
 
 
-def njit(*, parallel: bool = False,
-         error_model: str = "python") -> Callable[[Callable], Compiled]:
-    """Decorator: ``@njit(parallel=True)`` marks a kernel body, compiled lazily (cache=True)."""
-    return functools.partial(Compiled, parallel=parallel, error_model=error_model)
+def njit(*, error_model: str = "python") -> Callable[[Callable], Compiled]:
+    """Decorator: ``@njit()`` marks a kernel body, compiled lazily (cache=True)."""
+    return functools.partial(Compiled, error_model=error_model)
 
 
 class Kernel:
     """A numpy ``reference`` and its ``compiled`` twin (same signature), dispatched by size.
 
-    ``compiled`` runs when the first input has ``size ≥ min_size``; the serial variant of the
-    compiled body runs when ``size < serial_below`` (0: never); the reference runs otherwise,
-    and always when JIT is off. Use ``math.inf`` as ``min_size`` for a body that never beats
-    numpy at large sizes. ``inplace``: the kernel updates its array arguments and returns None
-    (see the module docstring for the dispatch that keeps it off copies).
+    ``compiled`` runs when the first input has ``size ≥ min_size`` or ``0 < size <
+    compiled_below`` (0: never); the reference runs otherwise, and always when JIT is off. Use
+    ``math.inf`` as ``min_size`` for a body that never beats numpy at large sizes. ``inplace``:
+    the kernel updates its array arguments and returns None (see the module docstring for the
+    dispatch that keeps it off copies).
     """
 
-    __slots__ = ("name", "reference", "compiled", "min_size", "serial_below", "rows", "inplace",
-                 "_large", "_small", "_lo", "_hi")
+    __slots__ = ("name", "reference", "compiled", "min_size", "compiled_below", "rows",
+                 "inplace", "_fn", "_lo", "_hi")
 
     def __init__(self, reference: Callable, compiled: Callable, min_size: float, name: str,
-                 *, serial_below: float = 0, rows: bool = False, inplace: bool = False) -> None:
+                 *, compiled_below: float = 0, rows: bool = False, inplace: bool = False) -> None:
         if name in KERNELS:
             raise ValueError(f"Kernel: a kernel named {name!r} is already registered")
         self.name, self.reference, self.compiled = name, reference, compiled
-        self.min_size, self.serial_below, self.rows = min_size, serial_below, rows
+        self.min_size, self.compiled_below, self.rows = min_size, compiled_below, rows
         self.inplace = inplace
-        self._large = self._small = None     # bound on first use (Numba imported then)
-        self._lo, self._hi = serial_below, min_size
+        self._fn = None                      # bound on first use (Numba imported then)
+        self._lo, self._hi = compiled_below, min_size
         KERNELS[name] = self
 
     def __repr__(self) -> str:
-        return (f"Kernel({self.name!r}, serial below {self.serial_below}, "
-                f"compiled from {self.min_size})")
+        return (f"Kernel({self.name!r}, compiled below {self.compiled_below} and from "
+                f"{self.min_size})")
 
     def __call__(self, *args):
         x = args[0]
         if type(x) is not np.ndarray:
             return self.reference(*args)
         n = x.size
-        if n >= self._hi:
-            fn = self._large or self._bind(large=True)
-        elif 0 < n < self._lo:
-            fn = self._small or self._bind(large=False)
+        if n >= self._hi or 0 < n < self._lo:
+            fn = self._fn or self._bind()
         else:
             return self.reference(*args)
         if fn is None:
@@ -219,13 +183,11 @@ class Kernel:
         fn(*views)
         return None
 
-    def _bind(self, large: bool):
-        """Resolve the compiled versions (or, JIT off, dispatch everything to the reference)."""
+    def _bind(self):
+        """Resolve the compiled version (or, JIT off, dispatch everything to the reference)."""
         if not jit_enabled():
             self._lo, self._hi = 0, math.inf
             return None
         compiled = self.compiled
-        self._large = compiled.dispatcher() if isinstance(compiled, Compiled) else compiled
-        serial = compiled.serial() if isinstance(compiled, Compiled) else compiled
-        self._small = serial.dispatcher() if isinstance(serial, Compiled) else serial
-        return self._large if large else self._small
+        self._fn = compiled.dispatcher() if isinstance(compiled, Compiled) else compiled
+        return self._fn

@@ -29,8 +29,8 @@ saving call overhead, not by faster math:
     gelu                 6.2/1.2/—      196/36/—      3,009/936/—     46,415/14,872/—
     gelu_backward        9.8/1.3/—      196/38/—      3,090/1,000/—   54,066/15,361/—
 
-Chosen (``Kernel(min_size=…, serial_below=…)``): the compiled body runs from ``min_size``, the
-same body below ``serial_below``, numpy in between. The calls above are raw; a Kernel call
+Chosen (``Kernel(min_size=…, compiled_below=…)``): the compiled body runs from ``min_size``, the
+same body below ``compiled_below``, numpy in between. The calls above are raw; a Kernel call
 adds ~0.45 µs (one array) or ~0.65 µs (two) for its checks, which moves the tiny-size
 crossovers: relu from 2,048, sigmoid/tanh backward from 4,096 (numpy's one or two ufuncs are
 as fast below), relu/leaky_relu backward, leaky_relu and gelu fwd/bwd from 1 element. tanh and
@@ -51,7 +51,7 @@ import math
 
 import numpy as np
 
-from ._kernel import Kernel, njit, prange
+from ._kernel import Kernel, njit
 
 _SQRT_2_OVER_PI = 0.7978845608028654
 _GELU_C = 0.044715
@@ -69,7 +69,7 @@ def sigmoid_reference(x):
 def sigmoid_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         # NOTE: e = exp(−|x|) ≤ 1 never overflows; σ = 1/(1 + e) for x ≥ 0, e/(1 + e) below
         v = float(xs[i])
         e = math.exp(-abs(v))
@@ -86,7 +86,7 @@ def sigmoid_backward_reference(grad, y):
 def sigmoid_backward_numba(grad, y):
     out = np.empty_like(grad)
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         outs[i] = gs[i] * ys[i] * (1.0 - ys[i])
     return out
 
@@ -101,7 +101,7 @@ def tanh_reference(x):
 def tanh_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         outs[i] = math.tanh(xs[i])
     return out
 
@@ -115,7 +115,7 @@ def tanh_backward_reference(grad, y):
 def tanh_backward_numba(grad, y):
     out = np.empty_like(grad)
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         outs[i] = gs[i] * (1.0 - ys[i] * ys[i])
     return out
 
@@ -130,7 +130,7 @@ def relu_reference(x):
 def relu_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         v = xs[i]
         outs[i] = 0.0 if v < 0.0 else v          # NOTE: nan stays nan, as np.maximum
     return out
@@ -145,7 +145,7 @@ def relu_backward_reference(grad, y):
 def relu_backward_numba(grad, y):
     out = np.empty_like(grad)
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         outs[i] = gs[i] if ys[i] > 0.0 else 0.0
     return out
 
@@ -160,7 +160,7 @@ def leaky_relu_reference(x, negative_slope):
 def leaky_relu_numba(x, negative_slope):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         v = xs[i]
         outs[i] = v if v > 0.0 else v * negative_slope
     return out
@@ -175,7 +175,7 @@ def leaky_relu_backward_reference(grad, x, negative_slope):
 def leaky_relu_backward_numba(grad, x, negative_slope):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         outs[i] = gs[i] if xs[i] > 0.0 else gs[i] * negative_slope
     return out
 
@@ -192,7 +192,7 @@ def elu_reference(x, alpha):
 def elu_numba(x, alpha):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         v = xs[i]
         outs[i] = v if v > 0.0 else alpha * math.expm1(v)
     return out
@@ -209,7 +209,7 @@ def elu_backward_reference(grad, x, alpha):
 def elu_backward_numba(grad, x, alpha):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         v = xs[i]
         outs[i] = gs[i] if v > 0.0 else gs[i] * alpha * math.exp(v)
     return out
@@ -227,7 +227,7 @@ def softplus_reference(x, beta):
 def softplus_numba(x, beta):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         z = xs[i] * beta
         outs[i] = (max(z, 0.0) + math.log1p(math.exp(-abs(z)))) / beta
     return out
@@ -242,7 +242,7 @@ def softplus_backward_reference(grad, x, beta):
 def softplus_backward_numba(grad, x, beta):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         z = xs[i] * beta
         e = math.exp(-abs(z))
         outs[i] = gs[i] * (1.0 if z >= 0.0 else e) / (1.0 + e)
@@ -259,7 +259,7 @@ def silu_reference(x):
 def silu_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         v = float(xs[i])
         e = math.exp(-abs(v))
         outs[i] = v * (1.0 if v >= 0.0 else e) / (1.0 + e)
@@ -276,7 +276,7 @@ def silu_backward_reference(grad, x):
 def silu_backward_numba(grad, x):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         v = float(xs[i])
         e = math.exp(-abs(v))
         s = (1.0 if v >= 0.0 else e) / (1.0 + e)
@@ -295,7 +295,7 @@ def gelu_reference(x):
 def gelu_numba(x):
     out = np.empty_like(x)
     xs, outs = x.ravel(), out.ravel()
-    for i in prange(xs.size):
+    for i in range(xs.size):
         v = float(xs[i])
         outs[i] = 0.5 * v * (1.0 + math.tanh(_SQRT_2_OVER_PI * (v + _GELU_C * v * v * v)))
     return out
@@ -312,7 +312,7 @@ def gelu_backward_reference(grad, x):
 def gelu_backward_numba(grad, x):
     out = np.empty_like(grad)
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
-    for i in prange(gs.size):
+    for i in range(gs.size):
         v = float(xs[i])
         t = math.tanh(_SQRT_2_OVER_PI * (v + _GELU_C * v * v * v))
         du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * v * v)
@@ -322,7 +322,7 @@ def gelu_backward_numba(grad, x):
 
 # --- registry: thresholds from the table in the module docstring ---------------------------------
 _NEVER = math.inf
-sigmoid = Kernel(sigmoid_reference, sigmoid_numba, 65536, "sigmoid", serial_below=2048)
+sigmoid = Kernel(sigmoid_reference, sigmoid_numba, 65536, "sigmoid", compiled_below=2048)
 sigmoid_backward = Kernel(sigmoid_backward_reference, sigmoid_backward_numba, 4096,
                           "sigmoid_backward")
 tanh = Kernel(tanh_reference, tanh_numba, _NEVER, "tanh")
@@ -332,14 +332,14 @@ relu_backward = Kernel(relu_backward_reference, relu_backward_numba, 1, "relu_ba
 leaky_relu = Kernel(leaky_relu_reference, leaky_relu_numba, 1, "leaky_relu")
 leaky_relu_backward = Kernel(leaky_relu_backward_reference, leaky_relu_backward_numba, 1,
                              "leaky_relu_backward")
-elu = Kernel(elu_reference, elu_numba, _NEVER, "elu", serial_below=256)
+elu = Kernel(elu_reference, elu_numba, _NEVER, "elu", compiled_below=256)
 elu_backward = Kernel(elu_backward_reference, elu_backward_numba, 65536, "elu_backward",
-                      serial_below=65536)
-softplus = Kernel(softplus_reference, softplus_numba, _NEVER, "softplus", serial_below=256)
+                      compiled_below=65536)
+softplus = Kernel(softplus_reference, softplus_numba, _NEVER, "softplus", compiled_below=256)
 softplus_backward = Kernel(softplus_backward_reference, softplus_backward_numba, 65536,
-                           "softplus_backward", serial_below=2048)
-silu = Kernel(silu_reference, silu_numba, 65536, "silu", serial_below=2048)
+                           "softplus_backward", compiled_below=2048)
+silu = Kernel(silu_reference, silu_numba, 65536, "silu", compiled_below=2048)
 silu_backward = Kernel(silu_backward_reference, silu_backward_numba, 65536, "silu_backward",
-                       serial_below=2048)
+                       compiled_below=2048)
 gelu = Kernel(gelu_reference, gelu_numba, 1, "gelu")
 gelu_backward = Kernel(gelu_backward_reference, gelu_backward_numba, 1, "gelu_backward")

@@ -36,7 +36,7 @@ adds ~1 µs of checks for its 3-5 arrays): it makes one pass over memory, and wi
 bodies gained 1.2-2.2× over serial at 65,536-1,000,000 when they did not stall (a quieter
 run: sgd 98/60, sgd_momentum 243/110, rmsprop 287/150, adagrad 289/152 µs at 1,000,000), short
 of the 2× this package asks of a parallel kernel on these VMs every time (see elementwise.py),
-so every optimizer kernel runs serial at every size: ``Kernel(min_size=∞, serial_below=∞)``,
+so every optimizer kernel runs serial at every size: ``Kernel(min_size=∞, compiled_below=∞)``,
 except plain ``sgd``: numpy below 4,096 elements, where its multiply and subtract cost about what
 a Kernel call adds to the body (~1 µs), serial from there.
 """
@@ -46,7 +46,7 @@ import math
 
 import numpy as np
 
-from ._kernel import Kernel, njit, prange
+from ._kernel import Kernel, njit
 
 _NEVER = math.inf
 
@@ -60,7 +60,7 @@ def sgd_reference(param, grad, lr):
 @njit(error_model="numpy")
 def sgd_numba(param, grad, lr):
     lr = param.dtype.type(lr)
-    for i in prange(param.size):
+    for i in range(param.size):
         param[i] = param[i] - grad[i] * lr
 
 
@@ -87,7 +87,7 @@ def sgd_momentum_numba(param, grad, momentum_buffer, lr, momentum, dampening, ne
                        first_step):
     cast = param.dtype.type
     lr, mu, keep = cast(lr), cast(momentum), cast(1.0 - dampening)
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         v = g if first_step else momentum_buffer[i] * mu + g * keep
         momentum_buffer[i] = v
@@ -135,7 +135,7 @@ def adam_numba(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_d
     step_size = cast(lr / (1.0 - beta1 ** float(step)))
     correction2 = cast(math.sqrt(1.0 - beta2 ** float(step)))
     decay, eps = cast(1.0 - lr * weight_decay), cast(eps)
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         m = exp_avg[i] * b1 + g * keep1
         v = exp_avg_sq[i] * b2 + (g * g) * keep2
@@ -162,7 +162,7 @@ def adam_amsgrad_numba(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, bet
     step_size = cast(lr / (1.0 - beta1 ** float(step)))
     correction2 = cast(math.sqrt(1.0 - beta2 ** float(step)))
     decay, eps = cast(1.0 - lr * weight_decay), cast(eps)
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         m = exp_avg[i] * b1 + g * keep1
         v = exp_avg_sq[i] * b2 + (g * g) * keep2
@@ -211,7 +211,7 @@ def rmsprop_reference(param, grad, square_avg, lr, alpha, eps):
 def rmsprop_numba(param, grad, square_avg, lr, alpha, eps):
     cast = param.dtype.type
     lr, a, keep, eps = cast(lr), cast(alpha), cast(1.0 - alpha), cast(eps)
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         v = square_avg[i] * a + (g * g) * keep
         square_avg[i] = v
@@ -229,7 +229,7 @@ def rmsprop_momentum_reference(param, grad, square_avg, momentum_buffer, lr, alp
 def rmsprop_momentum_numba(param, grad, square_avg, momentum_buffer, lr, alpha, eps, momentum):
     cast = param.dtype.type
     lr, a, keep, eps, mu = cast(lr), cast(alpha), cast(1.0 - alpha), cast(eps), cast(momentum)
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         v = square_avg[i] * a + (g * g) * keep
         b = momentum_buffer[i] * mu + g / (math.sqrt(v) + eps)
@@ -247,7 +247,7 @@ def rmsprop_centered_reference(param, grad, square_avg, grad_avg, lr, alpha, eps
 def rmsprop_centered_numba(param, grad, square_avg, grad_avg, lr, alpha, eps):
     cast = param.dtype.type
     lr, a, keep, eps = cast(lr), cast(alpha), cast(1.0 - alpha), cast(eps)
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         v = square_avg[i] * a + (g * g) * keep
         mean = grad_avg[i] * a + g * keep
@@ -268,7 +268,7 @@ def rmsprop_centered_momentum_numba(param, grad, square_avg, grad_avg, momentum_
                                     alpha, eps, momentum):
     cast = param.dtype.type
     lr, a, keep, eps, mu = cast(lr), cast(alpha), cast(1.0 - alpha), cast(eps), cast(momentum)
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         v = square_avg[i] * a + (g * g) * keep
         mean = grad_avg[i] * a + g * keep
@@ -293,7 +293,7 @@ def adagrad_reference(param, grad, state_sum, lr, lr_decay, eps, step):
 def adagrad_numba(param, grad, state_sum, lr, lr_decay, eps, step):
     cast = param.dtype.type
     clr, eps = cast(lr / (1.0 + (step - 1) * lr_decay)), cast(eps)
-    for i in prange(param.size):
+    for i in range(param.size):
         g = grad[i]
         s = state_sum[i] + g * g
         state_sum[i] = s
@@ -301,7 +301,7 @@ def adagrad_numba(param, grad, state_sum, lr, lr_decay, eps, step):
 
 
 # NOTE: serial at every size (see the module docstring), never numpy unless the call needs it
-_SERIAL = dict(serial_below=_NEVER, inplace=True)
+_SERIAL = dict(compiled_below=_NEVER, inplace=True)
 # NOTE: below 4,096 elements numpy's two passes cost no more than a Kernel call's checks (~1 µs)
 sgd = Kernel(sgd_reference, sgd_numba, 4096, "sgd", inplace=True)
 sgd_momentum = Kernel(sgd_momentum_reference, sgd_momentum_numba, _NEVER, "sgd_momentum",

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ._kernel import Kernel, njit, prange
+from ._kernel import Kernel, njit
 
 
 def _row_max(x):
@@ -49,7 +49,7 @@ def softmax_rows_numba(x):
     if width == 0:
         return out
     xs, outs = x.reshape((-1, width)), out.reshape((-1, width))
-    for r in prange(xs.shape[0]):
+    for r in range(xs.shape[0]):
         m = float(np.max(xs[r]))
         if not math.isfinite(m):
             m = 0.0
@@ -78,7 +78,7 @@ def log_softmax_rows_numba(x):
     if width == 0:
         return out
     xs, outs = x.reshape((-1, width)), out.reshape((-1, width))
-    for r in prange(xs.shape[0]):
+    for r in range(xs.shape[0]):
         m = float(np.max(xs[r]))
         if not math.isfinite(m):
             m = 0.0
@@ -108,7 +108,7 @@ def softmax_cross_entropy_rows_numba(logits, target):
     if width == 0:
         return out
     zs, ts, outs = logits.reshape((-1, width)), target.reshape((-1, width)), out.reshape(-1)
-    for r in prange(zs.shape[0]):
+    for r in range(zs.shape[0]):
         m = float(np.max(zs[r]))
         if not math.isfinite(m):
             m = 0.0
@@ -139,7 +139,7 @@ def softmax_cross_entropy_backward_rows_numba(logits, target, scale):
         return out
     zs, ts = logits.reshape((-1, width)), target.reshape((-1, width))
     outs = out.reshape((-1, width))
-    for r in prange(zs.shape[0]):
+    for r in range(zs.shape[0]):
         m = float(np.max(zs[r]))
         if not math.isfinite(m):
             m = 0.0

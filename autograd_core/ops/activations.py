@@ -3,16 +3,16 @@
 Forwards are written to stay finite for inputs of ±1000 in float32 (no overflow in exp).
 
 NOTE: sigmoid, tanh and relu have their backward rule as an op of its own (``TanhBackward``…),
-so that a backward recorded with ``create_graph=True`` is differentiable again. In a plain
-backward (grad mode off) nothing is recorded, and their ``backward`` calls the same kernel on
-the arrays directly, skipping the node and tensor that ``apply`` would build (~1 µs a node).
+so that a backward recorded with ``create_graph=True`` is differentiable again. Every activation
+also declares ``backward_arrays``, the same rule as one kernel call on the arrays: the engine's
+plain backward (nothing recorded) runs it, skipping the nodes and tensors that the Tensor
+``backward`` would build (~1 µs a node), and the compiled training step writes it into its code.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import kernels
-from ..grad_mode import STATE
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 from .elementwise import exp, where
@@ -38,9 +38,11 @@ class Sigmoid(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        if not STATE.grad_enabled:               # plain backward: see the module docstring
-            return kernels.sigmoid_backward(grad.data, ctx.output.data)
         return SigmoidBackward.apply(grad, ctx.output)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.sigmoid_backward(grad, ctx.output.data)
 
 
 class SigmoidBackward(Op):
@@ -95,9 +97,11 @@ class Tanh(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        if not STATE.grad_enabled:               # plain backward: see the module docstring
-            return kernels.tanh_backward(grad.data, ctx.output.data)
         return TanhBackward.apply(grad, ctx.output)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.tanh_backward(grad, ctx.output.data)
 
 
 class TanhBackward(Op):
@@ -147,9 +151,11 @@ class ReLU(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        if not STATE.grad_enabled:               # plain backward: see the module docstring
-            return kernels.relu_backward(grad.data, ctx.output.data)
         return ReLUBackward.apply(grad, ctx.output)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.relu_backward(grad, ctx.output.data)
 
 
 class ReLUBackward(Op):
@@ -199,6 +205,10 @@ class LeakyReLU(Op):
         positive = ctx.inputs[0].data > 0
         return grad * Tensor._from_op(np.where(positive, 1, slope).astype(grad.dtype), False)
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.leaky_relu_backward(grad, ctx.inputs[0].data, ctx.kwargs["negative_slope"])
+
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope·x otherwise."""
@@ -228,6 +238,10 @@ class ELU(Op):
         positive = x.data > 0
         negative_part = alpha * exp(where(positive, 0, x))
         return grad * where(positive, 1, negative_part)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.elu_backward(grad, ctx.inputs[0].data, ctx.kwargs["alpha"])
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -265,6 +279,10 @@ class Softplus(Op):
     def backward(ctx, grad):
         return grad * sigmoid(ctx.inputs[0] * ctx.kwargs["beta"])
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.softplus_backward(grad, ctx.inputs[0].data, ctx.kwargs["beta"])
+
 
 def softplus(x: Tensor, beta: float = 1.0) -> Tensor:
     """(1/β) ln(1 + e^{βx}), elementwise; finite for any input."""
@@ -292,6 +310,10 @@ class SiLU(Op):
         x = ctx.inputs[0]
         s = sigmoid(x)
         return grad * s * (1 + x * (1 - s))
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.silu_backward(grad, ctx.inputs[0].data)
 
 
 def silu(x: Tensor) -> Tensor:
@@ -327,6 +349,10 @@ class GELU(Op):
         t = ((x + 0.044715 * x ** 3) * _SQRT_2_OVER_PI).tanh()
         du = (1 + 3 * 0.044715 * x * x) * _SQRT_2_OVER_PI
         return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.gelu_backward(grad, ctx.inputs[0].data)
 
 
 def gelu(x: Tensor) -> Tensor:

@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 from .. import kernels
-from ..grad_mode import STATE
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 from .activations import ReLU, ReLUBackward, Sigmoid, SigmoidBackward, Tanh, TanhBackward
@@ -111,26 +110,29 @@ def _layer_forward(ctx, x, w, b, activation: int) -> np.ndarray:
     return out.reshape(x.shape[:-1] + (w.shape[0],))
 
 
-def _layer_backward(ctx, grad, activation: int):
-    """The three gradients of ψ(x·Wᵀ + b) (ψ = identity for ``activation`` 0).
-
-    NOTE: two paths, one set of formulas. In a plain backward (``create_graph=False``, so grad
-    mode is off) nothing is recorded and all three gradients come from one compiled call on
-    the arrays; with ``create_graph=True`` they are written with tensor ops so that they are
-    differentiable themselves.
-    """
+def _layer_backward_arrays(ctx, grad: np.ndarray, activation: int):
+    """The three gradients of ψ(x·Wᵀ + b) on arrays (ψ = identity for ``activation`` 0): one
+    compiled call fusing ψ', the two matrix products and Σ_batch δ."""
     x, w = ctx.inputs[:2]
     needs = ctx.needs_input_grad
     has_bias = len(ctx.inputs) == 3
-    if not STATE.grad_enabled:
-        x_rows = _rows(x.data)
-        y = ctx.output.data.reshape(x_rows.shape[0], w.shape[0]) if activation else None
-        grad_x, grad_w, grad_b = kernels.linear_backward(
-            grad.data.reshape(x_rows.shape[0], w.shape[0]), x_rows, w.data, y, activation,
-            needs[0], needs[1], has_bias and needs[2])
-        if grad_x is not None:
-            grad_x = grad_x.reshape(x.shape)
-        return (grad_x, grad_w, grad_b) if has_bias else (grad_x, grad_w)
+    x_rows = _rows(x.data)
+    y = ctx.output.data.reshape(x_rows.shape[0], w.shape[0]) if activation else None
+    grad_x, grad_w, grad_b = kernels.linear_backward(
+        grad.reshape(x_rows.shape[0], w.shape[0]), x_rows, w.data, y, activation,
+        needs[0], needs[1], has_bias and needs[2])
+    if grad_x is not None:
+        grad_x = grad_x.reshape(x.shape)
+    return (grad_x, grad_w, grad_b) if has_bias else (grad_x, grad_w)
+
+
+def _layer_backward(ctx, grad, activation: int):
+    """The three gradients of ψ(x·Wᵀ + b) written with tensor ops, so that they are
+    differentiable themselves (``create_graph=True``); the same formulas as
+    ``_layer_backward_arrays``."""
+    x, w = ctx.inputs[:2]
+    needs = ctx.needs_input_grad
+    has_bias = len(ctx.inputs) == 3
     if activation:
         # δ = grad ⊙ ψ'(z), from the output a = ψ(z), by the activation's own backward op
         grad = _ACTIVATION_BACKWARD[activation].apply(grad, ctx.output)
@@ -152,7 +154,7 @@ class Linear(Op):
                grad_W = gradᵀ · x         double weighted output → ∂J/∂w = δ aᵀ
                grad_b = Σ_batch grad      constant output → ∂J/∂b = δ
     inverse neuron: weighted input w·a (+ constant input b)
-    Forward and (plain) backward are one compiled call each (``kernels.linalg``).
+    Forward and array-level backward are one compiled call each (``kernels.linalg``).
     """
 
     inverse_rule = InverseRule.WEIGHTED_INPUT
@@ -166,6 +168,10 @@ class Linear(Op):
     @staticmethod
     def backward(ctx, grad):
         return _layer_backward(ctx, grad, 0)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return _layer_backward_arrays(ctx, grad, 0)
 
 
 class LinearActivation(Op):
@@ -197,6 +203,10 @@ class LinearActivation(Op):
     @staticmethod
     def backward(ctx, grad):
         return _layer_backward(ctx, grad, kernels.ACTIVATIONS[ctx.kwargs["activation"]])
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return _layer_backward_arrays(ctx, grad, kernels.ACTIVATIONS[ctx.kwargs["activation"]])
 
 
 #: the op of each activation a layer can carry (the second of ``LinearActivation.steps``)

@@ -10,7 +10,6 @@ import math
 import numpy as np
 
 from .. import kernels
-from ..grad_mode import STATE
 from ..graph.rules import InverseRule
 from ._op import Op, Tensor
 from .activations import sigmoid
@@ -74,17 +73,29 @@ class SoftmaxCrossEntropy(Op):
     def backward(ctx, grad):
         logits, target = ctx.inputs
         need_z, need_t = ctx.needs_input_grad
-        reduction = ctx.kwargs["reduction"]
-        if not STATE.grad_enabled and not need_t and reduction != "none":
-            # NOTE: plain backward (create_graph=False) of a reduced loss: one compiled pass
-            # gives scale·(softmax(z) − t), with scale = ∂J/∂loss (÷ N for the mean)
-            rows = max(math.prod(logits.shape[:-1]), 1)
-            scale = float(grad.data) / (rows if reduction == "mean" else 1)
-            return kernels.softmax_cross_entropy_backward_rows(logits.data, target.data,
-                                                               scale), None
         scale = _per_sample_grad(grad, ctx, logits.shape[:-1])
         grad_z = scale * (softmax(logits, axis=-1) - target) if need_z else None
         grad_t = -scale * log_softmax(logits, axis=-1) if need_t else None
+        return grad_z, grad_t
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        logits, target = ctx.inputs[0].data, ctx.inputs[1].data
+        need_z, need_t = ctx.needs_input_grad
+        if ctx.kwargs["reduction"] != "none" and not need_t:
+            # NOTE: a reduced loss: one compiled pass gives scale·(softmax(z) − t), with
+            # scale = ∂J/∂loss (÷ N for the mean)
+            rows = max(math.prod(logits.shape[:-1]), 1)
+            scale = float(grad) / (rows if ctx.kwargs["reduction"] == "mean" else 1)
+            return kernels.softmax_cross_entropy_backward_rows(logits, target, scale), None
+        samples = logits.shape[:-1]
+        if ctx.kwargs["reduction"] == "none":
+            scale = grad.reshape(samples + (1,))
+        else:               # the mean's ∂J/∂loss is shared by the samples: ÷ N
+            count = max(math.prod(samples), 1) if ctx.kwargs["reduction"] == "mean" else 1
+            scale = grad.reshape((1,) * (len(samples) + 1)) / count
+        grad_z = scale * (kernels.softmax_rows(logits) - target) if need_z else None
+        grad_t = -scale * kernels.log_softmax_rows(logits) if need_t else None
         return grad_z, grad_t
 
 
@@ -196,12 +207,16 @@ class MeanSquaredError(Op):
         y, target = ctx.inputs
         need_y, need_t = ctx.needs_input_grad
         count = y.size if ctx.kwargs["reduction"] == "mean" else 1
-        if not STATE.grad_enabled:
-            # NOTE: plain backward: nothing to record, so one numpy expression on the arrays
-            grad_y = (y.data - target.data) * (2 * float(grad.data) / max(count, 1))
-            grad_y = grad_y.astype(y.dtype, copy=False)
-            return (grad_y if need_y else None), (-grad_y if need_t else None)
         grad_y = (y - target) * (grad * (2 / max(count, 1)))
+        return (grad_y if need_y else None), (-grad_y if need_t else None)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        y, target = ctx.inputs[0].data, ctx.inputs[1].data
+        need_y, need_t = ctx.needs_input_grad
+        count = y.size if ctx.kwargs["reduction"] == "mean" else 1
+        grad_y = (y - target) * (2 * float(grad) / max(count, 1))
+        grad_y = grad_y.astype(y.dtype, copy=False)
         return (grad_y if need_y else None), (-grad_y if need_t else None)
 
 

@@ -2,7 +2,7 @@
 
 For each kernel in ``KERNELS``: hypothesis arrays in float32 and float64, empty arrays,
 non-contiguous inputs (slices, transposes) and inputs of ±1000 give the same values and dtype
-through the reference, the serial and the parallel compiled versions and the size dispatch.
+through the reference, the compiled version and the size dispatch.
 Each ``<name>_numba.py_func`` (the plain Python body) also runs on tiny inputs, so the kernel
 code stays covered when ``NUMBA_DISABLE_JIT=1`` sends every call to the reference.
 Arguments are made by parameter name: x/logits/grad/y any reals, target rows of
@@ -58,27 +58,21 @@ def _args(kernel: Kernel, values: np.ndarray, dtype) -> tuple:
     return tuple(args)
 
 
-def _versions(kernel: Kernel, parallel: bool) -> dict:
-    """The size dispatch, and each compiled variant run through the kernel's flattening."""
-    serial = kernel.compiled.variant(False)
-    versions = {"dispatch": kernel,
-                "serial": lambda *args: kernel.run(serial.dispatcher(), args)}
-    # NOTE: parallel variants only where used, and not in the hypothesis test: on these VMs a
-    # parallel call can stall for milliseconds waiting for the second vCPU
-    if parallel and kernel.compiled.parallel:
-        versions["parallel"] = lambda *args: kernel.run(kernel.compiled.dispatcher(), args)
-    return versions
+def _versions(kernel: Kernel) -> dict:
+    """The size dispatch, and the compiled body run through the kernel's flattening."""
+    return {"dispatch": kernel,
+            "compiled": lambda *args: kernel.run(kernel.compiled.dispatcher(), args)}
 
 
-def _check(kernel: Kernel, args, dtype, parallel: bool = True) -> None:
+def _check(kernel: Kernel, args, dtype) -> None:
     """Every version gives the reference's result; ``args`` may be a function making them."""
     if kernel.inplace:
-        _check_inplace(kernel, args if callable(args) else lambda: _fresh(args), dtype, parallel)
+        _check_inplace(kernel, args if callable(args) else lambda: _fresh(args), dtype)
         return
     args = args() if callable(args) else args
     expected = kernel.reference(*args)
     assert expected.dtype == dtype
-    for label, version in _versions(kernel, parallel).items():
+    for label, version in _versions(kernel).items():
         got = version(*args)
         assert got.dtype == expected.dtype, (kernel.name, label)
         assert got.shape == expected.shape, (kernel.name, label)
@@ -94,11 +88,11 @@ def _arrays(args: tuple) -> list:
     return [a for a in args if isinstance(a, np.ndarray)]
 
 
-def _check_inplace(kernel: Kernel, make_args, dtype, parallel: bool) -> None:
+def _check_inplace(kernel: Kernel, make_args, dtype) -> None:
     """Each version, on fresh arguments, leaves every array as the reference does."""
     expected = make_args()
     assert kernel.reference(*expected) is None
-    for label, version in _versions(kernel, parallel).items():
+    for label, version in _versions(kernel).items():
         args = make_args()
         assert version(*args) is None, (kernel.name, label)
         for i, (got, want) in enumerate(zip(_arrays(args), _arrays(expected))):
@@ -118,7 +112,7 @@ def test_compiled_equals_reference(name, dtype, data):
     kernel = KERNELS[name]
     shape = data.draw(shapes(min_dims=_min_rank(kernel)))
     values = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-30, 30)))
-    _check(kernel, _args(kernel, values, dtype), dtype, parallel=False)
+    _check(kernel, _args(kernel, values, dtype), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -171,7 +165,7 @@ def test_twins_have_identical_signatures(name):
     assert inspect.signature(kernel.reference) == inspect.signature(kernel.compiled)
     assert inspect.signature(kernel.compiled) == inspect.signature(kernel.compiled.py_func)
     assert getattr(kernels, name) is kernel
-    assert kernel.serial_below <= kernel.min_size
+    assert kernel.compiled_below <= kernel.min_size
 
 
 def test_dispatch_by_size_and_dtype(monkeypatch):
@@ -179,10 +173,9 @@ def test_dispatch_by_size_and_dtype(monkeypatch):
     ref = Compiled(lambda x: calls.append("reference") or x)
     fast = Compiled(lambda x: calls.append("compiled") or x)
     monkeypatch.setattr(fast, "dispatcher", lambda: fast.py_func)
-    monkeypatch.setattr(fast, "variant", lambda parallel: fast)
     monkeypatch.setattr("autograd_core.kernels._kernel.jit_enabled", lambda: True)
     monkeypatch.setattr("autograd_core.kernels._kernel.KERNELS", {})
-    kernel = Kernel(ref.py_func, fast, 100, "probe", serial_below=10)
+    kernel = Kernel(ref.py_func, fast, 100, "probe", compiled_below=10)
     for size, dtype, expected in [(1, np.float32, "compiled"), (50, np.float64, "reference"),
                                   (100, np.float32, "compiled"), (5, np.int64, "reference"),
                                   (500, np.float16, "reference")]:

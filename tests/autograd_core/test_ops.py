@@ -191,8 +191,19 @@ def test_gradcheck_catches_a_planted_bug_and_names_the_op(monkeypatch, op_name, 
     inputs = tuple(ag.Tensor(a.copy(), requires_grad=True) for a in arrays)
     assert ag.gradcheck(fn, inputs)                       # the real rule passes
     monkeypatch.setattr(ag.Op.registry[op_name], "backward", staticmethod(wrong_backward))
+    # the engine's plain backward runs an op's array-level rule when it has one: drop it, so
+    # the planted Tensor rule is the one checked (planted array rules: the test below)
+    monkeypatch.setattr(ag.Op.registry[op_name], "backward_arrays", None)
     with pytest.raises(ag.GradcheckError, match=op_name) as info:
         ag.gradcheck(fn, inputs)
     message = str(info.value)
     blamed = message.split("The backward rule of ")[-1].split(" disagrees")[0]
     assert blamed == op_name, f"blamed {blamed!r} instead of {op_name!r}: {message}"
+
+
+def test_gradcheck_catches_a_planted_bug_in_an_array_level_rule(monkeypatch) -> None:
+    x = ag.Tensor(_X33.copy(), requires_grad=True)
+    monkeypatch.setattr(ag.Op.registry["Tanh"], "backward_arrays",
+                        staticmethod(lambda ctx, grad: grad * (1 - ctx.output.data)))
+    with pytest.raises(ag.GradcheckError, match="Tanh"):
+        ag.gradcheck(lambda t: ag.tanh(t), (x,))

@@ -1,5 +1,5 @@
 """The in-place optimizer kernels (``autograd_core/kernels/optim.py``) beyond the generic checks
-of test_kernels.py: every flag variant at sizes that reach the serial and the parallel bodies,
+of test_kernels.py: every flag variant at a size that reaches the compiled body,
 writes landing in the caller's arrays (also through non-contiguous views, which go to the
 reference), the dispatch rules of ``Kernel(inplace=True)``, and the closed forms of the first
 steps (SGD's buffer initialisation, Nesterov, Adam's bias correction, Adagrad's decay).
@@ -87,19 +87,17 @@ def test_dispatch_equals_reference_in_place(name, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", NAMES)
-def test_serial_and_parallel_bodies(name, dtype):
-    """Both compiled variants through ``Kernel.run`` (views of the caller's arrays)."""
+def test_compiled_body(name, dtype):
+    """The compiled body through ``Kernel.run`` (views of the caller's arrays)."""
     kernel, rng = KERNELS[name], np.random.default_rng(4)
     size = 4099 if kernels.jit_enabled() else 5                 # plain Python loops when off
-    bodies = {"serial": kernel.compiled.variant(False), "parallel": kernel.compiled.variant(True)}
     for scalars in variants(name):
         args = make_args(name, (size // 3 + 1, 3), dtype, rng, **scalars)   # 2-D, C order
         expected = copies(args)
         kernel.reference(*expected)
-        for label, body in bodies.items():
-            got = copies(args)
-            assert kernel.run(body.dispatcher(), got) is None
-            assert_same_arrays(got, expected, dtype, f"{name} {label} {scalars}")
+        got = copies(args)
+        assert kernel.run(kernel.compiled.dispatcher(), got) is None
+        assert_same_arrays(got, expected, dtype, f"{name} {scalars}")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -140,10 +138,9 @@ def _probe(monkeypatch) -> tuple[Kernel, list]:
 
     fast = Compiled(body)
     monkeypatch.setattr(fast, "dispatcher", lambda: body)
-    monkeypatch.setattr(fast, "variant", lambda parallel: fast)
     monkeypatch.setattr("autograd_core.kernels._kernel.jit_enabled", lambda: True)
     monkeypatch.setattr("autograd_core.kernels._kernel.KERNELS", {})
-    return Kernel(reference, fast, 100, "probe_inplace", serial_below=100, inplace=True), calls
+    return Kernel(reference, fast, 100, "probe_inplace", compiled_below=100, inplace=True), calls
 
 
 def test_inplace_dispatch_gives_views_or_runs_the_reference(monkeypatch):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.server
 import os
+import socket
 import struct
-import urllib.error
+import threading
+import time
+import types
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 import pytest
 
 import autograd_core as ag
@@ -161,52 +166,127 @@ def test_image_and_label_counts_must_agree(fake):
         datasets.load_mnist(download=False, checksums=sums)
 
 
-def test_missing_files_offline_fail_clearly_without_hanging(tmp_path, monkeypatch):
+class _Guard:
+    """A socket guard: every attempt to resolve a name or open a connection is recorded and
+    fails as it does on a machine without network."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+
+        def refuse(what):
+            def blocked(*args, **kwargs):
+                self.calls.append((what, args[:2]))
+                raise OSError(f"network disabled by the test ({what})")
+            return blocked
+
+        for name in ("getaddrinfo", "create_connection"):
+            monkeypatch.setattr(socket, name, refuse(name))
+        monkeypatch.setattr(socket.socket, "connect", refuse("connect"))
+        monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect_ex"))
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Record the waits pooch makes between retries instead of waiting."""
+    waits = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    return waits
+
+
+def test_files_in_neurona_data_are_used_without_touching_the_network(fake, monkeypatch):
+    _, images, _, sums = fake
+    guard = _Guard(monkeypatch)
+    x, _ = datasets.load_mnist("train", checksums=sums)            # download=True by default
+    np.testing.assert_array_equal(x.numpy(), images.astype(np.float32) / 255)
+    assert guard.calls == []
+
+
+def test_offline_fails_at_once_saying_where_to_put_the_files(tmp_path, monkeypatch, sleeps):
     monkeypatch.setenv("NEURONA_DATA", str(tmp_path))
-    calls = []
-
-    def offline(url, timeout=None):
-        calls.append((url, timeout))
-        raise urllib.error.URLError("Temporary failure in name resolution")
-
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", offline)
+    guard = _Guard(monkeypatch)
     with pytest.raises(RuntimeError, match=r"fashion-mnist: t10k-images-idx3-ubyte.gz is not in "
-                                           r".*NEURONA_DATA.*Download failed: http.*name "
-                                           r"resolution"):
+                                           r".*fashion-mnist\. Put the canonical files .* there, "
+                                           r"or set NEURONA_DATA .*Download failed: http"):
         datasets.load_fashion_mnist("test")
-    assert calls and all(timeout and timeout <= 60 for _, timeout in calls)
+    hosts = {args[0] for what, args in guard.calls if what == "getaddrinfo"}
+    assert len(hosts) == len(datasets.MIRRORS["fashion-mnist"])      # every mirror, once each
+    assert sleeps == []                                 # an unreachable mirror is not retried
     with pytest.raises(FileNotFoundError, match=r"mnist: train-images-idx3-ubyte.gz is not in "
                                                 r".*download=False"):
         datasets.load_mnist(download=False)
-    assert not list(tmp_path.rglob("*.part"))
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]     # nothing half-downloaded
 
 
-def test_download_writes_into_the_cache_and_bad_downloads_are_removed(tmp_path, monkeypatch):
+@pytest.fixture
+def server():
+    """An HTTP server on the loopback interface serving ``files`` (name → bytes); the names in
+    ``fail_first`` answer 500 the first time they are asked for."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            name = self.path.rsplit("/", 1)[1]
+            state.requests.append(name)
+            if name in state.fail_first and state.requests.count(name) == 1:
+                self.send_error(500)
+            elif name in state.files:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(state.files[name])))
+                self.end_headers()
+                self.wfile.write(state.files[name])
+            else:
+                self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    state = types.SimpleNamespace(files={}, fail_first=set(), requests=[])
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/data/"
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/"         # nothing listens there
+
+
+def test_pooch_downloads_through_mirrors_with_retries_and_known_hashes(tmp_path, monkeypatch,
+                                                                       server, sleeps):
     images = np.zeros((2, 28, 28), np.uint8)
-    payloads = {"train-images-idx3-ubyte.gz": gzip.compress(_idx(images)),
-                "train-labels-idx1-ubyte.gz": gzip.compress(_idx(np.array([3, 4], np.uint8)))}
-
-    class Response:
-        def __init__(self, url):
-            self.body = payloads[url.rsplit("/", 1)[1]]
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self):
-            return self.body
-
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: Response(url))
-    sums = {n[:-3]: hashlib.md5(gzip.decompress(p)).hexdigest() for n, p in payloads.items()}
+    server.files = {"train-images-idx3-ubyte.gz": gzip.compress(_idx(images)),
+                    "train-labels-idx1-ubyte.gz": gzip.compress(_idx(np.array([3, 4], np.uint8)))}
+    server.fail_first = {"train-images-idx3-ubyte.gz"}
+    monkeypatch.setitem(datasets.MIRRORS, "mnist", (_closed_port_url(), server.url))
+    monkeypatch.setitem(datasets.DOWNLOAD_CHECKSUMS, "mnist", {
+        **datasets.DOWNLOAD_CHECKSUMS["mnist"],
+        **{n[:-3]: hashlib.md5(p).hexdigest() for n, p in server.files.items()}})
+    sums = {n[:-3]: hashlib.md5(gzip.decompress(p)).hexdigest() for n, p in server.files.items()}
     x, y = datasets.load_mnist(root=tmp_path, checksums=sums)
     assert x.shape == (2, 28, 28) and y.tolist() == [3, 4]
-    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(payloads)
-    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").unlink()
+    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(server.files)
+    assert server.requests == ["train-images-idx3-ubyte.gz"] * 2 + ["train-labels-idx1-ubyte.gz"]
+    assert sleeps == [1]                                # one retry after the server error
+    # a file whose compressed hash is wrong is never moved into the cache (after the retries)
+    server.files["t10k-images-idx3-ubyte.gz"] = b"not the file"
+    with pytest.raises(RuntimeError, match=r"t10k-images-idx3-ubyte.gz is not in .*Download "
+                                           r"failed: .*MD5 hash of downloaded file"):
+        datasets.load_mnist("test", root=tmp_path)
+    assert not (tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz").exists()
+    assert len(sleeps) == 1 + datasets.RETRIES
+
+
+def test_a_download_whose_content_is_wrong_is_removed(tmp_path, monkeypatch, server):
+    server.files = {"train-images-idx3-ubyte.gz": gzip.compress(_idx(np.zeros((2, 28, 28)))),
+                    "train-labels-idx1-ubyte.gz": gzip.compress(_idx(np.array([3, 4])))}
+    monkeypatch.setitem(datasets.MIRRORS, "mnist", (server.url,))
+    monkeypatch.setitem(datasets.DOWNLOAD_CHECKSUMS, "mnist", {
+        n[:-3]: hashlib.md5(p).hexdigest() for n, p in server.files.items()})
     with pytest.raises(ValueError, match="checksum mismatch"):
-        datasets.load_mnist(root=tmp_path)                # known checksum: the fake is rejected
+        datasets.load_mnist(root=tmp_path)              # decompressed MD5: not the real MNIST
     assert not (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").exists()
 
 
@@ -214,7 +294,9 @@ def test_bad_split_and_default_root(monkeypatch):
     with pytest.raises(ValueError, match=r"load_fashion_mnist: split must be 'train' or 'test'"):
         datasets.load_fashion_mnist("validation")
     monkeypatch.delenv("NEURONA_DATA", raising=False)
-    assert datasets.data_root() == Path.home() / ".cache" / "neurona"
+    monkeypatch.setenv("XDG_CACHE_HOME", "/cache-home")
+    expected = Path(platformdirs.user_cache_dir("neurona"))
+    assert datasets.data_root() == expected and expected.name == "neurona"
     monkeypatch.setenv("NEURONA_DATA", "/somewhere")
     assert datasets.data_root() == Path("/somewhere")
     assert datasets.data_root("/else") == Path("/else")

@@ -37,7 +37,8 @@ def op_names(loss) -> list[str]:
     return [n.op.__name__ for n in ag.graph.walk.topological_order([loss.grad_fn])]
 
 
-ID = re.compile(r"\b(?:oplin|op|act|z|t|invlin|inv|lin|leaft|leaf|sumt|sum|params|mod|cluster_m)\d+\b")
+ID = re.compile(r"\b(?:oplin|op|act|z|t|invlin|inv|lin|leaft|leaf|sumt|sum|params|mod|"
+                r"cluster_m)\d+\b")
 
 
 def canonical(source: str) -> str:

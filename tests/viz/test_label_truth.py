@@ -1,4 +1,4 @@
-"""Every label of the course's pictures is true, in the course's words, and the picture fits a slide.
+"""Every label of the course's pictures is true, in the course's words, and fits a slide.
 
 The pictures are parsed from their DOT text (what Graphviz draws) and SVG, over a corpus of the
 graphs a teacher draws (tests/viz/corpus.py): every "∂J/∂NAME = value" equals the engine's

@@ -8,7 +8,7 @@ import pytest
 
 import autograd_core as ag
 import viz
-from viz import render_graphviz
+from viz import graphviz_io
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
 
@@ -45,7 +45,7 @@ def test_missing_dot_raises_clear_error(tmp_path, monkeypatch):
     L, names = small_loss()
     g = viz.draw_forward(L, names=names)
     assert "digraph" in g.source                   # drawing never needs dot
-    monkeypatch.setattr(render_graphviz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(graphviz_io.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="sudo apt-get install graphviz"):
         viz.render(g, tmp_path / "f", format="svg")
 
@@ -54,12 +54,12 @@ def test_executable_not_found_is_translated(tmp_path, monkeypatch):
     import graphviz
     L, _ = small_loss()
     g = viz.draw_forward(L)
-    monkeypatch.setattr(render_graphviz.shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(graphviz_io.shutil, "which", lambda name: "/usr/bin/dot")
 
     def fail(*args, **kwargs):
         raise graphviz.ExecutableNotFound(["dot"])
     monkeypatch.setattr(type(g), "pipe", fail)
-    with pytest.raises(RuntimeError, match="Graphviz 'dot' not found"):
+    with pytest.raises(RuntimeError, match="Graphviz's programs .* are not installed"):
         viz.render(g, tmp_path / "f", format="png")
 
 

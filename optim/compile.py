@@ -1,0 +1,650 @@
+"""The compiled training step: ``compile_step(model, loss_fn, optimizer)``.
+
+``step = optim.compile_step(model, loss_fn, opt)`` then ``loss = step(x, y)`` does what
+
+    opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); opt.step()
+
+does, and returns the loss as a float. The first call for an input signature (shapes and
+dtypes of x and y) runs exactly that eager step while watching it: the graph the engine
+recorded (ops, shapes, dtypes, which tensors are parameters, the input, the target, dropout
+masks, scalar constants) is turned into the source of one function — forward, backward (the
+inverse-neuron rules in the engine's reverse order, the gradients of branch points summed) and
+the optimizer's update in place — by ``optim.codegen``, which is compiled with
+``numba.njit(cache=True)``. Later calls with the same signature run that function: one compiled
+call per step. A new signature (the smaller last batch) traces and compiles again.
+
+Parameters, optimizer state (momentum buffers, Adam moments, step counts) and ``.grad`` end as
+the eager step leaves them (equal to float32 rounding; float64 to ~1e-12), so eager and compiled
+steps mix freely and ``state_dict()`` works. Parameters, optimizer buffers and hyperparameters
+(``lr`` changed by a scheduler, say) are read afresh at every call. Dropout masks are drawn
+before the call through ``nn.functional.dropout_mask`` from the module's generator, in forward
+order, so a compiled run and an eager run from the same seed match.
+
+``step.source`` is the generated function, plain commented Python: backpropagation written out
+for this network (see ``optim.codegen``). With ``NUMBA_DISABLE_JIT=1`` it runs as Python.
+
+What is compiled: the ops of ``codegen.EMITTERS`` (linear layers fused with ReLU/Tanh/Sigmoid or
+not, the activations, dropout, MSE / cross-entropy / BCE-with-logits losses) and the optimizers
+of ``UPDATES`` (SGD with momentum, Nesterov, weight decay; SGDMomentum; Adam, AdamW, amsgrad;
+RMSprop; Adagrad). Anything else is refused with an error naming the op or feature — forward
+hooks, tensor hooks, activity regularizers, batch norm, a Python branch on the data, a tensor
+computed outside the graph — or, with ``fallback=True``, run by the eager step after a one-time
+warning. Never silently wrong.
+
+This module imports ``nn`` (modules are inspected for hooks, dropout and regularizers), as the
+training loop does (tests/test_architecture.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import nn
+from autograd_core import Tensor, increment_version
+from autograd_core.graph.walk import topological_order
+from nn.functional import dropout_mask
+
+from . import codegen
+from .codegen import Call, Code, Value
+from .optimizer import Optimizer
+from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop, SGDMomentum
+
+__all__ = ["compile_step", "CompiledStep", "CompileError"]
+
+
+class CompileError(RuntimeError):
+    """The model, loss or optimizer has a part the compiled step cannot reproduce."""
+
+
+# --- optimizer updates ----------------------------------------------------------------------------
+@dataclass
+class _Slot:
+    """One updated parameter: the names its update reads (arguments of the generated code)."""
+
+    param: Tensor
+    name: str
+    grad: str
+    group: int
+    states: list[str] = field(default_factory=list)      # optimizer.state[p] keys, in order
+    hypers: list[str] = field(default_factory=list)      # group keys (betas as betas0/betas1)
+    counts_steps: bool = False
+
+    def state(self, key: str) -> str:
+        self.states.append(key)
+        return f"{self.name}_{key}"
+
+    def hyper(self, key: str) -> str:
+        if key not in self.hypers:
+            self.hypers.append(key)
+        return f"h{self.group}_{key}"
+
+    def step(self) -> str:
+        self.counts_steps = True
+        return f"{self.name}_step"
+
+
+def _direction(slot: _Slot, group: dict, code: Code, coupled: bool = True) -> str:
+    """The gradient the update sees: −g when maximizing, + λ·p for (coupled) weight decay."""
+    g = slot.grad
+    if group.get("maximize", False):
+        code.add(f"u_{slot.name} = -{g}")
+        g = f"u_{slot.name}"
+    if coupled and group.get("weight_decay", 0.0):
+        code.add(f"u_{slot.name} = {g} + F({slot.hyper('weight_decay')}) * {slot.name}")
+        g = f"u_{slot.name}"
+    return g
+
+
+def _flat(name: str) -> str:
+    return f"{name}.ravel()"
+
+
+def _sgd(slot: _Slot, group: dict, code: Code) -> None:
+    g = _direction(slot, group, code)
+    p, lr = slot.name, slot.hyper("lr")
+    if not group["momentum"]:
+        code.comment(f"{p} ← {p} − η·g")
+        code.add(f"sgd({_flat(p)}, {_flat(g)}, {lr})")
+        return
+    buf = slot.state("momentum_buffer")
+    code.comment(f"v ← μ·v + (1 − dampening)·g;  {p} ← {p} − η·" +
+                 ("(g + μ·v)" if group["nesterov"] else "v"))
+    code.add(f"sgd_momentum({_flat(p)}, {_flat(g)}, {_flat(buf)}, {lr}, "
+             f"{slot.hyper('momentum')}, {slot.hyper('dampening')}, "
+             f"{'YES' if group['nesterov'] else 'NO'}, NO)")
+
+
+def _sgd_course(slot: _Slot, group: dict, code: Code) -> None:
+    p, m = slot.name, slot.state("exp_avg")
+    beta, lr = slot.hyper("beta"), slot.hyper("lr")
+    code.comment(f"m ← β·m + (1 − β)·g;  {p} ← {p} − η·m   (the course's momentum)")
+    code.add(f"{m} *= F({beta})")
+    code.add(f"{m} += {slot.grad} * F(1.0 - {beta})")
+    code.add(f"{p} -= {m} * F({lr})")
+
+
+def _adam(slot: _Slot, group: dict, code: Code, decoupled: bool = False) -> None:
+    g = _direction(slot, group, code, coupled=not decoupled)
+    p = slot.name
+    arrays = [slot.state("exp_avg"), slot.state("exp_avg_sq")]
+    if group["amsgrad"]:
+        arrays.append(slot.state("max_exp_avg_sq"))
+    decay = slot.hyper("weight_decay") if decoupled else "0.0"
+    code.comment("m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  "
+                 f"{p} ← {p} − η·(m/(1−β₁ᵗ))/(√(v/(1−β₂ᵗ)) + ε)" +
+                 ("   (AdamW: first p ← (1 − ηλ)p)" if decoupled else ""))
+    kernel = "adam_amsgrad" if group["amsgrad"] else "adam"
+    code.add(f"{kernel}({_flat(p)}, {_flat(g)}, {', '.join(_flat(a) for a in arrays)}, "
+             f"{slot.hyper('lr')}, {slot.hyper('betas0')}, {slot.hyper('betas1')}, "
+             f"{slot.hyper('eps')}, {decay}, {slot.step()})")
+
+
+def _adamw(slot: _Slot, group: dict, code: Code) -> None:
+    _adam(slot, group, code, decoupled=True)
+
+
+def _rmsprop(slot: _Slot, group: dict, code: Code) -> None:
+    g = _direction(slot, group, code)
+    p = slot.name
+    arrays = [slot.state("square_avg")]
+    kernel = "rmsprop"
+    if group["centered"]:
+        arrays.append(slot.state("grad_avg"))
+        kernel += "_centered"
+    if group["momentum"] > 0:
+        arrays.append(slot.state("momentum_buffer"))
+        kernel += "_momentum"
+    slot.step()                                 # counted, as eager does, though unused
+    scalars = [slot.hyper("lr"), slot.hyper("alpha"), slot.hyper("eps")]
+    if group["momentum"] > 0:
+        scalars.append(slot.hyper("momentum"))
+    code.comment(f"v ← α·v + (1 − α)·g²;  {p} ← {p} − η·g/(√v + ε)" +
+                 (" (centered)" if group["centered"] else "") +
+                 (" (with momentum)" if group["momentum"] > 0 else ""))
+    code.add(f"{kernel}({_flat(p)}, {_flat(g)}, {', '.join(_flat(a) for a in arrays)}, "
+             f"{', '.join(scalars)})")
+
+
+def _adagrad(slot: _Slot, group: dict, code: Code) -> None:
+    g = _direction(slot, group, code)
+    p, total = slot.name, slot.state("sum")
+    code.comment(f"s ← s + g²;  {p} ← {p} − η/(1 + (t−1)·lr_decay) · g/(√s + ε)")
+    code.add(f"adagrad({_flat(p)}, {_flat(g)}, {_flat(total)}, {slot.hyper('lr')}, "
+             f"{slot.hyper('lr_decay')}, {slot.hyper('eps')}, {slot.step()})")
+
+
+#: optimizer class (exactly) → its update emitter
+UPDATES = {SGD: _sgd, SGDMomentum: _sgd_course, Adam: _adam, AdamW: _adamw, RMSprop: _rmsprop,
+           Adagrad: _adagrad}
+def _structure(optimizer: Optimizer) -> tuple:
+    """What of the groups' options shapes the generated code (a new value compiles again)."""
+    return tuple([(g.get("weight_decay", 0.0) != 0, g.get("momentum", 0.0) != 0,
+                   g.get("nesterov", False), g.get("maximize", False), g.get("amsgrad", False),
+                   g.get("centered", False)) for g in optimizer.param_groups])
+
+
+def _hyper_value(group: dict, key: str) -> float:
+    if key.startswith("betas"):
+        return float(group["betas"][int(key[-1])])
+    return float(group[key])
+
+
+# --- watching the eager step ----------------------------------------------------------------------
+class _Watch:
+    """While the traced forward runs: which dropout masks were drawn (by module, in order), and
+    whether a Python-side conversion read the value of a tensor computed from the data (a branch
+    on data, which one trace cannot capture)."""
+
+    _READERS = ("__bool__", "item", "tolist", "__float__", "__int__", "__index__")
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.dropouts: list = []                 # (module, output tensor) in forward order
+        self.reads: list[str] = []
+        self._handles: list = []
+        self._saved: dict = {}
+
+    def __enter__(self) -> _Watch:
+        for module in self.model.modules():
+            if isinstance(module, nn.Dropout):
+                self._handles.append(module.register_forward_hook(self._on_dropout))
+        for name in self._READERS:
+            original = Tensor.__dict__.get(name)
+            if original is None:
+                continue
+            self._saved[name] = original
+            setattr(Tensor, name, self._reader(name, original))
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        for name, original in self._saved.items():
+            setattr(Tensor, name, original)
+        for handle in self._handles:
+            handle.remove()
+        return False
+
+    def _on_dropout(self, module, inputs, output) -> None:
+        self.dropouts.append((module, output))
+
+    def _reader(self, name: str, original):
+        reads = self.reads
+        state = {id(t) for t in self.model.parameters()}
+        state |= {id(t) for _, t in self.model.named_buffers()}
+
+        def read(tensor, *args, **kwargs):
+            # NOTE: a module reading its own parameters or buffers (batch norm's step count) is
+            # not data; anything else is (comparisons record no node, so every tensor counts)
+            if id(tensor) not in state:
+                made_by = tensor._node.op.name if tensor._node is not None else "a tensor op"
+                reads.append(f"{name}() on a tensor made by {made_by}, shape {tensor.shape}")
+            return original(tensor, *args, **kwargs)
+        return read
+
+
+def _check_static(model, loss_fn, optimizer) -> None:
+    """Refuse what can be seen before any data: hooks, regularizers that need the activations,
+    batch norm, an optimizer without a compiled update."""
+    if type(optimizer) not in UPDATES:
+        names = ", ".join(sorted(cls.__name__ for cls in UPDATES))
+        raise CompileError(f"compile_step: optimizer {type(optimizer).__name__} has no compiled "
+                           f"update; supported: {names}")
+    for owner in (model, loss_fn):
+        if not isinstance(owner, nn.Module):
+            continue
+        for name, module in owner.named_modules() if hasattr(owner, "named_modules") else []:
+            where = f"module {name or type(module).__name__} ({type(module).__name__})"
+            if module._forward_hooks:
+                raise CompileError(f"compile_step: {where} has a forward hook; a hook is Python "
+                                   "code the compiled step would skip")
+            if getattr(module, "activity_regularizer", None) is not None:
+                raise CompileError(f"compile_step: {where} has an activity_regularizer; its "
+                                   "penalty needs the layer's output, which the compiled step "
+                                   "does not expose")
+            if isinstance(module, nn.BatchNorm1d):
+                raise CompileError(f"compile_step: {where}: batch normalization is not "
+                                   "supported by the compiled step")
+            if isinstance(module, nn.GaussianNoise) and module.training and module.std:
+                raise CompileError(f"compile_step: {where}: Gaussian noise is not supported by "
+                                   "the compiled step")
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p._hooks:
+                raise CompileError(f"compile_step: a parameter of shape {p.shape} has a "
+                                   "gradient hook (register_hook); the compiled step would "
+                                   "skip it")
+
+
+# --- from the recorded graph to Calls -------------------------------------------------------------
+class _Builder:
+    """Names every tensor of the traced graph and turns its nodes into ``codegen.Call`` s."""
+
+    def __init__(self, loss: Tensor, x: Tensor, y: Tensor, optimizer: Optimizer,
+                 watch: _Watch) -> None:
+        self.x, self.y, self.optimizer = x, y, optimizer
+        self.values: dict[int, Value] = {}
+        self.keep: list = []                       # tensors named by id: alive while building
+        self.params: list[Tensor] = []
+        self.masks: list[tuple] = []               # (module, shape, dtype) in draw order
+        self.target_one_hot = False
+        self.y_dtype = None                        # the dtype the loss reads y in (floats)
+        self.linear_layers = 0
+        self.mask_of = {}
+        for module, out in watch.dropouts:         # output of x * mask → the mask leaf
+            node = out._node
+            if node is not None and node.op.__name__ == "Mul":
+                self.mask_of[id(node.inputs[1])] = module
+        if watch.reads:
+            raise CompileError("compile_step: the forward reads tensor values into Python ("
+                               f"{watch.reads[0]}), e.g. to branch on the data; one trace cannot "
+                               "capture a data-dependent branch")
+        self.calls = self._calls(loss)
+
+    def _calls(self, loss: Tensor) -> list[Call]:
+        if loss._node is None or loss.size != 1:
+            raise CompileError(f"compile_step: the loss must be a single value computed from "
+                               f"the model (got shape {loss.shape})")
+        nodes = list(reversed(list(topological_order([loss._node]))))
+        calls = []
+        for index, node in enumerate(nodes, 1):
+            op = node.op.__name__
+            if op not in codegen.EMITTERS:
+                raise CompileError(f"compile_step: op '{node.op.name}' ({node.name()}) has no "
+                                   "compilable form; supported ops: "
+                                   f"{', '.join(sorted(codegen.EMITTERS))}")
+            inputs = [self._value(t, node, i) for i, t in enumerate(node.inputs)]
+            out = node.output
+            last = index == len(nodes)
+            name = "J" if last else f"a{index}"
+            value = Value(name, "node", out.shape, requires_grad=True, grad=f"d{name}")
+            self.values[id(out)] = value
+            self.keep.append(out)
+            if op in ("Linear", "LinearActivation"):
+                self._check_linear(node, inputs)
+            calls.append(Call(op, inputs, dict(node.kwargs), value, node.op.inverse_rule))
+        return calls
+
+    def _check_linear(self, node, inputs) -> None:
+        if len(node.inputs[0].shape) != 2:
+            raise CompileError(f"compile_step: {node.op.name} on an input of shape "
+                               f"{node.inputs[0].shape}: the compiled step takes (batch, "
+                               "features) inputs")
+        if inputs[1].kind == "param" and inputs[1].name.startswith("p"):
+            self.linear_layers += 1
+            inputs[1].name, inputs[1].grad = f"W{self.linear_layers}", f"dW{self.linear_layers}"
+            if len(inputs) == 3 and inputs[2].kind == "param":
+                inputs[2].name, inputs[2].grad = (f"b{self.linear_layers}",
+                                                  f"db{self.linear_layers}")
+
+    def _value(self, t: Tensor, node, index: int) -> Value:
+        known = self.values.get(id(t))
+        if known is not None:
+            return known
+        value = self._leaf(t, node, index)
+        self.values[id(t)] = value
+        self.keep.append(t)
+        return value
+
+    def _leaf(self, t: Tensor, node, index: int) -> Value:
+        if t._node is not None:                   # a non-leaf not reached: not differentiable
+            raise CompileError(f"compile_step: input {index} of {node.op.name} comes from an op "
+                               "that does not record a gradient")
+        if t is self.x:
+            return Value("x", "x", t.shape, "input")
+        if t.requires_grad:
+            if t.dtype.kind != "f" or not t.data.flags.c_contiguous:
+                raise CompileError(f"compile_step: parameter of shape {t.shape} ({t.dtype}) must "
+                                   "be a C-contiguous float array")
+            self.params.append(t)
+            k = len(self.params)
+            return Value(f"p{k}", "param", t.shape, requires_grad=True, grad=f"dp{k}")
+        if t is self.y or self._same_as_y(t):
+            self.y_dtype = t.dtype
+            return Value("y", "y", t.shape, "target")
+        if id(t) in self.mask_of:
+            self.masks.append((self.mask_of[id(t)], t.shape, t.dtype))
+            return Value(f"m{len(self.masks)}", "mask", t.shape, "dropout mask")
+        if node.op.__name__ == "SoftmaxCrossEntropy" and index == 1 and self._one_hot_of_y(t):
+            self.target_one_hot = True
+            return Value("t", "target", t.shape, "one-hot target")
+        if t.size == 1 and t.ndim == 0:
+            return Value(repr(float(t.data)), "const", (), "constant")
+        raise CompileError(f"compile_step: input {index} of {node.op.name} (shape {t.shape}, "
+                           f"{t.dtype}) is a tensor made outside the recorded graph — not a "
+                           "parameter, the input x, the target y, a dropout mask or a scalar "
+                           "constant — so the compiled step could not recompute it")
+
+    def _same_as_y(self, t: Tensor) -> bool:
+        y = self.y.data
+        return (t.shape == y.shape and y.dtype.kind == "f"
+                and (t.data is y or np.array_equal(t.data, y.astype(t.dtype))))
+
+    def _one_hot_of_y(self, t: Tensor) -> bool:
+        labels = self.y.data
+        if labels.dtype.kind not in "iu" or t.shape != labels.shape + (t.shape[-1],):
+            return False
+        expected = np.zeros(t.shape, t.dtype)
+        np.put_along_axis(expected, labels[..., None], 1, axis=-1)
+        return bool(np.array_equal(expected, t.data))
+
+
+# --- one compiled program per input signature -----------------------------------------------------
+class _Program:
+    """The generated function for one signature, and how to call it from the live objects."""
+
+    def __init__(self, builder: _Builder, optimizer: Optimizer, title: list[str]) -> None:
+        self.optimizer = optimizer
+        self.params = builder.params
+        self.masks = builder.masks
+        self.values = [builder.values[id(p)] for p in self.params]
+        self.dtype = self.params[0].dtype if self.params else builder.x.dtype
+        for p in self.params:
+            if p.dtype != self.dtype:
+                raise CompileError(f"compile_step: parameters of different dtypes ({self.dtype} "
+                                   f"and {p.dtype}); the compiled step takes one float dtype")
+        if builder.x.dtype != self.dtype:
+            raise CompileError(f"compile_step: input x is {builder.x.dtype} but the parameters "
+                               f"are {self.dtype}; convert x first")
+        self.slots, update = self._updates(optimizer)
+        self.hypers = list(dict.fromkeys((s.group, k) for s in self.slots for k in s.hypers))
+        self.counted = [s for s in self.slots if s.counts_steps]
+        self.y_dtype = builder.y_dtype
+        self.classes = builder.calls[-1].inputs[1].shape[-1] if builder.target_one_hot else None
+        loss_call = builder.calls[-1]
+        self.output_name = loss_call.inputs[0].name
+        args = (["x", "y"] + [f"m{i}" for i in range(1, len(self.masks) + 1)]
+                + [v.name for v in self.values]
+                + [f"{s.name}_{k}" for s in self.slots for k in s.states]
+                + [f"h{g}_{k}" for g, k in self.hypers] + [f"{s.name}_step" for s in self.counted])
+        prologue = Code()
+        if builder.target_one_hot:
+            prologue.comment("the integer labels y as one-hot rows t")
+            prologue.add(f"t = np.zeros((y.shape[0], {loss_call.inputs[1].shape[-1]}), F)")
+            prologue.add("for i in range(y.shape[0]):")
+            prologue.add("    t[i, y[i]] = 1.0")
+        self.source = codegen.generate("train_step", args, builder.calls, update,
+                                       [v.grad for v in self.values], title, prologue,
+                                       self.output_name, self.dtype)
+        self.fn = None
+        self.grad_tensors = [Tensor(np.zeros(p.shape, p.dtype)) for p in self.params]
+
+    def _updates(self, optimizer: Optimizer) -> tuple[list[_Slot], Code]:
+        group_of = {id(p): i for i, g in enumerate(optimizer.param_groups) for p in g["params"]}
+        emit = UPDATES[type(optimizer)]
+        slots, code = [], Code()
+        for p, value in zip(self.params, self.values):
+            if id(p) not in group_of:                 # differentiated but not optimized
+                continue
+            slot = _Slot(p, value.name, value.grad, group_of[id(p)])
+            emit(slot, optimizer.param_groups[slot.group], code)
+            slots.append(slot)
+        return slots, code
+
+    def compile(self) -> None:
+        """Load the source as a module (a file named by its hash, so Numba's cache finds it
+        again in a new process) and compile ``train_step`` with ``numba.njit(cache=True)``."""
+        import numba
+        module = _load(self.source)
+        self.fn = module.train_step
+        if _JIT:
+            self.fn = numba.njit(cache=True, error_model="numpy")(self.fn)
+
+    def run(self, xa: np.ndarray, ya: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """One compiled step; None when the eager step must run instead: the optimizer's
+        state lacks a buffer (a fresh optimizer state), or a label is outside [0, classes)
+        (eager raises, or ignores ``ignore_index``)."""
+        if self.classes is not None and ya.size and (ya.min() < 0 or ya.max() >= self.classes):
+            return None
+        if self.y_dtype is not None and ya.dtype != self.y_dtype:
+            ya = ya.astype(self.y_dtype)
+        state = self.optimizer.state
+        groups = self.optimizer.param_groups
+        try:
+            buffers = [state[s.param][k] for s in self.slots for k in s.states]
+            steps = [state[s.param]["step"] + 1 for s in self.counted]
+        except KeyError:
+            return None
+        args = [xa, ya]
+        for module, shape, dtype in self.masks:
+            args.append(dropout_mask(shape, module.p, dtype, module.generator))
+        args += [p.data for p in self.params]
+        args += buffers
+        args += [_hyper_value(groups[g], k) for g, k in self.hypers]
+        args += steps
+        loss, output, grads = self.fn(*args)
+        # NOTE: each parameter keeps one gradient Tensor per program whose array is swapped
+        # for the new one (no copy): making a Tensor and checking it in the setter cost ~1 µs
+        # a parameter, as much as the whole compiled step of the course's small nets
+        for p, holder, g in zip(self.params, self.grad_tensors, grads):
+            holder.data = g
+            if p.grad is not holder:
+                p.grad = holder
+        for slot in self.slots:
+            increment_version(slot.param)          # as Optimizer.step: old graphs refuse
+        for slot, step in zip(self.counted, steps):
+            state[slot.param]["step"] = step
+        return float(loss), output
+
+
+def _load(source: str):
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    name = f"neurona_step_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    root = os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir()
+    folder = os.path.join(root, "neurona_steps")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name + ".py")
+    if not os.path.exists(path):
+        # NOTE: written once, atomically: Numba's cache index is keyed by the file's timestamp
+        partial = f"{path}.{os.getpid()}.tmp"
+        with open(partial, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(partial, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+# --- the public object ----------------------------------------------------------------------------
+def _array(v, what: str) -> np.ndarray:
+    data = v.data if isinstance(v, Tensor) else np.asarray(v)
+    if data.dtype.kind not in "fiub":
+        raise TypeError(f"compiled step: {what} must hold numbers, got {data.dtype}")
+    return data if data.flags.c_contiguous else np.ascontiguousarray(data)
+
+
+class CompiledStep:
+    """``step(x, y) -> float``: one training step, compiled per input signature (see the
+    module docstring). ``source`` is the generated code of the last signature compiled;
+    ``last_output`` the model's output of the last step (a numpy array), for metrics."""
+
+    def __init__(self, model, loss_fn, optimizer: Optimizer, fallback: bool = False) -> None:
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.fallback = fallback
+        self.last_output: np.ndarray | None = None
+        self._programs: dict = {}
+        self._source: str | None = None
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return (f"CompiledStep({type(self.model).__name__}, {type(self.loss_fn).__name__}, "
+                f"{type(self.optimizer).__name__}, {len(self._programs)} signature(s))")
+
+    @property
+    def source(self) -> str:
+        """The generated Python source (forward, backward, update) of the last compiled
+        signature."""
+        if self._source is None:
+            raise RuntimeError("compiled step: nothing compiled yet; call step(x, y) once (the "
+                               "first call of a signature traces the eager step)")
+        return self._source
+
+    def __call__(self, x, y) -> float:
+        xa, ya = _array(x, "x"), _array(y, "y")
+        key = (xa.shape, xa.dtype.str, ya.shape, ya.dtype.str,
+               getattr(self.model, "training", True), _structure(self.optimizer))
+        program = self._programs.get(key)
+        if program is not None and program is not _EAGER:
+            done = program.run(xa, ya)
+            if done is not None:
+                loss, self.last_output = done
+                return loss
+        return self._eager(x, y, key, trace=program is None)
+
+    def _eager(self, x, y, key, trace: bool) -> float:
+        """The eager step; with ``trace``, its graph becomes the program of ``key``."""
+        xt = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+        yt = y if isinstance(y, Tensor) else Tensor(np.asarray(y))
+        self.optimizer.zero_grad()
+        with _Watch(self.model) as watch:
+            output = self.model(xt)
+            loss = self.loss_fn(output, yt)
+        program = None
+        if trace:
+            try:
+                program = self._build(loss, xt, yt, watch)
+            except CompileError as error:
+                if not self.fallback:
+                    raise
+                self._programs[key] = _EAGER
+                if not self._warned:
+                    self._warned = True
+                    warnings.warn(f"{error}; running the eager step instead (fallback=True)",
+                                  RuntimeWarning, stacklevel=3)
+        loss.backward()
+        self.optimizer.step()
+        self.last_output = output.data
+        if program is not None:
+            program.compile()                       # after the step: its state exists now
+            self._programs[key] = program
+            self._source = program.source
+        return float(loss.data)
+
+    def _build(self, loss, xt, yt, watch) -> _Program:
+        builder = _Builder(loss, xt, yt, self.optimizer, watch)
+        title = [f"Training step generated by optim.compile_step (x {xt.dtype}, y {yt.dtype}).",
+                 "",
+                 f"model: {type(self.model).__name__}, loss: {type(self.loss_fn).__name__}, "
+                 f"optimizer: {type(self.optimizer).__name__}",
+                 "x input, y target, a1, a2, … forward values, d… their gradients δ = ∂J/∂·, "
+                 "W1, b1, … the linear layers' parameters, J the cost."]
+        return _Program(builder, self.optimizer, title)
+
+
+_EAGER = object()         # a signature refused with fallback=True: the eager step runs it
+#: False runs the generated function as Python (its kernels stay compiled): the tests check the
+#: generated logic for every variant this way and compile a few, as compiling each takes seconds
+_JIT = True
+
+
+def compile_step(model, loss_fn, optimizer: Optimizer, *, fallback: bool = False
+                 ) -> CompiledStep:
+    """A ``CompiledStep`` doing ``opt.zero_grad(); loss_fn(model(x), y).backward();
+    opt.step()`` as one compiled call (see the module docstring).
+
+    Refused here (``CompileError``, naming the feature): forward hooks, gradient hooks on
+    parameters, activity regularizers, batch norm, Gaussian noise, an optimizer without a
+    compiled update. Refused at the first call of a signature: an op without a compilable form,
+    a Python read of a computed tensor's value (a data-dependent branch), a tensor made outside
+    the graph. ``fallback=True`` runs the eager step instead, with one warning.
+
+    >>> import nn, optim, autograd_core as ag
+    >>> _ = ag.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1))
+    >>> step = optim.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    >>> x, y = ag.randn(4, 2), ag.randn(4, 1)
+    >>> first, second = step(x, y), step(x, y)       # traced eager step, then compiled
+    >>> second < first
+    True
+    """
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"compile_step: optimizer must be an optim.Optimizer, got "
+                        f"{type(optimizer).__name__}")
+    try:
+        _check_static(model, loss_fn, optimizer)
+    except CompileError as error:
+        if not fallback:
+            raise
+        step = CompiledStep(model, loss_fn, optimizer, fallback=True)
+        step._warned = True
+        warnings.warn(f"{error}; running the eager step instead (fallback=True)", RuntimeWarning,
+                      stacklevel=2)
+        step._programs = _AlwaysEager()
+        return step
+    return CompiledStep(model, loss_fn, optimizer, fallback)
+
+
+class _AlwaysEager(dict):
+    """The program table of a step refused at ``compile_step`` with fallback=True."""
+
+    def get(self, key, default=None):
+        return _EAGER

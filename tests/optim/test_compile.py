@@ -1,0 +1,431 @@
+"""``optim.compile_step``: the compiled training step against the eager one.
+
+Two copies of a network start from the same weights; one is trained by the eager step
+(``zero_grad; loss_fn(model(x), y).backward(); step``), the other by the compiled step, on the
+same batches. After every step the losses, parameters, ``.grad`` and optimizer state must be
+equal: to 1e-12 in float64, to float32 rounding in float32. Also: dropout with a seed, a batch
+size that changes mid-training, ``state_dict`` round trips between the two, refusals with their
+messages, the generated source of the course's 2-3-2 network, and the same source run as plain
+Python (``NUMBA_DISABLE_JIT=1``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+import optim
+
+ROOT = Path(__file__).resolve().parents[2]
+#: tests that compile with Numba (each new generated source takes seconds to compile): the
+#: others run the generated source as Python, with its kernels compiled (``compile._JIT``)
+@pytest.fixture(autouse=True)
+def _python_mode(monkeypatch):
+    monkeypatch.setattr("optim.compile._JIT", False)
+
+
+@pytest.fixture
+def jit(monkeypatch):
+    """Compile the generated step with Numba (autouse fixtures run first, so this wins)."""
+    monkeypatch.setattr("optim.compile._JIT", True)
+F64 = {"rtol": 1e-12, "atol": 1e-12}
+F32 = {"rtol": 2e-5, "atol": 2e-6}
+
+
+def _pair(make_model, make_opt, seed=0):
+    models = []
+    for _ in range(2):
+        ag.manual_seed(seed)
+        models.append(make_model())
+    return [(m, make_opt(m.parameters())) for m in models]
+
+
+def _eager_step(model, loss_fn, opt, x, y) -> float:
+    opt.zero_grad()
+    loss = loss_fn(model(ag.Tensor(x)), ag.Tensor(y))
+    loss.backward()
+    opt.step()
+    return float(loss.data)
+
+
+def _assert_same(eager, compiled, tol) -> None:
+    (m1, o1), (m2, o2) = eager, compiled
+    for (name, p1), p2 in zip(m1.named_parameters(), m2.parameters()):
+        np.testing.assert_allclose(p2.data, p1.data, **tol, err_msg=name)
+        assert (p1.grad is None) == (p2.grad is None), name
+        if p1.grad is not None:
+            np.testing.assert_allclose(p2.grad.data, p1.grad.data, **tol, err_msg=f"{name}.grad")
+        s1, s2 = o1.state.get(p1, {}), o2.state.get(p2, {})
+        assert sorted(k for k in s1 if not k.startswith("_")) == \
+            sorted(k for k in s2 if not k.startswith("_"))
+        for key, value in s1.items():
+            if not key.startswith("_"):
+                np.testing.assert_allclose(s2[key], value, **tol, err_msg=f"{name} {key}")
+
+
+def _batches(n_in, n_out, dtype, steps, rows=6, labels=None, seed=3):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(steps):
+        n = rows(i) if callable(rows) else rows
+        x = rng.standard_normal((n, n_in)).astype(dtype)
+        if labels:
+            y = rng.integers(0, labels, n)
+        else:
+            y = rng.standard_normal((n, n_out)).astype(dtype)
+        out.append((x, y))
+    return out
+
+
+def _run(make_model, make_opt, loss_fn, batches, tol, seed=0):
+    eager, compiled = _pair(make_model, make_opt, seed)
+    step = optim.compile_step(compiled[0], loss_fn, compiled[1])
+    for x, y in batches:
+        expected = _eager_step(*eager[:1], loss_fn, eager[1], x, y)
+        got = step(x, y)
+        assert isinstance(got, float)
+        np.testing.assert_allclose(got, expected, **tol)
+        _assert_same(eager, compiled, tol)
+    return step, eager, compiled
+
+
+def _mlp(activation, dtype="float64", sizes=(3, 5, 4, 2)):
+    def make():
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(a, b, dtype=dtype))
+            if i < len(sizes) - 2:
+                layers.append(activation())
+        return nn.Sequential(*layers)
+    return make
+
+
+OPTIMIZERS = {
+    "sgd": lambda p: optim.SGD(p, lr=0.1),
+    "sgd_momentum_dampening": lambda p: optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.3),
+    "sgd_nesterov_decay": lambda p: optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True,
+                                              weight_decay=0.01),
+    "sgd_maximize": lambda p: optim.SGD(p, lr=0.01, maximize=True),
+    "sgd_course_momentum": lambda p: optim.SGDMomentum(p, lr=0.1, beta=0.9),
+    "adam": lambda p: optim.Adam(p, lr=0.01),
+    "adam_amsgrad_decay": lambda p: optim.Adam(p, lr=0.01, amsgrad=True, weight_decay=0.1),
+    "adamw": lambda p: optim.AdamW(p, lr=0.01, weight_decay=0.05),
+    "rmsprop": lambda p: optim.RMSprop(p, lr=0.01),
+    "rmsprop_centered_momentum": lambda p: optim.RMSprop(p, lr=0.01, centered=True,
+                                                         momentum=0.5),
+    "adagrad": lambda p: optim.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.01),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_matches_eager_in_float64(name):
+    _run(_mlp(nn.Tanh), OPTIMIZERS[name], nn.MSELoss(), _batches(3, 2, np.float64, 5), F64)
+
+
+@pytest.mark.parametrize("name", ["sgd", "sgd_course_momentum", "adam", "rmsprop"])
+def test_float32_matches_eager_to_rounding(name):
+    _run(_mlp(nn.ReLU, "float32"), OPTIMIZERS[name], nn.MSELoss(),
+         _batches(3, 2, np.float32, 5), F32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sgd_nesterov_decay", "sgd_course_momentum",
+                                  "adam_amsgrad_decay", "adamw", "rmsprop_centered_momentum",
+                                  "adagrad"])
+def test_each_optimizer_family_compiled_with_numba(name, jit):
+    step, _, _ = _run(_mlp(nn.Tanh), OPTIMIZERS[name], nn.MSELoss(),
+                      _batches(3, 2, np.float64, 4), F64)
+    assert hasattr(next(iter(step._programs.values())).fn, "signatures")      # a dispatcher
+
+
+@pytest.mark.slow
+def test_every_activation_and_the_bce_loss_compiled_with_numba(jit):
+    def make():
+        sizes = [3] + [4] * len(ACTIVATIONS) + [2]
+        layers = []
+        for i, name in enumerate(sorted(ACTIVATIONS)):
+            layers += [nn.Linear(sizes[i], sizes[i + 1], dtype="float64"), ACTIVATIONS[name]()]
+        return nn.Sequential(*layers, nn.Linear(sizes[-2], sizes[-1], dtype="float64"))
+    rng = np.random.default_rng(2)
+    batches = [(x, (rng.random(y.shape) > 0.5).astype(np.float64))
+               for x, y in _batches(3, 2, np.float64, 3)]
+    _run(make, OPTIMIZERS["adam"], nn.BCEWithLogitsLoss(), batches, F64)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+               "leaky_relu": lambda: nn.LeakyReLU(0.2), "elu": lambda: nn.ELU(0.7),
+               "selu": nn.SELU, "softplus": lambda: nn.Softplus(1.5), "silu": nn.SiLU,
+               "gelu": nn.GELU}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_activation_matches_eager(name):
+    _run(_mlp(ACTIVATIONS[name]), OPTIMIZERS["adam"], nn.MSELoss(),
+         _batches(3, 2, np.float64, 4), F64)
+
+
+@pytest.mark.parametrize("loss", ["mse_sum", "ce_labels", "ce_sum", "ce_probabilities",
+                                  "bce_logits"])
+def test_every_loss_matches_eager(loss):
+    rng = np.random.default_rng(9)
+    if loss.startswith("ce"):
+        batches = _batches(3, 2, np.float64, 4, labels=2)
+        if loss == "ce_probabilities":
+            batches = [(x, np.eye(2)[y] * 0.7 + 0.15) for x, y in batches]
+        fn = nn.CrossEntropyLoss(reduction="sum" if loss == "ce_sum" else "mean")
+    elif loss == "bce_logits":
+        batches = [(x, (rng.random(y.shape) > 0.5).astype(np.float64))
+                   for x, y in _batches(3, 2, np.float64, 4)]
+        fn = nn.BCEWithLogitsLoss()
+    else:
+        batches, fn = _batches(3, 2, np.float64, 4), nn.MSELoss(reduction="sum")
+    _run(_mlp(nn.Sigmoid), OPTIMIZERS["sgd_momentum_dampening"], fn, batches, F64)
+
+
+def test_dropout_draws_the_same_masks_as_eager_from_the_same_seed(jit):
+    def make():
+        return nn.Sequential(nn.Linear(3, 16, dtype="float64"), nn.ReLU(), nn.Dropout(0.4),
+                             nn.Linear(16, 8, dtype="float64"), nn.Tanh(), nn.Dropout(0.25),
+                             nn.Linear(8, 2, dtype="float64"))
+    batches = _batches(3, 2, np.float64, 5)
+    eager, compiled = _pair(make, OPTIMIZERS["sgd"])
+    step = optim.compile_step(compiled[0], nn.MSELoss(), compiled[1])
+    ag.manual_seed(123)
+    expected = [_eager_step(eager[0], nn.MSELoss(), eager[1], x, y) for x, y in batches]
+    ag.manual_seed(123)
+    got = [step(x, y) for x, y in batches]
+    np.testing.assert_allclose(got, expected, **F64)
+    _assert_same(eager, compiled, F64)
+    assert "dropout" in step.source and "m2" in step.source
+
+
+def test_a_new_batch_size_compiles_again_and_eager_steps_mix_in(jit):
+    rows = [8, 8, 3, 8, 3, 5]
+    batches = _batches(3, 2, np.float32, len(rows), rows=lambda i: rows[i], labels=2)
+    step, eager, compiled = _run(_mlp(nn.ReLU, "float32"), OPTIMIZERS["adam"],
+                                 nn.CrossEntropyLoss(), batches, F32)
+    assert len(step._programs) == 3
+    x, y = batches[0]                       # an eager step on the compiled model, then compiled
+    _eager_step(compiled[0], nn.CrossEntropyLoss(), compiled[1], x, y)
+    _eager_step(eager[0], nn.CrossEntropyLoss(), eager[1], x, y)
+    for _ in range(2):
+        expected = _eager_step(eager[0], nn.CrossEntropyLoss(), eager[1], x, y)
+        np.testing.assert_allclose(step(x, y), expected, **F32)
+    _assert_same(eager, compiled, F32)
+
+
+def test_state_dict_round_trips_between_compiled_and_eager():
+    batches = _batches(3, 2, np.float64, 6)
+    loss_fn = nn.MSELoss()
+    step, eager, compiled = _run(_mlp(nn.Tanh), OPTIMIZERS["adam"], loss_fn, batches[:3], F64)
+    # compiled → eager: a fresh model and optimizer loaded from the compiled run's state
+    ag.manual_seed(99)
+    fresh = _mlp(nn.Tanh)()
+    fresh_opt = OPTIMIZERS["adam"](fresh.parameters())
+    fresh.load_state_dict(compiled[0].state_dict())
+    fresh_opt.load_state_dict(compiled[1].state_dict())
+    # eager → compiled: the compiled run continues from the eager run's state
+    compiled[0].load_state_dict(eager[0].state_dict())
+    compiled[1].load_state_dict(eager[1].state_dict())
+    for x, y in batches[3:]:
+        a = _eager_step(fresh, loss_fn, fresh_opt, x, y)
+        b = step(x, y)
+        c = _eager_step(eager[0], loss_fn, eager[1], x, y)
+        np.testing.assert_allclose([a, b], [c, c], **F64)
+    _assert_same(eager, compiled, F64)
+    _assert_same(eager, (fresh, fresh_opt), F64)
+
+
+def test_a_learning_rate_changed_between_steps_is_used():
+    batches = _batches(3, 2, np.float64, 4)
+    eager, compiled = _pair(_mlp(nn.Tanh), OPTIMIZERS["sgd_momentum_dampening"])
+    step = optim.compile_step(compiled[0], nn.MSELoss(), compiled[1])
+    for i, (x, y) in enumerate(batches):
+        for _, opt in (eager, compiled):
+            opt.param_groups[0]["lr"] = 0.1 / (i + 1)
+        np.testing.assert_allclose(step(x, y), _eager_step(*eager[:1], nn.MSELoss(), eager[1],
+                                                           x, y), **F64)
+    _assert_same(eager, compiled, F64)
+
+
+# --- refusals -------------------------------------------------------------------------------------
+class _Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(3, 2, dtype="float64")
+
+    def forward(self, x):
+        out = self.layer(x)
+        if out.sum() > 0:                          # a Python branch on the data
+            return out.tanh()
+        return out
+
+
+def _refused(model, opt=None, loss_fn=None):
+    opt = opt or optim.SGD(model.parameters(), lr=0.1)
+    step = optim.compile_step(model, loss_fn or nn.MSELoss(), opt)
+    x, y = _batches(3, 2, np.float64, 1)[0]
+    step(x, y)
+
+
+def test_refusals_name_the_op_or_feature():
+    model = _mlp(nn.Tanh)()
+    model[0].register_forward_hook(lambda module, inputs, out: None)
+    with pytest.raises(optim.CompileError, match=r"module 0 \(Linear\) has a forward hook"):
+        _refused(model)
+    model = _mlp(nn.Tanh)()
+    model[0].weight.register_hook(lambda g: g)
+    with pytest.raises(optim.CompileError, match="gradient hook"):
+        _refused(model)
+    model = nn.Sequential(nn.Linear(3, 2, dtype="float64",
+                                    activity_regularizer=nn.regularizers.L2(0.1)))
+    with pytest.raises(optim.CompileError, match="activity_regularizer"):
+        _refused(model)
+    model = nn.Sequential(nn.Linear(3, 2, dtype="float64"), nn.Softmax(dim=-1))
+    with pytest.raises(optim.CompileError, match="op 'softmax'.*no compilable form"):
+        _refused(model)
+    with pytest.raises(optim.CompileError, match="reads tensor values into Python"):
+        _refused(_Branchy())
+    model = _mlp(nn.Tanh)()
+    with pytest.raises(optim.CompileError, match="optimizer Adadelta has no compiled update"):
+        _refused(model, optim.Adadelta(model.parameters()))
+    model = nn.Sequential(nn.Linear(3, 2, dtype="float64"), nn.BatchNorm1d(2, dtype="float64"))
+    with pytest.raises(optim.CompileError, match="batch normalization"):
+        _refused(model)
+
+
+def test_fallback_warns_once_and_runs_the_eager_step():
+    def make():
+        return nn.Sequential(nn.Linear(3, 4, dtype="float64"), nn.Softmax(dim=-1),
+                             nn.Linear(4, 2, dtype="float64"))
+    eager, compiled = _pair(make, OPTIMIZERS["sgd"])
+    step = optim.compile_step(compiled[0], nn.MSELoss(), compiled[1], fallback=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for x, y in _batches(3, 2, np.float64, 3):
+            np.testing.assert_allclose(step(x, y), _eager_step(eager[0], nn.MSELoss(),
+                                                               eager[1], x, y), **F64)
+    assert len(caught) == 1 and "softmax" in str(caught[0].message)
+    _assert_same(eager, compiled, F64)
+    with pytest.raises(RuntimeError, match="nothing compiled yet"):
+        _ = step.source
+
+
+# --- the course's 2-3-2 network: the source reads as its delta formulas ---------------------------
+RULES_232 = ["Unit 1", "Derivative L'", "Derivative ψ'", "Double weighted output",
+             "Constant output", "Derivative ψ'", "Double weighted output", "Constant output"]
+
+
+def _course_232():
+    model = nn.Sequential(nn.Linear(2, 3, dtype="float64"), nn.Sigmoid(),
+                          nn.Linear(3, 2, dtype="float64"), nn.Sigmoid())
+    model[0].weight.data[...] = [[1.0, -2.0], [0.0, 1.0], [3.0, 4.0]]
+    model[2].weight.data[...] = [[6.0, -2.0, 1.0], [5.0, -3.0, 2.0]]
+    model[0].bias.data[...] = [0.1, -0.2, 0.3]
+    model[2].bias.data[...] = [-0.5, 0.25]
+    return model
+
+
+def test_source_of_the_course_232_network_names_the_rules_in_order():
+    model = _course_232()
+    step = optim.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    x = np.array([[0.5, -0.25], [1.0, 0.5], [-0.3, 0.2]])
+    t = np.array([[0.8, 0.2], [0.1, 0.9], [0.5, 0.5]])
+    step(x, t)
+    source = step.source
+    backward = source.split("# --- backward")[1].split("# --- optimizer")[0]
+    rules = [line.strip()[2:].split(" / ")[0] for line in backward.splitlines()
+             if line.strip().startswith("# ")]
+    assert rules == RULES_232
+    for es in ("Unidad 1", "Derivada L'", "Derivada ψ'", "Salida ponderada doble",
+               "Salida constante"):
+        assert es in backward
+    assert "sigmoid_backward" not in backward          # fused: ψ' inside linear_backward
+    assert backward.index("dW2") < backward.index("dW1")
+    compile(source, "<step>", "exec")                   # plain, valid Python
+
+
+_PLAIN_PYTHON_RUN = """
+import json, numpy as np, nn, optim, sys
+sys.path.insert(0, {tests!r})
+from test_compile import _course_232
+model = _course_232()
+step = optim.compile_step(model, nn.MSELoss(), optim.Adam(model.parameters(), lr=0.1))
+x = np.array([[0.5, -0.25], [1.0, 0.5], [-0.3, 0.2]])
+t = np.array([[0.8, 0.2], [0.1, 0.9], [0.5, 0.5]])
+losses = [step(x, t) for _ in range(4)]
+print(json.dumps({{"losses": losses, "params": [p.data.tolist() for p in model.parameters()]}}))
+"""
+
+
+def _run_in_process(disable_jit: bool) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_DISABLE_JIT="1" if disable_jit else "0")
+    code = _PLAIN_PYTHON_RUN.format(tests=str(Path(__file__).parent))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_source_run_as_plain_python_gives_the_same_results():
+    plain = _run_in_process(disable_jit=True)
+    model = _course_232()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    x = np.array([[0.5, -0.25], [1.0, 0.5], [-0.3, 0.2]])
+    t = np.array([[0.8, 0.2], [0.1, 0.9], [0.5, 0.5]])
+    eager = [_eager_step(model, nn.MSELoss(), opt, x, t) for _ in range(4)]
+    np.testing.assert_allclose(plain["losses"], eager, **F64)
+    for got, p in zip(plain["params"], model.parameters()):
+        np.testing.assert_allclose(got, p.data, **F64)
+
+
+# --- fit ------------------------------------------------------------------------------------------
+def test_fit_compile_true_gives_the_eager_history():
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    histories, models = [], []
+    for compiled in (False, True):
+        ag.manual_seed(0)
+        model = _mlp(nn.ReLU)()
+        opt = optim.SGD(model.parameters(), lr=0.2, momentum=0.5)
+        history = optim.fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=3, batch_size=16,
+                            seed=1, verbose=False, compile=compiled)
+        histories.append(history.history)
+        models.append(model)
+    for key in histories[0]:
+        np.testing.assert_allclose(histories[1][key], histories[0][key], **F64, err_msg=key)
+    for p1, p2 in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_allclose(p2.data, p1.data, **F64)
+
+
+def test_fit_compile_refuses_regularizers():
+    model = nn.Sequential(nn.Linear(3, 2, dtype="float64",
+                                    kernel_regularizer=nn.regularizers.L2(0.1)))
+    X, y = np.zeros((4, 3)), np.zeros(4, np.int64)
+    with pytest.raises(optim.CompileError, match="regularizer"):
+        optim.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y),
+                  epochs=1, verbose=False, compile=True)
+
+
+def test_labels_the_compiled_step_cannot_take_run_the_eager_step():
+    batches = _batches(3, 2, np.float64, 3, labels=2)
+    step, eager, compiled = _run(_mlp(nn.Tanh), OPTIMIZERS["sgd"], nn.CrossEntropyLoss(),
+                                 batches, F64)
+    x, y = batches[0]
+    ignored = y.copy()
+    ignored[1] = -100                                    # ignore_index: eager's weighted path
+    expected = _eager_step(eager[0], nn.CrossEntropyLoss(), eager[1], x, ignored)
+    np.testing.assert_allclose(step(x, ignored), expected, **F64)
+    _assert_same(eager, compiled, F64)
+    bad = y.copy()
+    bad[0] = 7
+    with pytest.raises(ValueError, match="label 7 is out of range for 2 classes"):
+        step(x, bad)
