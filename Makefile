@@ -8,6 +8,8 @@
 #                          any finding
 #   make mutants           mutation testing with mutmut (not part of CI; README "Development"):
 #                          GROUPS="graph checks" runs some groups only (tools/mutants.py lists them)
+#   make results           notebook 11's full run of course 002's two studies (≈ 1 h on 2 cores;
+#                          needs NEURONA_DATA) → notebooks/results/course002_*.json
 #   make clean             remove .venv, caches and build artifacts
 #
 # Variables:
@@ -29,7 +31,8 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 GRAPHVIZ_HELP := Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' (Debian/Ubuntu) or from https://graphviz.org/download/
 
-.PHONY: test demo lint clean setup graphviz torch gallery mutants
+.PHONY: test demo lint clean setup graphviz torch gallery mutants results results-activations \
+        results-optimizers
 
 test: setup graphviz torch
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -133,6 +136,13 @@ mutants: setup $(VENV)/.dev-installed
 
 lint: setup
 	$(PY) -m ruff check .
+
+# Course 002's two tables, the full run behind notebook 11 (the two studies run side by side).
+results:
+	$(MAKE) -j2 results-activations results-optimizers
+
+results-activations results-optimizers: setup
+	nice -n 15 $(PY) -m notebooks.reproduce --study $(@:results-%=%)
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .hypothesis .ruff_cache build dist *.egg-info

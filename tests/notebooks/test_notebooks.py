@@ -3,6 +3,9 @@
 Each notebook is executed with nbclient in a kernel started from this interpreter
 (``sys.executable``: the project's virtual environment), in a temporary copy of ``notebooks/``,
 with ``MPLBACKEND=Agg``. A cell that raises fails the notebook's test with that cell's error.
+After the run, every figure its Markdown states must be one the executed outputs contain
+(``claims.unbound_figures``), and the same check must catch a wrong figure planted in a copy;
+README.md's one-line entry for the notebook is held to the same rule.
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from . import claims
 
 try:
     import nbformat
@@ -26,8 +31,10 @@ except ImportError as exc:                      # fail loudly below, never skip
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-CELL_TIMEOUT = 120                              # seconds per cell
-NOTEBOOK_BUDGET = 120                           # seconds per notebook (issue 7)
+# NOTE: hang guards, not speed checks (speed is measured by benchmarks, never asserted by a
+# test: a busy machine must not fail the suite); each notebook prints its own wall time
+CELL_TIMEOUT = 600                              # seconds per cell
+NOTEBOOK_TIMEOUT = 900                          # seconds per notebook
 
 # The kernel's first cell: it must run in the interpreter that runs the tests.
 CHECK_EXECUTABLE = "import sys; print(sys.executable)"
@@ -54,9 +61,14 @@ def _execute(path: Path, workdir: Path):
     nb.cells.insert(0, nbformat.v4.new_code_cell(CHECK_EXECUTABLE))
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    km = _kernel_manager()
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            km=_kernel_manager(), resources={"metadata": {"path": str(workdir)}})
-    client.execute(env=env, cwd=str(workdir))
+                            km=km, resources={"metadata": {"path": str(workdir)}})
+    try:
+        client.execute(env=env, cwd=str(workdir))
+    finally:                    # a kernel manager we pass in is ours to stop: nbclient leaves it up
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     executable = "".join(out.get("text", "") for out in nb.cells[0].outputs).strip()
     return nb, executable
 
@@ -83,11 +95,31 @@ def test_notebook_executes(path: Path, tmp_path: Path):
     shutil.copytree(NOTEBOOKS_DIR, workdir)     # figures the notebook writes stay out of the repo
     start = time.perf_counter()
     try:
-        _, executable = _execute(workdir / path.name, workdir)
+        nb, executable = _execute(workdir / path.name, workdir)
     except CellExecutionError as exc:
         pytest.fail(f"{path.name}: a cell raised\n{exc}", pytrace=False)
     elapsed = time.perf_counter() - start
     assert Path(executable) == Path(sys.executable), (
         f"{path.name} ran in {executable!r}, not in the tests' interpreter {sys.executable!r}")
-    assert elapsed < NOTEBOOK_BUDGET, (
-        f"{path.name} took {elapsed:.0f} s (budget {NOTEBOOK_BUDGET} s)")
+    print(f"{path.name}: {elapsed:.0f} s")
+    assert elapsed < NOTEBOOK_TIMEOUT, (
+        f"{path.name} took {elapsed:.0f} s: more than the {NOTEBOOK_TIMEOUT} s hang guard")
+    unbound = claims.unbound_figures(nb)
+    assert not unbound, claims.describe(path.name, unbound)
+    _assert_catches_planted_figure(nb, path.name)
+    entry = claims.readme_entry((ROOT / "README.md").read_text(encoding="utf-8"), path.name)
+    assert entry, f"README.md's Notebooks section has no entry linking to notebooks/{path.name}"
+    stale = claims.unbound_in_text(nb, entry)
+    assert not stale, claims.describe(f"README.md's entry for {path.name}", stale)
+
+
+def _assert_catches_planted_figure(nb, name: str) -> None:
+    """The claim check on this notebook's real outputs flags a figure none of them contains."""
+    planted = next(f"{v} %" for v in (97.31, 13.579, 42.4242, 86.8686)
+                   if not any(abs(c - v) <= 0.006 for c in claims.computed_numbers(nb)))
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"The network reaches {planted} on test."))
+    try:
+        flagged = [f.text for f in claims.unbound_figures(nb)]
+    finally:
+        nb.cells.pop()
+    assert flagged == [planted], f"{name}: a planted wrong figure {planted!r} was not caught"
