@@ -540,10 +540,15 @@ def nest_modules(g: GraphModel, output, *, trace: ModuleTrace | None = None,
             keep.add(id(c))
             c = parent.get(id(c))
     name = lambda c: f"cluster_m{id(c)}"               # noqa: E731
+    layers: dict[int, str] = {}                        # dense layers: "Layer k" / "Capa k"
+    for root in ([model] if model is not None else []) + list(trace.roots if trace else []):
+        layers.update({k: v for k, v in layer_labels(root, g.lang).items() if k not in layers})
     for c in _all_calls(calls, parent):
         if id(c) in keep:
-            g.groups.append((name(c), f"{c.label} ({type(c.module).__name__})",
-                             members.get(id(c), [])))
+            label = layers.get(id(c.module))
+            label = (label + ("" if c.index == 1 else f" #{c.index}")) if label else \
+                f"{c.label} ({type(c.module).__name__})"
+            g.groups.append((name(c), label, members.get(id(c), [])))
             if parent.get(id(c)) is not None:
                 g.group_parent[name(c)] = name(parent[id(c)])
     return g

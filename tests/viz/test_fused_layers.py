@@ -140,7 +140,7 @@ def test_activation_step_sits_outside_the_linear_cluster():
     model, loss, _, _ = step("tanh", True)
     node = fused_node(loss)
     fwd = cluster_paths(viz.draw_forward(loss, model=model).source)
-    assert fwd[f"oplin{id(node)}"] == ["Sequential (Sequential)", "0 (Linear)"]
+    assert fwd[f"oplin{id(node)}"] == ["Sequential (Sequential)", "Layer 1"]
     assert fwd[f"op{id(node)}"] == ["Sequential (Sequential)"]
     # the inverse network keeps its inverse neurons when only model= names the parameters
     bwd = cluster_paths(viz.draw_backward(loss, model=model).source)
