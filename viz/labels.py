@@ -38,6 +38,8 @@ def format_array(values, max_elements: int = 6) -> str:
     a = np.asarray(values)
     if a.size > max_elements:
         return "shape " + format_shape(a.shape)
+    if a.size == 0:
+        return "[]"
     if a.ndim == 0:
         return format_number(a)
     if a.ndim == 1:
@@ -69,6 +71,8 @@ def value_lines(head: str, values, max_elements: int = 6, lang: str = "en") -> l
     a = np.asarray(values)
     if a.size > max_elements:
         return [f"{head}: {words(lang)['shape']} {format_shape(a.shape)}"]
+    if a.size == 0:
+        return [f"{head} = []"]
     if a.size == 1 and a.ndim <= 1:
         return [f"{head} = {format_number(a.reshape(-1)[0])}"]
     if a.ndim == 0:
