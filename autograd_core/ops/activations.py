@@ -348,6 +348,10 @@ class GELU(Op):
     def backward(ctx, grad):
         return GELUBackward.apply(grad, ctx.inputs[0])
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return kernels.gelu_erf_backward(grad, ctx.inputs[0].data)
+
 
 class GELUBackward(Op):
     """The exact GELU's backward rule as one node (erf is not an op of its own).

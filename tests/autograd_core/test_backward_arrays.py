@@ -33,6 +33,7 @@ CASES = {
     "Softplus": lambda: ag.softplus(_t(3, 4), 2.0),
     "SiLU": lambda: ag.silu(_t(3, 4)),
     "GELU": lambda: ag.gelu(_t(3, 4)),
+    "GELUTanh": lambda: ag.gelu(_t(3, 4), approximate="tanh"),
     "Linear": lambda: ag.linear(_t(5, 3), _t(4, 3), _t(4)),
     "Linear_no_bias_3d": lambda: ag.linear(_t(2, 5, 3), _t(4, 3)),
     "LinearActivation_relu": lambda: ag.linear(_t(5, 3), _t(4, 3), _t(4), activation="relu"),

@@ -75,7 +75,7 @@ def test_an_error_inside_an_observer_block_is_not_swallowed():
         with engine.add_observer(lambda step: None):
             (x * 2.0).sum().backward()
             raise ZeroDivisionError("inside the block")
-    assert engine._observers == []
+    assert not engine._observers
 
 
 def test_grad_names_the_type_of_an_input_that_is_not_a_tensor():
