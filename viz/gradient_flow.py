@@ -113,7 +113,7 @@ def plot_gradient_flow(model, x, t, *, loss_fn=None,
         axes[0][0].semilogy(k, flow.grad_norms, "o-", label=flow.activation)
         axes[0][1].semilogy(k, flow.psi_products, "o-", label=flow.activation)
     axes[0][0].set_title("‖∂J/∂W⁽ᵏ⁾‖")
-    axes[0][1].set_title("Π_{l=k..K} mean ψ'(z⁽ˡ⁾)")
+    axes[0][1].set_title("Π mean ψ'(z⁽ˡ⁾),  l = k … K")
     for ax in axes[0]:
         ax.set_xlabel(f"{text['layer']} k")
         ax.set_xticks(k)
