@@ -111,20 +111,6 @@ def layer_parameter_names(model) -> dict[int, str]:
     return found
 
 
-def _name_of(t, names: dict[int, str]) -> str | None:
-    return names.get(id(t)) or getattr(t, "name", None)
-
-
-def _tensor_kind(t, root, name) -> str:
-    if t is root:
-        return "output"
-    if t.grad_fn is not None:
-        return "intermediate"
-    if t.requires_grad:
-        return "parameter"
-    return "input" if t.ndim > 0 or name else "constant"
-
-
 # --- the walk -----------------------------------------------------------------------------------
 def _check_root(output) -> None:
     if not isinstance(output, ag.Tensor):

@@ -176,16 +176,7 @@ def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) ->
         rule, given = op.backward, grad
     else:
         rule, given = op.backward_arrays, grad.data
-    if STATE.anomaly_enabled:
-        # NOTE: the ops a backward rule runs must not trip the *forward* anomaly check: a NaN
-        # made here is reported by detect_anomaly's observer as this op's backward
-        STATE.anomaly_enabled = False
-        try:
-            raw = rule(node, given)
-        finally:
-            STATE.anomaly_enabled = True
-    else:
-        raw = rule(node, given)
+    raw = _rule_under_anomaly(rule, node, given) if STATE.anomaly_enabled else rule(node, given)
     if type(raw) is not tuple:
         raw = (raw,)
     inputs = node.inputs
@@ -220,6 +211,17 @@ def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) ->
             leaves[id(t)] = [t, g, _is_fresh(g, grad, node, raw, index)]
     if observed is not None:
         _notify_observers(BackwardStep(node, grad, raw, tuple(observed)), pending, leaves)
+
+
+def _rule_under_anomaly(rule, node, given):
+    """``rule(node, given)`` with the forward anomaly check off: the ops a backward rule runs
+    must not trip it; a NaN made here is reported by detect_anomaly's observer as this op's
+    backward."""
+    STATE.anomaly_enabled = False
+    try:
+        return rule(node, given)
+    finally:
+        STATE.anomaly_enabled = True
 
 
 def _notify_observers(step: BackwardStep, pending: dict, leaves: dict) -> None:
