@@ -126,6 +126,39 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "network.formula.constant": ("δᵢ = ∂J/∂bᵢ", "δᵢ = ∂J/∂bᵢ"),
     "network.loss_edge": ("L'", "L'"),
     "network.plus_one": ("+1", "+1"),
+    # --- viz.explain: the chain rule with numbers -------------------------------------------------
+    "explain.title": ("the chain rule with numbers", "la regla de la cadena con números"),
+    "explain.one_path": ("One path leads from {w} to {J}: ∂{J}/∂{w} is the product of the local "
+                         "derivatives on it.",
+                         "De {w} a {J} lleva un solo camino: ∂{J}/∂{w} es el producto de sus "
+                         "derivadas locales."),
+    "explain.paths": ("{n} paths lead from {w} to {J}: ∂{J}/∂{w} is the sum over the paths of "
+                      "the product of the local derivatives on each.",
+                      "De {w} a {J} llevan {n} caminos: ∂{J}/∂{w} es la suma, sobre los "
+                      "caminos, del producto de las derivadas locales de cada uno."),
+    "explain.too_many": ("{n} paths lead from {w} to {J}: too many to list one by one; the delta "
+                         "recursion below adds them up layer by layer.",
+                         "De {w} a {J} llevan {n} caminos: demasiados para listarlos uno a uno; "
+                         "la recursión de las deltas, abajo, los suma capa a capa."),
+    "explain.uncounted": ("The graph is too large to follow from {w} to {J} element by element; "
+                          "the delta recursion below adds the paths up layer by layer.",
+                          "El grafo es demasiado grande para seguirlo de {w} a {J} elemento a "
+                          "elemento; la recursión de las deltas, abajo, suma los caminos capa "
+                          "a capa."),
+    "explain.local": ("Local derivatives (each one's inverse-neuron rule)",
+                      "Derivadas locales (con la regla de la neurona inversa de cada una)"),
+    "explain.path": ("Path", "Camino"),
+    "explain.sum": ("Sum over the paths", "Suma sobre los caminos"),
+    "explain.agrees": ("✓ the engine's backward gives the same",
+                       "✓ el backward del motor da lo mismo"),
+    "explain.and_grad": (", as does {w}.grad", ", igual que {w}.grad"),
+    "explain.differs": ("✗ the engine's backward gives {v}", "✗ el backward del motor da {v}"),
+    "explain.delta": ("The delta recursion (course 000), from the output layer down",
+                      "La recursión de las deltas (curso 000), desde la capa de salida"),
+    "explain.batch": ("A batch of m = {m} samples: one row per sample; ∂J/∂W and ∂J/∂b add the "
+                      "samples up (Σₓ).",
+                      "Un lote de m = {m} ejemplos: una fila por ejemplo; ∂J/∂W y ∂J/∂b suman "
+                      "los ejemplos (Σₓ)."),
 }
 
 

@@ -14,6 +14,9 @@
 * ``render(graph, path, format="svg")`` — write it to a file (needs Graphviz's ``dot``).
 * ``draw_network(model, x, t, view=..., sample=None|k, lang=...)`` — the neuron-level picture
   of a small dense network: the course's inverse network with w·δ on the edges.
+* ``explain(J, w, index=...)`` — ∂J/∂w written out: every path from w to J with each local
+  derivative's rule, formula and value, the products and their sum (= the engine's ∂J/∂w), and
+  for a dense network the delta recursion with the numbers; text, Markdown and LaTeX.
 * ``plot_gradient_flow(model, x, t)`` — per layer ‖∂J/∂W⁽ᵏ⁾‖ and the product of ψ' from the
   output down (course 001's vanishing gradients), for several activations side by side.
 * ``plot_*`` — matplotlib figures of training (history, decision boundary, activations, ...).
@@ -24,6 +27,7 @@ renderers import ``graphviz``/``matplotlib`` lazily. Nothing else in the project
 from __future__ import annotations
 
 from .backward_model import backward_model
+from .chain_rule import explain
 from .gradient_flow import gradient_flow, plot_gradient_flow
 from .graph_model import GraphModel, forward_model
 from .jupyter import Frames, frames_slider
@@ -35,7 +39,8 @@ from .render_graphviz import (backprop_steps, draw_backward, draw_forward, draw_
                               save_frames, to_digraph)
 
 __all__ = ["Frames", "GraphModel", "ModuleTrace", "backprop_steps", "backward_model",
-           "draw_backward", "draw_forward", "draw_gradcheck", "draw_network", "forward_model",
+           "draw_backward", "draw_forward", "draw_gradcheck", "draw_network", "explain",
+           "forward_model",
            "frames_slider", "gradient_flow", "plot_activation_functions",
            "plot_decision_boundary", "plot_gradient_flow",
            "plot_function_fit", "plot_history", "plot_layer_statistics", "plot_optimizer_paths",

@@ -82,7 +82,7 @@ class Step:
         """The declared local derivative with the inputs' names (σ(z⁽¹⁾)(1 − σ(z⁽¹⁾))…), or ""."""
         if self.op is None:
             return ""
-        return _fill(self.op.derivative_text(self.kwargs),
+        return fill_template(self.op.derivative_text(self.kwargs),
                      [names.get(v.key, "?") for v in self.inputs], self.kwargs) or ""
 
 
@@ -107,7 +107,7 @@ def build_steps(order: list, output) -> tuple[list[Step], dict[int, Value]]:
 
     loss = _loss_region(order, output)
     in_loss = {id(n) for n in loss[0]} if loss else set()
-    chains = _sum_chains(order, output)
+    chains = _sum_chains(order, output, in_loss)
     steps: list[Step] = []
     if loss:
         nodes, h = loss
@@ -205,10 +205,12 @@ def _loss_step(nodes: list, h, output, value) -> Step:
     return step
 
 
-def _sum_chains(order: list, output) -> dict:
+def _sum_chains(order: list, output, in_loss: set[int]) -> dict:
     """Chains of binary sums (w₁x₁ + w₂x₂ + b): {"top": {id(top): [nodes]}, "inner": ids}.
 
     A sum's result joins the sum that consumes it when nothing else uses it and it has no name.
+    A sum inside the loss (``in_loss``: the ids of its nodes) heads no chain: the prediction
+    h = W·a + b that (h − t) consumes keeps its own box.
     """
     consumers: dict[int, list] = {}
     for node in order:
@@ -217,7 +219,7 @@ def _sum_chains(order: list, output) -> dict:
     top: dict[int, list] = {}
     inner: set[int] = set()
     for node in order:                                    # consumers first: tops come first
-        if not _binary_sum(node) or id(node) in inner:
+        if not _binary_sum(node) or id(node) in inner or id(node) in in_loss:
             continue
         chain, stack = [node], [node]
         while stack:
@@ -370,11 +372,11 @@ def fill_formula(step: Step, names: dict[str, str]) -> str:
         if len(text) > MAX_FORMULA:
             return f"L({', '.join(args)})"
         return text
-    return _fill(step.op.formula_text(step.kwargs), args, step.kwargs) or \
+    return fill_template(step.op.formula_text(step.kwargs), args, step.kwargs) or \
         f"{step.op.name}({', '.join(args)})"
 
 
-def _fill(template: str, args: list[str], kwargs: dict) -> str | None:
+def fill_template(template: str, args: list[str], kwargs: dict) -> str | None:
     """A declared formula with the inputs' names and the keywords' values put in (or None)."""
     if not template:
         return None

@@ -85,6 +85,14 @@ class Op:
         return cls.roles[index] if index < len(cls.roles) else "input"
 
     @classmethod
+    def partner(cls, i: int, out_index: tuple, in_index: tuple, shapes: list[tuple]
+                ) -> tuple[int, tuple] | None:
+        """For a product (rule "weighted input"): the element of another input that
+        ∂out[out_index]/∂input_i[in_index] equals, as ``(input j, its index)`` — the *w* in
+        "w·a → double weighted output". None when the derivative is not one input's element."""
+        return None
+
+    @classmethod
     def derivative_text(cls, kwargs) -> str:
         """``derivative`` for the keywords this node was called with ("" when not declared)."""
         return _by_keyword(cls.derivative, kwargs)

@@ -97,6 +97,13 @@ class Mul(Op):
     roles = ("factor", "factor")
     formula = "{0}·{1}"
 
+    @classmethod
+    def partner(cls, i, out_index, in_index, shapes):
+        """∂(a ⊙ b)[o]/∂a[o] = b[o] (b's index: o with b's broadcast axes at 0), and vice versa."""
+        shape = shapes[1 - i]
+        lead = len(out_index) - len(shape)
+        return 1 - i, tuple(0 if n == 1 else out_index[lead + d] for d, n in enumerate(shape))
+
     @staticmethod
     def forward(ctx, a, b):
         return _binary("mul", np.multiply, a, b)

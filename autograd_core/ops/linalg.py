@@ -43,6 +43,18 @@ class MatMul(Op):
     roles = ("factor", "factor")
     formula = "{0}·{1}"
 
+    @classmethod
+    def partner(cls, i, out_index, in_index, shapes):
+        """(a @ b)[p, q] = Σᵣ a[p, r]·b[r, q]: ∂/∂a[p, r] = b[r, q] and ∂/∂b[r, q] = a[p, r]
+        (vectors and matrices; None for stacks of matrices)."""
+        a_nd, b_nd = len(shapes[0]), len(shapes[1])
+        if a_nd > 2 or b_nd > 2:
+            return None
+        p = out_index[:1] if a_nd == 2 else ()                # the row, when a is a matrix
+        q = out_index[-1:] if b_nd == 2 else ()               # the column, when b is a matrix
+        r = in_index[-1:] if i == 0 else in_index[:1]         # the contracted index
+        return (1, r + q) if i == 0 else (0, p + r)
+
     @staticmethod
     def forward(ctx, a, b):
         try:
@@ -160,6 +172,16 @@ class Linear(Op):
     inverse_rule = InverseRule.WEIGHTED_INPUT
     roles = ("activation", "weight", "bias")
     formula = "{0}·{1}ᵀ + {2}"
+
+    @classmethod
+    def partner(cls, i, out_index, in_index, shapes):
+        """z[…, k] = Σⱼ W[k, j]·x[…, j] + b[k]: ∂z[…, k]/∂x[…, j] = W[k, j] and
+        ∂z[…, k]/∂W[k, j] = x[…, j]; the bias's derivative is 1, no input's element."""
+        if i == 0:
+            return 1, (out_index[-1], in_index[-1])
+        if i == 1:
+            return 0, tuple(out_index[:-1]) + (in_index[-1],)
+        return None
 
     @staticmethod
     def forward(ctx, x, w, b=None):

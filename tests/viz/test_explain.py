@@ -1,0 +1,208 @@
+"""viz.explain: the chain rule with numbers equals the course's delta formulas and the engine."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+from tests.viz import corpus
+from viz import explain
+from viz.math_text import to_latex
+
+R = ag.InverseRule
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _course_232():
+    """Course 000's deltas for the 2-3-2 example (sigmoid hidden layer, linear output,
+    J = ½‖y − t‖²), written out in numpy as the notes write them."""
+    x, t = corpus.X, corpus.T
+    z1 = corpus.W1 @ x
+    a1 = _sigmoid(z1)
+    y = corpus.W2 @ a1
+    delta2 = y - t                                         # L' with a linear output (ψ' = 1)
+    dpsi1 = a1 * (1 - a1)
+    delta1 = (corpus.W2.T @ delta2) * dpsi1                # δ⁽¹⁾ = (W⁽²⁾ᵀ δ⁽²⁾) ⊙ ψ'(z⁽¹⁾)
+    return {"x": x, "a1": a1, "dpsi1": dpsi1, "delta1": delta1, "delta2": delta2,
+            "W1": np.outer(delta1, x), "W2": np.outer(delta2, a1), "b1": delta1, "b2": delta2}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_path_of_W1_is_the_course_product_of_local_derivatives(lang):
+    J, names, model = corpus.course_232_nn()
+    course = _course_232()
+    for i in range(3):
+        for j in range(2):
+            e = explain(J, model[0].weight, index=(i, j), names=names, model=model, lang=lang)
+            (element,) = e.elements
+            assert element.name == f"W⁽¹⁾{'₁₂₃'[i]},{'₁₂'[j]}"
+            assert element.count == 2                       # one path per output unit
+            for k, path in enumerate(element.paths):
+                loss, weight, psi, x = path.factors
+                assert (loss.rule, weight.rule, psi.rule, x.rule) == (
+                    R.LOSS, R.WEIGHTED_INPUT, R.ACTIVATION, R.WEIGHTED_INPUT)
+                assert loss.value == pytest.approx(course["delta2"][k])
+                assert weight.value == corpus.W2[k, i]
+                assert weight.formula == f"W⁽²⁾{'₁₂'[k]},{'₁₂₃'[i]}"
+                assert psi.value == pytest.approx(course["dpsi1"][i])
+                assert psi.formula == f"σ(z⁽¹⁾{'₁₂₃'[i]})(1 − σ(z⁽¹⁾{'₁₂₃'[i]}))"
+                assert x.value == corpus.X[j] and x.formula == f"x{'₁₂'[j]}"
+            assert element.total == pytest.approx(course["W1"][i, j])
+            assert element.engine == pytest.approx(course["W1"][i, j])
+
+
+def test_the_delta_recursion_has_the_course_numbers():
+    J, names, model = corpus.course_232_nn()
+    course = _course_232()
+    e = explain(J, model[2].bias, names=names, model=model)
+    first, second = e.layers
+    np.testing.assert_allclose(second.arrays["delta"], course["delta2"])
+    np.testing.assert_allclose(first.arrays["dJ_da"], corpus.W2.T @ course["delta2"])
+    np.testing.assert_allclose(first.arrays["dpsi"], course["dpsi1"])
+    np.testing.assert_allclose(first.arrays["delta"], course["delta1"])
+    for layer, key in ((first, "W1"), (second, "W2")):
+        np.testing.assert_allclose(layer.arrays["dW"], course[key])
+        np.testing.assert_allclose(layer.arrays["db"], course["b" + key[1]])
+    assert [el.total for el in e.elements] == pytest.approx(list(course["b2"]))
+
+
+@pytest.mark.parametrize("lang, words", [("en", ("paths lead from", "delta recursion")),
+                                         ("es", ("llevan 2 caminos", "recursión de las deltas"))])
+def test_the_text_says_it_with_the_numbers(lang, words):
+    J, names, model = corpus.course_232_nn()
+    course = _course_232()
+    text = str(explain(J, model[0].weight, index=(0, 1), names=names, model=model, lang=lang))
+    for w in words:
+        assert w in text
+    assert "∂J/∂W⁽¹⁾₁,₂ = -1.928" in text
+    assert f"{course['W1'][0, 1]:.4g}" == "-1.928"
+    assert "δ⁽¹⁾ = ∂J/∂z⁽¹⁾ = (W⁽²⁾ᵀ δ⁽²⁾) ⊙ ψ'(z⁽¹⁾)" in text
+    assert "[" + ", ".join(f"{v:.4g}" for v in course["delta1"]) + "]" in text
+    assert "∂J/∂W⁽¹⁾ = δ⁽¹⁾ xᵀ" in text and "∂J/∂b⁽¹⁾ = δ⁽¹⁾" in text
+
+
+def test_markdown_and_latex_for_jupyter():
+    J, names, model = corpus.course_232_nn()
+    e = explain(J, model[0].weight, index=(0, 1), names=names, model=model)
+    md, latex = e._repr_markdown_(), e._repr_latex_()
+    assert r"$\frac{\partial J}{\partial W^{(1)}_{1,2}} = -1.928$" in md
+    assert r"\sigma (z^{(1)}_{1})(1 - \sigma (z^{(1)}_{1}))" in md
+    assert md.count("$") % 2 == 0
+    assert latex.startswith("$$\\begin{array}{l}") and latex.endswith("\\end{array}$$")
+    assert r"\text{Path 1: }" in latex
+
+
+def test_a_shared_weight_sums_its_two_paths_and_agrees_with_grad():
+    J, names, _ = corpus.shared_weight()
+    w = names["w"]
+    J.backward(retain_graph=True)
+    e = explain(J, w, names=names)
+    (element,) = e.elements
+    assert element.count == 2
+    assert element.total == pytest.approx(float(w.grad.data))
+    assert sum(p.product for p in element.paths) == pytest.approx(float(w.grad.data))
+    assert ", as does w.grad" in str(e)
+
+
+def test_a_zero_input_keeps_its_path_with_a_zero_factor():
+    """XOR's sample x = (0, 1): W⁽¹⁾₁,₁'s path exists, its factor x₁ is 0."""
+    J, names, model = corpus.xor_221()
+    e = explain(J, model[0].weight, index=(0, 0), names=names, model=model)
+    (element,) = e.elements
+    assert element.count == 1 and element.paths[0].factors[-1].value == 0
+    assert element.total == 0
+
+
+def test_too_many_paths_are_counted_not_listed():
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh(),
+                          nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 1))
+    x, t = ag.randn(1, 2), ag.randn(1, 1)
+    J = nn.MSELoss()(model(x), t)
+    J.backward(retain_graph=True)
+    e = explain(J, model[0].weight, index=(1, 0), max_paths=10)
+    (element,) = e.elements
+    assert element.count == 4 * 4 and element.paths is None
+    assert element.total == pytest.approx(float(model[0].weight.grad.data[1, 0]), rel=1e-5)
+    assert "16 paths lead from" in str(e) and len(e.layers) == 4
+    listed = explain(J, model[0].weight, index=(1, 0), max_paths=16).elements[0]
+    assert len(listed.paths) == 16
+    assert listed.total == pytest.approx(element.engine, rel=1e-5)
+
+
+def test_a_batch_sums_over_its_samples():
+    J, names, model = corpus.course_232_nn()
+    x = ag.tensor(np.stack([corpus.X, -corpus.X]))
+    J = nn.SquaredError()(model(x), ag.tensor(np.stack([corpus.T, corpus.T])))
+    J.backward(retain_graph=True)
+    e = explain(J, model[0].weight, index=(2, 1), model=model)
+    (element,) = e.elements
+    assert element.count == 4                              # 2 samples × 2 output units
+    assert element.total == pytest.approx(float(model[0].weight.grad.data[2, 1]))
+    assert e.batch == 2 and "Σₓ δ⁽¹⁾ xᵀ" in str(e)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda J, m: explain(J * ag.ones(2), m[0].weight), ValueError, "must be a scalar cost"),
+    (lambda J, m: explain(J, ag.ones(3, requires_grad=True)), ValueError, "not in the recorded"),
+    (lambda J, m: explain(J, m[0].weight, index=(3, 0)), IndexError, "not an element"),
+    (lambda J, m: explain(J, m[0].weight, lang="fr"), ValueError, "unknown language"),
+    (lambda J, m: explain(J, 1.0), TypeError, "wrt must be a Tensor"),
+])
+def test_bad_input_is_named(call, error, message):
+    J, _, model = corpus.course_232_nn()
+    with pytest.raises(error, match=message):
+        call(J, model)
+
+
+def test_a_large_tensor_needs_an_index():
+    ag.manual_seed(0)
+    layer = nn.Linear(4, 3)
+    J = layer(ag.randn(1, 4)).sum()
+    with pytest.raises(ValueError, match=r"shape \(3, 4\) \(12 elements\); pass index="):
+        explain(J, layer.weight)
+
+
+@pytest.mark.parametrize("text, latex", [
+    ("W⁽¹⁾₁,₂", "W^{(1)}_{1,2}"),
+    ("δ⁽²⁾", r"\delta^{(2)}"),
+    ("W⁽²⁾ᵀ", r"W^{(2)\top}"),
+    ("1 − tanh²(z)", r"1 - \tanh^{2}(z)"),
+    ("softmax(z)", r"\mathrm{softmax}(z)"),
+    ("x_1 + 50%", r"x\_1 + 50\%"),
+])
+def test_unicode_formulas_become_latex(text, latex):
+    assert to_latex(text) == latex
+
+
+def test_column_vectors_and_matmul_name_the_same_factors():
+    """The 2-3-2 net written W·a + b with column vectors (MatMul, Add): same factors, same sum."""
+    J, names, _ = corpus.course_232_columns()
+    course = _course_232()
+    e = explain(J, names["W1"], index=(2, 0), names=names)
+    (element,) = e.elements
+    formulas = [[f.formula for f in p.factors] for p in element.paths]
+    assert [f[-1] for f in formulas] == ["x₁", "x₁"]
+    assert {f[2] for f in formulas} == {"W2₁,₃", "W2₂,₃"}          # after z = v + b: 1
+    assert element.total == pytest.approx(course["W1"][2, 0])
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)),
+                                    ((4,), (4,))])
+def test_matmul_declares_which_element_each_derivative_is(shapes):
+    rng = np.random.default_rng(1)
+    a, b = (ag.tensor(rng.normal(size=s), requires_grad=True) for s in shapes)
+    out = a @ b
+    for o in np.ndindex(*out.shape):
+        seed = np.zeros(out.shape)
+        seed[o] = 1
+        grads = ag.grad(out, [a, b], grad_outputs=ag.tensor(seed), retain_graph=True)
+        for i, g in enumerate(grads):
+            for e in np.ndindex(*g.shape):
+                if g.data[e] != 0:
+                    j, idx = ag.ops.linalg.MatMul.partner(i, o, e, [a.shape, b.shape])
+                    assert (a, b)[j].data[idx] == g.data[e]
