@@ -199,7 +199,7 @@ def _inverse_node(step: Step, d: Drawing, bp: _Pass, lang: str, max_elements: in
         if dpsi is not None:
             symbol = "ψ'" if rule is R.ACTIVATION else "f'"
             lines += value_lines(f"× {symbol}({d.names.get(step.inputs[0].key, 'z')})", dpsi,
-                                 max_elements)
+                                 max_elements, lang)
     data = {"op": step.op.__name__ if step.op is not None else "loss", "rule": rule.value,
             "grad": bp.incoming[step.id], "output": out, "step": step.kind}
     if step.kind.startswith("fused"):
@@ -228,7 +228,8 @@ def _edges_of(step: Step, d: Drawing, bp: _Pass, uses: dict, lang: str, max_elem
         else:
             what = short_gradient(name) if name.startswith("z⁽") else f"∂J/∂{name}"
             dst = _target(v, d)
-        lines = _rule_lines(step, i, d, lang, what)
+        batch = _batch_sum_line(step, i, d, lang)
+        lines = batch + [f"= {what}"] if batch else _rule_lines(step, i, d, lang, what)
         raw = _summed_shape(step, i, bp.raw[step.id][i])
         if raw is not None and tuple(raw) != tuple(v.shape):
             batch = step.roles[i] == "bias" if i < len(step.roles) else False
@@ -238,6 +239,30 @@ def _edges_of(step: Step, d: Drawing, bp: _Pass, uses: dict, lang: str, max_elem
         edges.append(VEdge(f"inv{step.id}", dst, lines, "grad",
                            {"value": grads[i], "quantity": what, "to": v.key}))
     return edges
+
+
+def _batch_sum_line(step: Step, i: int, d: Drawing, lang: str) -> list[str]:
+    """A weight's gradient on a batch is a sum over the samples, δᵀ·a (course: Σₓ δₓ aₓᵀ):
+    ``Σ over the batch: δ⁽¹⁾ᵀ·x (m = 4)`` (written instead of the one-sample product x·δ⁽¹⁾).
+    Empty for one sample or for another input."""
+    if step.rule is not R.WEIGHTED_INPUT or i != _weight_index(step):
+        return []
+    g = short_gradient(d.names.get(step.output.key, "?"))
+    if step.roles[:2] == ["activation", "weight"]:              # z = x·Wᵀ + b
+        x = step.inputs[0]
+        m, expr = int(np.prod(x.shape[:-1])), f"{g}ᵀ·{d.names.get(x.key, '?')}"
+    else:                                                       # a product of two factors
+        other = step.inputs[1 - i]
+        if len(other.shape) != 2 or len(step.inputs[i].shape) != 2:
+            return []
+        name = d.names.get(other.key, "?")
+        if i == 1:                                              # x·W: ∂J/∂W = xᵀ·δ
+            m, expr = other.shape[0], f"{name}ᵀ·{g}"
+        else:                                                   # W·X: ∂J/∂W = δ·Xᵀ
+            m, expr = other.shape[1], f"{g}·{name}ᵀ"
+    if m <= 1:
+        return []
+    return [f"{_text('sum_over_batch', lang)}: {expr} (m = {m})"]
 
 
 def _target(v, d: Drawing) -> str:

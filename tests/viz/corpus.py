@@ -42,6 +42,14 @@ def course_232_nn(fuse: bool = True):
     return J, {"x": x}, model
 
 
+def course_232_batch():
+    """The 2-3-2 net on a batch of 3 samples: weight gradients are sums over the batch."""
+    model = course_232_model()
+    x = ag.tensor(np.stack([X, -X, 2 * X]))
+    J = nn.SquaredError()(model(x), ag.tensor(np.stack([T, T, T])))
+    return J, {"x": x}, model
+
+
 def course_232_columns():
     """The 2-3-2 net written as the course writes it: column vectors, W·a + b."""
     W1_, W2_ = _leaf(W1), _leaf(W2)
@@ -128,6 +136,7 @@ CASES = {
     "course_232_nn": course_232_nn,
     "course_232_unfused": lambda: course_232_nn(fuse=False),
     "course_232_columns": course_232_columns,
+    "course_232_batch": course_232_batch,
     "single_neuron": single_neuron,
     "xor_221": xor_221,
     "shared_weight": shared_weight,

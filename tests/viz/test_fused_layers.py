@@ -113,7 +113,7 @@ def test_backward_psi_step_then_double_weighted_output_with_engine_grads(act):
     out = {e.dst: e for e in m.edges if e.src == lin.id}
     w_edge = out[f"leaft{id(model[0].weight)}"]
     b_edge = out[f"leaft{id(model[0].bias)}"]
-    assert w_edge.lines == ["x·δ⁽¹⁾", "= ∂J/∂W⁽¹⁾"]
+    assert w_edge.lines == ["Σ over the batch: δ⁽¹⁾ᵀ·x (m = 2)", "= ∂J/∂W⁽¹⁾"]
     assert b_edge.lines == ["Constant output", "δ⁽¹⁾", "= ∂J/∂b⁽¹⁾",
                             "Σ over the batch: (2,3)→(3,)"]
     np.testing.assert_allclose(delta.sum(axis=0), model[0].bias.grad.data, rtol=1e-5)

@@ -280,3 +280,18 @@ def test_every_op_is_in_a_box_and_every_value_has_a_name(case):
         assert "?" not in step.formula, step.formula
         for v in step.inputs + [step.output]:
             assert v.key in d.names
+
+
+@pytest.mark.parametrize("lang, words", [("en", "Σ over the batch"), ("es", "Σ sobre el lote")])
+def test_a_weights_gradient_on_a_batch_is_marked_as_a_sum_over_the_samples(lang, words):
+    J, names, model = CASES["course_232_batch"]()
+    m = backward_model(J, names=names, model=model, lang=lang)
+    weight_edges = {e.data["quantity"]: e.lines for e in m.edges if e.kind == "grad"
+                    and e.data.get("quantity", "").startswith("∂J/∂W")}
+    assert weight_edges == {
+        "∂J/∂W⁽¹⁾": [f"{words}: δ⁽¹⁾ᵀ·x (m = 3)", "= ∂J/∂W⁽¹⁾"],
+        "∂J/∂W⁽²⁾": [f"{words}: δ⁽²⁾ᵀ·a⁽¹⁾ (m = 3)", "= ∂J/∂W⁽²⁾"]}
+    J, names, model = CASES["course_232_nn"]()                  # one sample: x·δ, no sum
+    one = backward_model(J, names=names, model=model, lang=lang)
+    assert {tuple(e.lines) for e in one.edges if e.data.get("quantity", "").startswith("∂J/∂W")
+            } == {("x·δ⁽¹⁾", "= ∂J/∂W⁽¹⁾"), ("a⁽¹⁾·δ⁽²⁾", "= ∂J/∂W⁽²⁾")}
