@@ -2,7 +2,8 @@
 #
 #   make demo              create/refresh .venv, install neurona, run the viz demo (python -m viz
 #                          demo: XOR training, graphs and plots in ./neurona-demo)
-#   make test              same set-up, then the whole test suite (pytest)
+#   make test              same set-up (+ Graphviz and, as root, Chromium via apt), then the
+#                          whole test suite (pytest)
 #   WITH_TORCH=1 make test also installs torch==2.13.0 for the PyTorch reference tests
 #   make lint              same set-up, then ruff check . (ruff comes from the dev extra); fails on
 #                          any finding
@@ -31,10 +32,10 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
 GRAPHVIZ_HELP := Graphviz 'dot' not found: install it with 'sudo apt-get install graphviz' (Debian/Ubuntu) or from https://graphviz.org/download/
 
-.PHONY: test demo lint clean setup graphviz torch gallery mutants results results-activations \
+.PHONY: test demo lint clean setup graphviz chromium torch gallery mutants results results-activations \
         results-optimizers
 
-test: setup graphviz torch
+test: setup graphviz chromium torch
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: setup graphviz
@@ -110,6 +111,19 @@ graphviz:
 	            || echo "$(GRAPHVIZ_HELP)"; \
 	    else \
 	        echo "$(GRAPHVIZ_HELP)"; \
+	    fi; \
+	fi
+
+# Chromium runs the lesson page's browser tests (tests/viz/test_lesson.py; they skip without it).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "Installing Chromium with apt-get (for the browser tests)"; \
+	        { apt-get update -qq && \
+	          DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	            || echo "Chromium could not be installed: the browser tests will skip"; \
+	    else \
+	        echo "Chromium not found: the browser tests will skip (sudo apt-get install chromium)"; \
 	    fi; \
 	fi
 

@@ -155,6 +155,17 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "explain.differs": ("✗ the engine's backward gives {v}", "✗ el backward del motor da {v}"),
     "explain.delta": ("The delta recursion (course 000), from the output layer down",
                       "La recursión de las deltas (curso 000), desde la capa de salida"),
+    # --- viz.export_lesson: the offline lesson page ---------------------------------------------
+    "lesson.title": ("Backpropagation, step by step", "Retropropagación, paso a paso"),
+    "lesson.forward": ("1. The forward graph", "1. El grafo hacia delante"),
+    "lesson.backward": ("2. The backward pass, step by step (the inverse network)",
+                        "2. El paso hacia atrás, paso a paso (la red neuronal inversa)"),
+    "lesson.keys": ("Move the slider or press ← and →.", "Mueve el deslizador o pulsa ← y →."),
+    "lesson.frame_unit": ("Unit 1: ∂J/∂J = 1", "Unidad 1: ∂J/∂J = 1"),
+    "lesson.explain": ("3. ∂J/∂w written out: the chain rule with numbers",
+                       "3. ∂J/∂w desarrollada: la regla de la cadena con números"),
+    "lesson.choose": ("Parameter:", "Parámetro:"),
+    "lesson.update": ("4. The update step", "4. El paso de actualización"),
     "explain.batch": ("A batch of m = {m} samples: one row per sample; ∂J/∂W and ∂J/∂b add the "
                       "samples up (Σₓ).",
                       "Un lote de m = {m} ejemplos: una fila por ejemplo; ∂J/∂W y ∂J/∂b suman "

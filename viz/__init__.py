@@ -17,6 +17,8 @@
 * ``explain(J, w, index=...)`` — ∂J/∂w written out: every path from w to J with each local
   derivative's rule, formula and value, the products and their sum (= the engine's ∂J/∂w), and
   for a dense network the delta recursion with the numbers; text, Markdown and LaTeX.
+* ``export_lesson(J, "lesson.html")`` — one offline HTML page: the forward graph, the backward
+  frames with a slider and ←/→ keys, ``explain`` for each parameter, the update step.
 * ``plot_gradient_flow(model, x, t)`` — per layer ‖∂J/∂W⁽ᵏ⁾‖ and the product of ψ' from the
   output down (course 001's vanishing gradients), for several activations side by side.
 * ``plot_*`` — matplotlib figures of training (history, decision boundary, activations, ...).
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from .backward_model import backward_model
 from .chain_rule import explain
+from .lesson import export_lesson
 from .gradient_flow import gradient_flow, plot_gradient_flow
 from .graph_model import GraphModel, forward_model
 from .jupyter import Frames, frames_slider
@@ -40,6 +43,7 @@ from .render_graphviz import (backprop_steps, draw_backward, draw_forward, draw_
 
 __all__ = ["Frames", "GraphModel", "ModuleTrace", "backprop_steps", "backward_model",
            "draw_backward", "draw_forward", "draw_gradcheck", "draw_network", "explain",
+           "export_lesson",
            "forward_model",
            "frames_slider", "gradient_flow", "plot_activation_functions",
            "plot_decision_boundary", "plot_gradient_flow",

@@ -1,0 +1,166 @@
+"""viz.export_lesson: one offline page; in a real browser, frame k highlights the step the engine
+ran k-th, and the chosen parameter's ∂J/∂w is the one shown."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import urllib.parse
+from html.parser import HTMLParser
+
+import pytest
+
+import autograd_core as ag
+import viz
+from tests.viz import corpus
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
+CHROMIUM = next((shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(c)), None)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed: `make test` installs Debian's chromium "
+    "with apt when run as root (or: sudo apt-get install chromium)")
+
+
+class _Page(HTMLParser):
+    """The page's frames (index, data-current, hidden), its node <g>s and its explanations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: list[dict] = []
+        self.explanations: list[dict] = []
+        self.body: dict = {}
+        self.external: list[str] = []
+        self._frame = None
+        self._g: dict | None = None
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("src", "href", "xlink:href"):
+            if key in a and not a[key].startswith("#"):
+                self.external.append(a[key])
+        if tag == "link":
+            self.external.append(str(a))
+        if tag == "body":
+            self.body = a
+        if tag == "div" and "frame" in a.get("class", "").split():
+            self._frame = dict(a, nodes=[])
+            self.frames.append(self._frame)
+        if tag == "pre" and "explanation" in a.get("class", ""):
+            self.explanations.append(dict(a, text=""))
+        if tag == "g" and self._frame is not None:
+            self._g = None
+            if "node" in a.get("class", "").split():
+                self._g = {"class": a["class"], "title": ""}
+                self._frame["nodes"].append(self._g)
+        self._in_title = tag == "title" and self._g is not None
+
+    def handle_endtag(self, tag):
+        self._in_title = False
+
+    def handle_data(self, data):
+        if self._in_title:
+            self._g["title"] += data
+        elif self.explanations and "text" in self.explanations[-1] and \
+                self.lasttag == "pre":
+            self.explanations[-1]["text"] += data
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+def _engine_frames(J, page_ids: set[str]) -> list[str]:
+    """The inverse nodes in the order the engine runs their ops (an observer on a real
+    backward), a fused layer's ψ' before its double weighted output."""
+    order: list = []
+    with ag.add_observer(lambda step: order.append(step.node)):
+        J.backward(retain_graph=True)
+    found: list[str] = []
+    for node in order:
+        for node_id in (f"inv{id(node)}", f"invlin{id(node)}"):
+            if node_id in page_ids and node_id not in found:
+                found.append(node_id)
+    return found
+
+
+@pytest.fixture
+def lesson(tmp_path):
+    J, names, model = corpus.course_232_nn()
+    path = viz.export_lesson(J, tmp_path / "lesson.html", names=names, model=model, lang="es")
+    return J, path
+
+
+@needs_dot
+def test_the_page_is_one_offline_file(lesson):
+    _, path = lesson
+    text = open(path, encoding="utf-8").read()
+    page = _parse(text)
+    assert page.external == []
+    assert not re.search(r"url\(\s*['\"]?https?:|@import|<iframe|<img", text)
+    assert not any(name.startswith("lesson.html.tmp") for name in os.listdir(os.path.dirname(
+        path)))
+
+
+@needs_dot
+def test_frames_follow_the_engines_order(lesson):
+    J, path = lesson
+    page = _parse(open(path, encoding="utf-8").read())
+    current = [f["data-current"] for f in page.frames]
+    assert current[0] == "unit"
+    assert current[1:] == _engine_frames(J, set(current))
+    assert len(current) == 5                     # unit, L', δ⁽²⁾ step, ψ', δ⁽¹⁾ step
+
+
+@needs_dot
+def test_each_parameter_has_its_explanation(lesson):
+    J, path = lesson
+    page = _parse(open(path, encoding="utf-8").read())
+    params = [e["data-param"] for e in page.explanations]
+    assert params == ["W⁽¹⁾", "b⁽¹⁾", "W⁽²⁾", "b⁽²⁾"]
+    w1 = page.explanations[0]["text"]
+    # W⁽¹⁾'s largest |∂J/∂w| is at (0, 0): 3.857 (course 000's δ⁽¹⁾₁·x₁)
+    assert "Suma sobre los caminos: ∂J/∂W⁽¹⁾₁,₁ = 3.857" in w1
+
+
+def _dom(url: str, screenshot: str | None = None) -> str:
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            "--host-resolver-rules=MAP * ~NOTFOUND",         # nothing can be fetched
+            "--virtual-time-budget=3000", "--window-size=1400,1500"]
+    args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+    done = subprocess.run(args + [url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@needs_dot
+@needs_chromium
+def test_in_a_browser_frame_k_highlights_the_kth_engine_step(lesson, tmp_path):
+    J, path = lesson
+    page = _parse(open(path, encoding="utf-8").read())
+    expected = ["unit"] + _engine_frames(J, {f["data-current"] for f in page.frames})
+    url = "file://" + urllib.parse.quote(os.path.abspath(path))
+    for k, node_id in enumerate(expected):
+        dom = _parse(_dom(f"{url}#frame={k}"))
+        assert dom.body.get("data-frame") == str(k)
+        shown = [f for f in dom.frames if "hidden" not in f]
+        assert [f["data-index"] for f in shown] == [str(k)]
+        marked = [n["title"] for n in shown[0]["nodes"] if "current" in n["class"].split()]
+        assert marked == [node_id], (k, marked)
+        _dom(f"{url}#frame={k}", screenshot=str(tmp_path / f"frame_{k}.png"))
+        assert os.path.getsize(tmp_path / f"frame_{k}.png") > 10_000
+
+
+@needs_dot
+@needs_chromium
+def test_in_a_browser_the_chosen_parameter_is_explained(lesson):
+    _, path = lesson
+    url = "file://" + urllib.parse.quote(os.path.abspath(path))
+    dom = _parse(_dom(f"{url}#frame=2&param=" + urllib.parse.quote("b⁽²⁾")))
+    shown = [e["data-param"] for e in dom.explanations if "hidden" not in e]
+    assert shown == ["b⁽²⁾"] and dom.body.get("data-param") == "b⁽²⁾"
+    assert dom.body.get("data-frame") == "2"

@@ -1,0 +1,201 @@
+"""One offline HTML page for a lesson on the user's own graph (``viz.export_lesson``).
+
+The page holds, inline (SVG and one short script; nothing is fetched, so it opens from a USB
+stick or an e-mail attachment): the forward graph with its values, the backward pass frame by
+frame (a slider, the ← and → keys, or ``#frame=k`` in the address), ∂J/∂w written out by
+:func:`viz.explain` for the parameter chosen in a list (or ``#param=name``), and — when an
+optimizer is given — the update step w_{t+1} of :func:`viz.draw_update`.
+
+Each frame's ``<div>`` says which inverse node it highlights (``data-current``), and the script
+marks that node's ``<g>`` with the class ``current``: what a browser test reads to check that
+frame k highlights the step the engine ran k-th.
+"""
+from __future__ import annotations
+
+import html
+import os
+
+import numpy as np
+
+import autograd_core as ag
+
+from .backward_model import backward_model
+from .chain_rule import explain
+
+#: the page's behaviour: slider, keys, #frame=k / #param=name, the current node's class
+_SCRIPT = """
+(() => {
+  const frames = [...document.querySelectorAll('.frame')];
+  const slider = document.getElementById('frame-slider');
+  const label = document.getElementById('frame-label');
+  const select = document.getElementById('param-select');
+  const explanations = [...document.querySelectorAll('.explanation')];
+  function showFrame(k) {
+    k = Math.max(0, Math.min(frames.length - 1, k | 0));
+    frames.forEach((f, i) => { f.hidden = i !== k; });
+    const f = frames[k];
+    f.querySelectorAll('g.node').forEach(g => {
+      const t = g.querySelector('title');
+      g.classList.toggle('current', !!t && t.textContent === f.dataset.current);
+    });
+    slider.value = k;
+    label.textContent = (k + 1) + ' / ' + frames.length + ' — ' + f.dataset.caption;
+    document.body.dataset.frame = k;
+  }
+  function showParam(name) {
+    explanations.forEach(e => { e.hidden = e.dataset.param !== name; });
+    if (select) select.value = name;
+    document.body.dataset.param = name;
+  }
+  function fromHash() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    showFrame(h.has('frame') ? +h.get('frame') : +slider.value);
+    if (select) showParam(h.get('param') || select.value);
+  }
+  slider.addEventListener('input', () => showFrame(+slider.value));
+  if (select) select.addEventListener('change', () => showParam(select.value));
+  document.addEventListener('keydown', e => {
+    if (e.key === 'ArrowRight') showFrame(+slider.value + 1);
+    if (e.key === 'ArrowLeft') showFrame(+slider.value - 1);
+  });
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
+})();
+"""
+
+_STYLE = """
+body { font-family: sans-serif; margin: 1.5em; max-width: 1400px; }
+section { margin-bottom: 2em; } svg { max-width: 100%; height: auto; }
+pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 14px; }
+g.node.current > polygon, g.node.current > path, g.node.current > ellipse {
+  stroke-width: 4px; }
+#frame-slider { width: 60%; }
+"""
+
+
+def export_lesson(output, path, *, names=None, model=None, optimizer=None,
+                  lang: str = "en", title: str | None = None) -> str:
+    """Write the lesson page for the graph of the scalar cost ``output`` to ``path`` (.html).
+
+    ``names``/``model`` name the values as in ``draw_forward``; ``optimizer`` (the one that
+    trains the parameters) adds the update step. Nothing changes: the gradients come from viz's
+    own backward pass (``.grad`` untouched) and the update is a preview. Needs Graphviz's
+    ``dot``. Returns the path written.
+    """
+    from .render_graphviz import draw_forward
+
+    ag.vocabulary.words(lang)
+    say = _say(lang)
+    params = _parameters(output, names, model)
+    sections = [
+        _section("forward", say("lesson.forward"), _svg(draw_forward(output, names=names,
+                                                                  model=model, lang=lang))),
+        _frames_section(output, names, model, lang, say),
+        _explain_section(output, params, names, model, lang, say)]
+    if optimizer is not None:
+        from .update import draw_update
+        sections.append(_section("update", say("lesson.update"), _svg(draw_update(
+            [p for _, p in params], optimizer, lang=lang))))
+    page = _page(title or say("lesson.title"), lang, sections)
+    return _write_atomically(path, page)
+
+
+def _say(lang: str):
+    return lambda key, **kw: ag.vocabulary.text(key, lang).format(**kw)
+
+
+def _parameters(output, names, model) -> list[tuple[str, ag.Tensor]]:
+    """The requires-grad leaves of the graph with their names, as the pictures name them."""
+    from .graph_model import drawing
+
+    d = drawing(output, names, model)
+    found, seen = [], set()
+    for step in reversed(d.steps):                                 # producers first
+        for v in step.inputs:
+            if v.is_leaf and v.tensor.requires_grad and v.key not in seen:
+                seen.add(v.key)
+                found.append((d.names.get(v.key, v.key), v.tensor))
+    return found
+
+
+def _frames_section(output, names, model, lang, say) -> str:
+    """Every frame's SVG, each in a ``<div class="frame" data-current="<inverse node id>">``."""
+    from .render_graphviz import backprop_steps
+
+    m = backward_model(output, names=names, model=model, lang=lang)
+    frames = backprop_steps(output, names=names, model=model, lang=lang)
+    current = ["unit"] + list(m.order)
+    captions = [say("lesson.frame_unit")] + [
+        _caption(m, node_id) for node_id in m.order]
+    divs = [f'<div class="frame" data-index="{k}" data-current="{html.escape(current[k])}" '
+            f'data-caption="{html.escape(captions[k])}"{" hidden" if k else ""}>'
+            f"{_svg(frame)}</div>" for k, frame in enumerate(frames)]
+    controls = (f'<p><input id="frame-slider" type="range" min="0" max="{len(divs) - 1}" '
+                f'value="0"> <span id="frame-label"></span></p>'
+                f"<p>{html.escape(say('lesson.keys'))}</p>")
+    return _section("backward", say("lesson.backward"), controls + "\n".join(divs))
+
+
+def _caption(m, node_id: str) -> str:
+    node = m.node(node_id)
+    return node.lines[0] if node.lines else node_id
+
+
+def _explain_section(output, params, names, model, lang, say) -> str:
+    """One ``<pre>`` per parameter: ``str(explain(...))`` of its element with the largest
+    |∂J/∂w| (the first such element)."""
+    options, blocks = [], []
+    for k, (name, p) in enumerate(params):
+        index = None
+        if p.size > 1:
+            g = explain_gradient(output, p)
+            index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(g)), p.shape))
+        text = str(explain(output, p, index=index, names=names, model=model, lang=lang))
+        options.append(f'<option value="{html.escape(name)}">{html.escape(name)}</option>')
+        blocks.append(f'<pre class="explanation" data-param="{html.escape(name)}"'
+                      f'{" hidden" if k else ""}>{html.escape(text)}</pre>')
+    if not params:
+        return _section("explain", say("lesson.explain"), "")
+    select = (f'<p><label for="param-select">{html.escape(say("lesson.choose"))}</label> '
+              f'<select id="param-select">{"".join(options)}</select></p>')
+    return _section("explain", say("lesson.explain"), select + "\n".join(blocks))
+
+
+def explain_gradient(output, p) -> np.ndarray:
+    """∂output/∂p by the engine, leaving ``.grad`` and hooks alone."""
+    (g,) = ag.grad(output, [p], retain_graph=True, hooks=False)
+    return g.data
+
+
+def _svg(graph) -> str:
+    from .graphviz_io import pipe
+
+    text = pipe(graph, "svg").decode("utf-8")
+    return text[text.index("<svg"):]
+
+
+def _section(key: str, heading: str, body: str) -> str:
+    return f'<section id="{key}"><h2>{html.escape(heading)}</h2>\n{body}\n</section>'
+
+
+def _page(title: str, lang: str, sections: list[str]) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
+            f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(sections) +
+            f"\n<script>{_SCRIPT}</script>\n</body></html>\n")
+
+
+def _write_atomically(path, text: str) -> str:
+    """Write to a temporary file beside ``path``, then rename: never a half-written page."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
