@@ -206,3 +206,18 @@ def test_matmul_declares_which_element_each_derivative_is(shapes):
                 if g.data[e] != 0:
                     j, idx = ag.ops.linalg.MatMul.partner(i, o, e, [a.shape, b.shape])
                     assert (a, b)[j].data[idx] == g.data[e]
+
+
+def test_the_readmes_example_is_what_explain_prints():
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- explain-example[^>]*-->\n```text\n(.*?)\n```", readme, re.S)
+    w, b = ag.tensor(0.1, requires_grad=True), ag.tensor(-0.3, requires_grad=True)
+    x, y = ag.tensor(1.5), ag.tensor(1.0)
+    h = ag.sigmoid(w * x + b)
+    J = (h - y) ** 2
+    assert block is not None
+    assert str(explain(J, w, names={"w": w, "b": b, "x": x, "y": y, "h": h, "J": J})) == \
+        block.group(1)
