@@ -16,6 +16,10 @@
   of a small dense network: the course's inverse network with w·δ on the edges.
 * ``plot_gradient_flow(model, x, t)`` — per layer ‖∂J/∂W⁽ᵏ⁾‖ and the product of ψ' from the
   output down (course 001's vanishing gradients), for several activations side by side.
+* ``draw_update(model_or_params, optimizer, apply=False, view="graph"|"network")`` — course
+  001's update step wₜ₊₁ = wₜ − α·∇J for each parameter: wₜ, ∂J/∂w, the optimizer's own terms
+  (momentum, Adam's m̂ and v̂, …) and wₜ₊₁, exactly as ``optimizer.step()`` would compute them,
+  on copies (nothing changes unless ``apply=True``); ``update_preview`` gives the numbers.
 * ``plot_*`` — matplotlib figures of training (history, decision boundary, activations, ...).
 
 The model (``viz.graph_model``) depends on ``autograd_core`` only (and ``nn`` for names); the
@@ -33,10 +37,11 @@ from .plots import (plot_activation_functions, plot_decision_boundary, plot_func
                     plot_history, plot_layer_statistics, plot_optimizer_paths)
 from .render_graphviz import (backprop_steps, draw_backward, draw_forward, draw_gradcheck, render,
                               save_frames, to_digraph)
+from .update import ParamUpdate, draw_update, update_preview
 
-__all__ = ["Frames", "GraphModel", "ModuleTrace", "backprop_steps", "backward_model",
-           "draw_backward", "draw_forward", "draw_gradcheck", "draw_network", "forward_model",
-           "frames_slider", "gradient_flow", "plot_activation_functions",
-           "plot_decision_boundary", "plot_gradient_flow",
+__all__ = ["Frames", "GraphModel", "ModuleTrace", "ParamUpdate", "backprop_steps",
+           "backward_model", "draw_backward", "draw_forward", "draw_gradcheck", "draw_network",
+           "draw_update", "forward_model", "frames_slider", "gradient_flow",
+           "plot_activation_functions", "plot_decision_boundary", "plot_gradient_flow",
            "plot_function_fit", "plot_history", "plot_layer_statistics", "plot_optimizer_paths",
-           "render", "save_frames", "to_digraph", "trace_modules"]
+           "render", "save_frames", "to_digraph", "trace_modules", "update_preview"]
