@@ -61,8 +61,10 @@ EXAMPLES = {"neuron": single_neuron, "net232": network_232, "shared": shared_wei
 
 
 def update_slide():
-    """Course 001's update slide: the 1-2-1 network's wₜ, the slide's ∇J set as .grad (it does
-    not follow from a backward pass of this network; the slide gives it), SGD with α = 0.1."""
+    """Course 001's update slide: the 1-2-1 network's wₜ, the slide's ∇J set as .grad, SGD with
+    α = 0.1. The slide's ∇J is taken as given: its layer-1 entries do not follow from its own
+    output δ = ∂J/∂b₁⁽²⁾ = −0.081 (with w⁽²⁾ > 0 and σ' > 0, ∂J/∂b⁽¹⁾ would be negative, not
+    0.245 and 0.250)."""
     model = nn.Sequential(nn.Linear(1, 2), nn.Sigmoid(), nn.Linear(2, 1), nn.Sigmoid())
     values = ([[0.1], [-0.1]], [-0.3, 0.5], [[0.4, 0.7]], [0.2])
     grads = ([[0.125], [0.125]], [0.245, 0.250], [[-0.035, -0.049]], [-0.081])
