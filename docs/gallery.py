@@ -4,8 +4,9 @@
 
 Every picture is drawn from a recorded computation by ``viz``: the one-neuron example of course
 001 (σ(w·x + b), cost (h − y)²), course 000's 2-3-2 network, a shared weight, XOR 2-2-1 — each
-forward and inverse, in English and Spanish. The test suite runs this script on a reduced set,
-so the gallery cannot rot.
+forward and inverse, in English and Spanish — and course 001's update slide (``draw_update``,
+as a graph and on the network). The test suite runs this script on a reduced set, so the
+gallery cannot rot.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 
 import autograd_core as ag
 import nn
+import optim
 import viz
 
 #: course 000's 2-3-2 example: its weights; x and t as in the tests of the course's deltas
@@ -58,8 +60,27 @@ EXAMPLES = {"neuron": single_neuron, "net232": network_232, "shared": shared_wei
             "xor": xor_221}
 
 
+def update_slide():
+    """Course 001's update slide: the 1-2-1 network's wₜ, the slide's ∇J set as .grad, SGD with
+    α = 0.1. The slide's ∇J is taken as given: its layer-1 entries do not follow from its own
+    output δ = ∂J/∂b₁⁽²⁾ = −0.081 (with w⁽²⁾ > 0 and σ' > 0, ∂J/∂b⁽¹⁾ would be negative, not
+    0.245 and 0.250)."""
+    model = nn.Sequential(nn.Linear(1, 2), nn.Sigmoid(), nn.Linear(2, 1), nn.Sigmoid())
+    values = ([[0.1], [-0.1]], [-0.3, 0.5], [[0.4, 0.7]], [0.2])
+    grads = ([[0.125], [0.125]], [0.245, 0.250], [[-0.035, -0.049]], [-0.081])
+    for p, w, g in zip(model.parameters(), values, grads):
+        p.data = np.array(w)
+        p.grad = ag.tensor(np.array(g))
+    return model, optim.SGD(model.parameters(), lr=0.1)
+
+
+#: pictures of the update step: name → (model, optimizer), drawn by viz.draw_update
+UPDATES = {"update": update_slide}
+
+
 def render_all(out: str, only=None, fmt: str = "png", langs=("en", "es")) -> list[str]:
-    """Draw every example (or those in ``only``), forward and inverse, in each language."""
+    """Draw every example (or those in ``only``), forward and inverse, and every update step
+    as a graph and on the network, in each language."""
     paths = []
     for name, make in EXAMPLES.items():
         if only and name not in only:
@@ -70,13 +91,22 @@ def render_all(out: str, only=None, fmt: str = "png", langs=("en", "es")) -> lis
                 graph = draw(J, names=names, model=model, lang=lang)
                 paths.append(viz.render(graph, os.path.join(out, f"{name}_{view}_{lang}"),
                                         format=fmt))
+    for name, make in UPDATES.items():
+        if only and name not in only:
+            continue
+        model, opt = make()
+        for lang in langs:
+            for view in ("graph", "network"):
+                graph = viz.draw_update(model, opt, lang=lang, view=view)
+                paths.append(viz.render(graph, os.path.join(out, f"{name}_{view}_{lang}"),
+                                        format=fmt))
     return paths
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "gallery"))
-    parser.add_argument("--only", nargs="*", choices=sorted(EXAMPLES))
+    parser.add_argument("--only", nargs="*", choices=sorted({**EXAMPLES, **UPDATES}))
     parser.add_argument("--format", default="png", choices=("png", "svg", "pdf"))
     args = parser.parse_args(argv)
     for path in render_all(args.out, args.only, args.format):

@@ -10,7 +10,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.interrupts import deferred_interrupts
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, StepRecord, UpdateTerm, check_hyperparameter
 
 __all__ = ["Newton"]
 
@@ -36,6 +36,15 @@ class Newton(Optimizer):
     >>> w.numpy().round(6).tolist()           # the minimum of this quadratic
     [0.666667, 0.666667]
     """
+
+    #: ``step`` and ``record_step`` take the closure (they compute ∇J themselves)
+    needs_closure = True
+    option_symbols = {"lr": "η", "damping": "λ"}
+    TERMS = (UpdateTerm("Δ", "(H + λ·I)·Δ = ∂J/∂w,  H = ∇²J", "update.term.newton_direction",
+                        lambda record: record.values["delta"], uses=("∂J/∂w",)),)
+
+    def update_rule(self, group):
+        return "wₜ₊₁ = wₜ − η·Δ"
 
     def __init__(self, params: Iterable, lr: float = 1.0, damping: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, damping=damping))
@@ -63,16 +72,51 @@ class Newton(Optimizer):
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor:
         """Solve (H + damping·I)·Δ = ∇J and set p ← p − lr·Δ; returns the loss before the step.
         Also leaves ∇J in each parameter's ``.grad``."""
+        loss, gradient, delta = self._solve(closure, "step")
+        self._apply(gradient, delta)
+        return loss.detach()
+
+    def _apply(self, gradient: list[np.ndarray], delta: list[np.ndarray]) -> None:
+        """p ← p − η·Δ and p.grad = ∇J for every parameter: all of them, or none."""
+        with ag.no_grad(), deferred_interrupts():
+            for (p, group), grad, part in zip(self._params(), gradient, delta):
+                p.grad = Tensor(grad.astype(p.dtype))
+                p.sub_(_move(group, part, p.dtype))
+
+    def record_step(self, *, apply: bool = False, closure: Callable | None = None
+                    ) -> list[StepRecord]:
+        """Newton's step per parameter (see ``Optimizer.record_step``): ∂J/∂w and Δ from
+        ``closure``, as ``step`` computes them. ``apply=False`` moves copies of the parameters
+        only (``.grad`` is not set either); ``apply=True`` is ``step(closure)``."""
+        records = [StepRecord(p, group, p.data.copy(), np.empty(0), np.empty(0), {})
+                   for p, group in self._params()]
+        _, gradient, delta = self._solve(closure, "record_step")
+        if apply:
+            self._apply(gradient, delta)
+        for r, grad, part in zip(records, gradient, delta):
+            r.grad = r.g = grad.astype(r.w.dtype)
+            r.values["delta"] = part
+            if apply:
+                r.w_next = r.param.data.copy()
+            else:
+                r.w_next = r.w.copy()
+                np.subtract(r.w_next, _move(r.group, part, r.w.dtype), out=r.w_next,
+                            casting="same_kind")
+        return records
+
+    def _solve(self, closure, caller: str) -> tuple[Tensor, list[np.ndarray], list[np.ndarray]]:
+        """The loss, ∇J and Δ = (H + damping·I)⁻¹∇J, split per parameter and shaped like it."""
         if closure is None:
-            raise ValueError("Newton.step needs a closure that recomputes and returns the loss")
+            raise ValueError(f"Newton.{caller} needs a closure that recomputes and returns the "
+                             "loss")
         self._check_size()
         pairs = self._params()
         params = [p for p, _ in pairs]
         with ag.enable_grad():
             loss = closure()
             if not isinstance(loss, Tensor) or loss.size != 1 or not loss.requires_grad:
-                raise ValueError("Newton.step: the closure must return a one-element loss tensor "
-                                 "computed from the parameters (got "
+                raise ValueError(f"Newton.{caller}: the closure must return a one-element loss "
+                                 "tensor computed from the parameters (got "
                                  f"{getattr(loss, 'shape', type(loss).__name__)})")
             gradient, hessian = _gradient_and_hessian(loss, params)
         damping = np.concatenate([np.full(p.size, g["damping"]) for p, g in pairs])
@@ -80,16 +124,17 @@ class Newton(Optimizer):
             delta = np.linalg.solve(hessian + np.diag(damping), gradient)
         except np.linalg.LinAlgError as error:
             n = gradient.size
-            raise ValueError(f"Newton.step: the {n}×{n} Hessian (+ damping) is singular "
+            raise ValueError(f"Newton.{caller}: the {n}×{n} Hessian (+ damping) is singular "
                              f"({error}); use damping > 0") from None
-        with ag.no_grad(), deferred_interrupts():       # all parameters move, or none
-            offset = 0
-            for p, group in pairs:
-                part = delta[offset:offset + p.size].reshape(p.shape)
-                p.grad = Tensor(gradient[offset:offset + p.size].reshape(p.shape).astype(p.dtype))
-                p.sub_((group["lr"] * part).astype(p.dtype))
-                offset += p.size
-        return loss.detach()
+        ends = np.cumsum([0] + [p.size for p in params])
+        spans = list(zip(ends, ends[1:], params))
+        return (loss, [gradient[a:b].reshape(p.shape) for a, b, p in spans],
+                [delta[a:b].reshape(p.shape) for a, b, p in spans])
+
+
+def _move(group: dict[str, Any], part: np.ndarray, dtype) -> np.ndarray:
+    """What the step subtracts from a parameter: η·Δ in the parameter's dtype."""
+    return (group["lr"] * part).astype(dtype)
 
 
 def _gradient_and_hessian(loss: Tensor, params: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:

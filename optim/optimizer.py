@@ -6,11 +6,18 @@ update formula, applied in place to ``param`` (the parameter's numpy array) from
 numpy array of its gradient, already negated for ``maximize`` and with L2 ``weight_decay`` added
 when the optimizer couples it to the gradient). ``grad`` may be the parameter's own ``.grad``
 array: ``_update`` must never write into it.
+
+For pictures of the step (``viz.draw_update``), a subclass also declares its rule as text
+(``update_rule``) and the quantities of that rule (``TERMS``: :class:`UpdateTerm`, each read
+from the state the real ``_update`` left); :meth:`Optimizer.record_step` runs ``_update`` on
+copies of the parameters and state, so a picture shows exactly what ``step()`` would do.
 """
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +26,8 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.interrupts import deferred_interrupts
 
-__all__ = ["Optimizer", "check_hyperparameter"]
+__all__ = ["Optimizer", "StepRecord", "UpdateTerm", "check_hyperparameter", "from_state",
+           "mentions"]
 
 
 def check_hyperparameter(optimizer: str, name: str, value: float, *, low: float = 0.0,
@@ -31,6 +39,69 @@ def check_hyperparameter(optimizer: str, name: str, value: float, *, low: float 
         upper = "" if high is None else f", {high}{')' if high_open else ']'}"
         interval = f"[{low}{upper}" if high is not None else f">= {low}"
         raise ValueError(f"{optimizer}: invalid {name} = {value!r}; expected {interval}")
+
+
+@dataclass
+class StepRecord:
+    """One parameter's step, before and after: what ``record_step`` returns.
+
+    ``w`` is wₜ, ``grad`` ∂J/∂w (a copy of ``.grad``), ``g`` the gradient array ``_update``
+    received (−∂J/∂w when maximizing, plus λ·wₜ with coupled weight decay), ``state_before`` and
+    ``state`` copies of the parameter's optimizer state before and after the step, ``w_next``
+    wₜ₊₁; ``values`` holds what a step computes but keeps in no state (Newton's Δ).
+    """
+
+    param: Tensor
+    group: dict[str, Any]
+    w: np.ndarray
+    grad: np.ndarray
+    g: np.ndarray
+    state_before: dict[str, Any]
+    state: dict[str, Any] = field(default_factory=dict)
+    w_next: np.ndarray | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _always(group: dict[str, Any]) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class UpdateTerm:
+    """One quantity of an update rule, as a picture of the step shows it.
+
+    ``symbol`` (m, v̂, t, …), ``formula`` (how the step computes it, in the class docstring's
+    notation), ``word`` (a key of ``autograd_core.vocabulary``: its name in English and
+    Spanish), ``read`` (its value from a :class:`StepRecord` after the step: a state buffer, or
+    a quantity the step derives from the state, such as Adam's m̂ = m/(1 − β₁ᵗ)), ``uses`` (the
+    symbols it is computed from, drawn as arrows: "g" the gradient the update uses, "∂J/∂w" the
+    ``.grad``, "wₜ" the parameter) and ``when`` (the param groups it exists for).
+    """
+
+    symbol: str
+    formula: str
+    word: str
+    read: Callable[[StepRecord], Any]
+    uses: tuple[str, ...] = ("g",)
+    when: Callable[[dict[str, Any]], bool] = _always
+
+
+def from_state(key: str) -> Callable[[StepRecord], Any]:
+    """A term's reader: the buffer ``key`` of the state after the step."""
+    def read(record: StepRecord) -> Any:
+        return record.state[key]
+    read.__qualname__ = f"from_state({key!r})"
+    return read
+
+
+#: what may continue a symbol: combining marks (m̂) and subscripts (ηₜ, λ₁, vₘₐₓ, wₜ₊₁)
+_SYMBOL_TAIL = "\u0300-\u036f\u2080-\u209c"
+
+
+def mentions(text: str, symbol: str) -> bool:
+    """Does ``text`` use ``symbol`` itself (m, not m̂ or max; η, not ηₜ; λ, not λ₁)?"""
+    pattern = f"(?<![A-Za-z]){re.escape(symbol)}(?![{_SYMBOL_TAIL}])"
+    return re.search(pattern, text) is not None
 
 
 class Optimizer:
@@ -168,6 +239,91 @@ class Optimizer:
                 group: dict[str, Any]) -> None:
         """Update ``param`` in place from ``grad``, keeping buffers in ``state``."""
         raise NotImplementedError(f"{self._name} must implement _update")
+
+    # --- the step as a picture shows it -----------------------------------------------------
+    #: group option → its symbol in the formulas; a picture lists an option when its symbol
+    #: appears in the rule or in a term (:meth:`shown_options`)
+    option_symbols: dict[str, str | tuple[str, ...]] = {"lr": "η", "weight_decay": "λ",
+                                                        "eps": "ε"}
+    #: the quantities of the update rule (subclasses declare theirs next to ``_update``)
+    TERMS: tuple[UpdateTerm, ...] = ()
+    #: whether ``step`` needs a closure because it computes the gradients itself (Newton)
+    needs_closure = False
+
+    def update_rule(self, group: dict[str, Any]) -> str:
+        """wₜ₊₁ as the step computes it, in the terms' symbols (e.g. "wₜ₊₁ = wₜ − η·g"); a
+        subclass that declares none is written as what it is, its ``_update`` of wₜ and g."""
+        return f"wₜ₊₁ = {self._name}._update(wₜ, g)"
+
+    def update_terms(self, group: dict[str, Any]) -> list[UpdateTerm]:
+        """The terms of ``group``'s update: the gradient used (when it is not ∂J/∂w itself), then
+        the declared ``TERMS`` that exist for the group's options."""
+        terms = [term for term in self.TERMS if term.when(group)]
+        maximize = bool(group.get("maximize", False))
+        decay = bool(group.get("weight_decay", 0.0)) and self._coupled_weight_decay
+        if maximize or decay:
+            formula = "g = " + ("−∂J/∂w" if maximize else "∂J/∂w") + (" + λ·wₜ" if decay else "")
+            uses = ("∂J/∂w", "wₜ") if decay else ("∂J/∂w",)
+            terms.insert(0, UpdateTerm("g", formula, "update.term.gradient",
+                                       lambda record: record.g, uses))
+        return terms
+
+    def shown_options(self, group: dict[str, Any]) -> list[tuple[str, str, float]]:
+        """(option, symbol, value) for each option whose symbol the group's formulas use; an
+        option of several symbols (``betas``) gives one entry each, named "betas.0", …"""
+        text = " ".join([self.update_rule(group)] + [t.formula for t in self.update_terms(group)])
+        shown = []
+        for option, symbols in self.option_symbols.items():
+            if option not in group:
+                continue
+            many = isinstance(symbols, tuple)
+            for k, symbol in enumerate(symbols if many else (symbols,)):
+                if mentions(text, symbol):
+                    value = group[option][k] if many else group[option]
+                    shown.append((f"{option}.{k}" if many else option, symbol, float(value)))
+        return shown
+
+    def rule_uses(self, group: dict[str, Any]) -> list[str]:
+        """What wₜ₊₁'s formula is computed from: "wₜ", "g" and the symbols of the group's terms
+        that the right-hand side of ``update_rule`` mentions."""
+        rhs = self.update_rule(group).split("=", 1)[1]
+        names = ["wₜ", "g"] + [term.symbol for term in self.update_terms(group)]
+        return [name for name in dict.fromkeys(names) if mentions(rhs, name)]
+
+    def record_step(self, *, apply: bool = False, closure: Callable | None = None
+                    ) -> list[StepRecord]:
+        """What one ``step()`` does to each parameter with a ``.grad``, as :class:`StepRecord` s.
+
+        ``apply=False`` (a preview): ``_update`` runs as in ``step()`` but on copies of the
+        parameter arrays and of their state, so nothing changes — parameters, ``.grad``,
+        ``state``, step counts — and a Ctrl-C during it leaves nothing half done.
+        ``apply=True`` runs ``step()`` itself and records what it did. (``closure`` is for
+        optimizers whose step needs one, such as Newton.)
+
+        >>> import autograd_core as ag, optim
+        >>> w = ag.tensor([1.0, -2.0], dtype="float64", requires_grad=True)
+        >>> (w * w).sum().backward()
+        >>> [r.w_next.tolist() for r in optim.SGD([w], lr=0.1).record_step()], w.tolist()
+        ([[0.8, -1.6]], [1.0, -2.0])
+        """
+        if closure is not None:
+            raise ValueError(f"{self._name}.record_step: closure is only for optimizers whose "
+                             "step computes its own gradients (Newton); set .grad by backward()")
+        with ag.no_grad():
+            records = [StepRecord(p, group, p.data.copy(), p.grad.data.copy(),
+                                  np.array(self._prepare_grad(p, group), copy=True),
+                                  copy.deepcopy(self.state.get(p, {})))
+                       for group in self.param_groups for p in group["params"]
+                       if p.grad is not None]
+            if apply:
+                self.step()
+            for r in records:
+                if apply:
+                    r.state, r.w_next = copy.deepcopy(self.state[r.param]), r.param.data.copy()
+                else:
+                    r.state, r.w_next = copy.deepcopy(r.state_before), r.w.copy()
+                    self._update(r.w_next, r.g, r.state, r.group)
+        return records
 
     # --- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -7,6 +7,10 @@ Each class implements only ``_update(param, grad, state, group)`` (see ``optim.o
 Buffers are updated in place with numpy ``out=`` arguments; keys of ``state`` starting with ``_``
 are scratch arrays, not saved by ``state_dict``.
 
+Beside each ``_update``, ``update_rule`` and ``TERMS`` say how the step reads in a picture
+(``viz.draw_update``): each term is read from the state the real ``_update`` left (see
+``optim.optimizer.UpdateTerm``), so nothing of the rule is computed twice.
+
 SGD, Adam, AdamW, RMSprop and Adagrad run their update as one fused in-place kernel of
 ``autograd_core.kernels`` (a Numba loop beside a numpy reference that computes the same float
 operations in the same order; see ``autograd_core/kernels/optim.py``), so a step allocates
@@ -15,14 +19,14 @@ nothing; the others use numpy ``out=`` arguments.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from autograd_core import kernels
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, StepRecord, UpdateTerm, check_hyperparameter, from_state
 
 __all__ = ["SGD", "SGDMomentum", "Adagrad", "RMSprop", "Adam", "AdamW", "Adadelta", "Adamax",
            "NAdam", "FTRL"]
@@ -46,6 +50,24 @@ def _scratch(state: dict[str, Any], like: np.ndarray) -> np.ndarray:
 def _check_betas(name: str, betas: tuple[float, float]) -> None:
     for i, beta in enumerate(betas):
         check_hyperparameter(name, f"betas[{i}]", beta, high=1.0, high_open=True)
+
+
+# --- readers of the terms pictures show (see UpdateTerm) ----------------------------------------
+def _bias_corrected(key: str, beta: int) -> Callable[[StepRecord], Any]:
+    """``state[key]/(1 − βᵗ)`` with β = ``betas[beta]`` and t the step count after the step."""
+    def read(record: StepRecord) -> Any:
+        return record.state[key] / (1.0 - record.group["betas"][beta] ** record.state["step"])
+    return read
+
+
+_STEP = UpdateTerm("t", "t ← t + 1", "update.term.step", from_state("step"), uses=())
+_FIRST_MOMENT = UpdateTerm("m", "m ← β₁·m + (1 − β₁)·g", "update.term.first_moment",
+                           from_state("exp_avg"))
+_SECOND_MOMENT = UpdateTerm("v", "v ← β₂·v + (1 − β₂)·g²", "update.term.second_moment",
+                            from_state("exp_avg_sq"))
+_M_HAT = UpdateTerm("m̂", "m̂ = m/(1 − β₁ᵗ)", "update.term.first_moment_hat",
+                    _bias_corrected("exp_avg", 0), uses=("m", "t"))
+_BETAS = {"betas": ("β₁", "β₂")}
 
 
 class SGD(Optimizer):
@@ -78,6 +100,21 @@ class SGD(Optimizer):
         check_hyperparameter("SGD", "momentum", group["momentum"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0")
+
+    option_symbols = {**Optimizer.option_symbols, "momentum": "μ", "dampening": "τ"}
+    TERMS = (
+        UpdateTerm("v", "v ← μ·v + g  (v = g at t = 1)", "update.term.momentum_buffer",
+                   from_state("momentum_buffer"),
+                   when=lambda group: group["momentum"] > 0 and group["dampening"] == 0),
+        UpdateTerm("v", "v ← μ·v + (1 − τ)·g  (v = g at t = 1)", "update.term.momentum_buffer",
+                   from_state("momentum_buffer"),
+                   when=lambda group: group["momentum"] > 0 and group["dampening"] != 0),
+    )
+
+    def update_rule(self, group):
+        if group["momentum"] == 0:
+            return "wₜ₊₁ = wₜ − η·g"
+        return "wₜ₊₁ = wₜ − η·(g + μ·v)" if group["nesterov"] else "wₜ₊₁ = wₜ − η·v"
 
     def _update(self, param, grad, state, group):
         """p ← p − η·v,  v ← μ·v + (1 − dampening)·g  (v = g at the first step)."""
@@ -117,6 +154,13 @@ class SGDMomentum(Optimizer):
         super()._check_group(group)
         check_hyperparameter("SGDMomentum", "beta", group["beta"], high=1.0, high_open=True)
 
+    option_symbols = {**Optimizer.option_symbols, "beta": "β"}
+    TERMS = (UpdateTerm("m", "m ← β·m + (1 − β)·g", "update.term.moving_average",
+                        from_state("exp_avg")),)
+
+    def update_rule(self, group):
+        return "wₜ₊₁ = wₜ − η·m"
+
     def _update(self, param, grad, state, group):
         """m ← β·m + (1 − β)·g;  p ← p − η·m."""
         beta = group["beta"]
@@ -147,6 +191,20 @@ class Adagrad(Optimizer):
         check_hyperparameter("Adagrad", "initial_accumulator_value",
                              group["initial_accumulator_value"])
 
+    option_symbols = {**Optimizer.option_symbols, "lr_decay": "κ",
+                      "initial_accumulator_value": "s₀"}
+    TERMS = (
+        UpdateTerm("s", "s ← s + g²  (s = s₀ at t = 0)", "update.term.sum_of_squares",
+                   from_state("sum")),
+        _STEP,
+        UpdateTerm("ηₜ", "ηₜ = η/(1 + (t − 1)·κ)", "update.term.decayed_lr",
+                   lambda r: r.group["lr"] / (1.0 + (r.state["step"] - 1) * r.group["lr_decay"]),
+                   uses=("t",), when=lambda group: group["lr_decay"] != 0),
+    )
+
+    def update_rule(self, group):
+        return f"wₜ₊₁ = wₜ − {'ηₜ' if group['lr_decay'] else 'η'}·g/(√s + ε)"
+
     def _update(self, param, grad, state, group):
         """s ← s + g²;  p ← p − η/(1 + (t−1)·lr_decay) · g/(√s + ε)."""
         total = _buffer(state, "sum", param, group["initial_accumulator_value"])
@@ -174,6 +232,25 @@ class RMSprop(Optimizer):
         super()._check_group(group)
         check_hyperparameter("RMSprop", "alpha", group["alpha"])
         check_hyperparameter("RMSprop", "momentum", group["momentum"])
+
+    option_symbols = {**Optimizer.option_symbols, "alpha": "α", "momentum": "μ"}
+    TERMS = (
+        UpdateTerm("v", "v ← α·v + (1 − α)·g²", "update.term.square_average",
+                   from_state("square_avg")),
+        UpdateTerm("ḡ", "ḡ ← α·ḡ + (1 − α)·g", "update.term.moving_average",
+                   from_state("grad_avg"), when=lambda group: group["centered"]),
+        UpdateTerm("b", "b ← μ·b + g/(√v + ε)", "update.term.momentum_buffer",
+                   from_state("momentum_buffer"), uses=("g", "v"),
+                   when=lambda group: group["momentum"] > 0 and not group["centered"]),
+        UpdateTerm("b", "b ← μ·b + g/(√(v − ḡ²) + ε)", "update.term.momentum_buffer",
+                   from_state("momentum_buffer"), uses=("g", "v", "ḡ"),
+                   when=lambda group: group["momentum"] > 0 and group["centered"]),
+    )
+
+    def update_rule(self, group):
+        if group["momentum"] > 0:
+            return "wₜ₊₁ = wₜ − η·b"
+        return f"wₜ₊₁ = wₜ − η·g/({'√(v − ḡ²)' if group['centered'] else '√v'} + ε)"
 
     def _update(self, param, grad, state, group):
         """v ← α·v + (1−α)·g²;  p ← p − η·g/(√v + ε) (with momentum/centering as above)."""
@@ -222,6 +299,24 @@ class Adam(_WithBetas):
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize))
 
+    option_symbols = {**Optimizer.option_symbols, **_BETAS}
+    TERMS = (
+        _FIRST_MOMENT, _SECOND_MOMENT,
+        UpdateTerm("vₘₐₓ", "vₘₐₓ ← max(vₘₐₓ, v)", "update.term.max_second_moment",
+                   from_state("max_exp_avg_sq"), uses=("v",),
+                   when=lambda group: group["amsgrad"]),
+        _STEP, _M_HAT,
+        UpdateTerm("v̂", "v̂ = v/(1 − β₂ᵗ)", "update.term.second_moment_hat",
+                   _bias_corrected("exp_avg_sq", 1), uses=("v", "t"),
+                   when=lambda group: not group["amsgrad"]),
+        UpdateTerm("v̂", "v̂ = vₘₐₓ/(1 − β₂ᵗ)", "update.term.second_moment_hat",
+                   _bias_corrected("max_exp_avg_sq", 1), uses=("vₘₐₓ", "t"),
+                   when=lambda group: group["amsgrad"]),
+    )
+
+    def update_rule(self, group):
+        return "wₜ₊₁ = wₜ − η·m̂/(√v̂ + ε)"
+
     def _update(self, param, grad, state, group):
         """m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − η·(m/(1−β₁ᵗ))/(√(v/(1−β₂ᵗ)) + ε)."""
         self._adam_update(param, grad, state, group, decoupled_decay=0.0)
@@ -256,6 +351,9 @@ class AdamW(Adam):
                  maximize: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
+    def update_rule(self, group):
+        return "wₜ₊₁ = (1 − η·λ)·wₜ − η·m̂/(√v̂ + ε)"
+
     def _update(self, param, grad, state, group):
         """p ← (1 − η·λ)·p, then Adam's update (one fused kernel)."""
         self._adam_update(param, grad, state, group, float(group["weight_decay"]))
@@ -278,6 +376,21 @@ class Adadelta(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         check_hyperparameter("Adadelta", "rho", group["rho"], high=1.0)
+
+    option_symbols = {**Optimizer.option_symbols, "rho": "ρ"}
+    TERMS = (
+        UpdateTerm("v", "v ← ρ·v + (1 − ρ)·g²", "update.term.square_average",
+                   from_state("square_avg")),
+        UpdateTerm("Δ", "Δ = √(u + ε)/√(v + ε)·g  (u of step t − 1)", "update.term.direction",
+                   lambda r: np.sqrt((r.state_before.get("acc_delta", 0.0) + r.group["eps"])
+                                     / (r.state["square_avg"] + r.group["eps"])) * r.g,
+                   uses=("g", "v")),
+        UpdateTerm("u", "u ← ρ·u + (1 − ρ)·Δ²", "update.term.delta_average",
+                   from_state("acc_delta"), uses=("Δ",)),
+    )
+
+    def update_rule(self, group):
+        return "wₜ₊₁ = wₜ − η·Δ"
 
     def _update(self, param, grad, state, group):
         """v ← ρv + (1−ρ)g²;  Δ = √(u+ε)/√(v+ε)·g;  u ← ρu + (1−ρ)Δ²;  p ← p − η·Δ."""
@@ -309,6 +422,15 @@ class Adamax(_WithBetas):
                  weight_decay: float = 0.0, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, maximize=maximize))
+
+    option_symbols = {**Optimizer.option_symbols, **_BETAS}
+    TERMS = (_FIRST_MOMENT,
+             UpdateTerm("u", "u ← max(β₂·u, |g| + ε)", "update.term.infinity_norm",
+                        from_state("exp_inf")),
+             _STEP, _M_HAT)
+
+    def update_rule(self, group):
+        return "wₜ₊₁ = wₜ − η·m̂/u"
 
     def _update(self, param, grad, state, group):
         """m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  p ← p − η/(1−β₁ᵗ)·m/u."""
@@ -347,15 +469,32 @@ class NAdam(_WithBetas):
         super()._check_group(group)
         check_hyperparameter("NAdam", "momentum_decay", group["momentum_decay"])
 
+    option_symbols = {**Optimizer.option_symbols, **_BETAS, "momentum_decay": "φ"}
+    TERMS = (
+        _FIRST_MOMENT, _SECOND_MOMENT, _STEP,
+        UpdateTerm("μₜ", "μₜ = β₁·(1 − ½·0.96^(t·φ))", "update.term.momentum_coefficient",
+                   lambda r: _nadam_mu(r.group, r.state["step"]), uses=("t",)),
+        UpdateTerm("μₜ₊₁", "μₜ₊₁ = β₁·(1 − ½·0.96^((t + 1)·φ))",
+                   "update.term.momentum_coefficient",
+                   lambda r: _nadam_mu(r.group, r.state["step"] + 1), uses=("t",)),
+        UpdateTerm("Πₜ", "Πₜ = μ₁·μ₂·…·μₜ", "update.term.momentum_product",
+                   from_state("mu_product"), uses=("μₜ",)),
+        UpdateTerm("v̂", "v̂ = v/(1 − β₂ᵗ)", "update.term.second_moment_hat",
+                   _bias_corrected("exp_avg_sq", 1), uses=("v", "t")),
+    )
+
+    def update_rule(self, group):
+        return ("wₜ₊₁ = wₜ − η·(1 − μₜ)/(1 − Πₜ)·g/(√v̂ + ε) "
+                "− η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/(√v̂ + ε)")
+
     def _update(self, param, grad, state, group):
         """The NAdam step above (Dozat 2016, PyTorch's momentum schedule)."""
         beta1, beta2 = group["betas"]
-        lr, psi = group["lr"], group["momentum_decay"]
+        lr = group["lr"]
         exp_avg = _buffer(state, "exp_avg", param)
         exp_avg_sq = _buffer(state, "exp_avg_sq", param)
         state["step"] = step = state.get("step", 0) + 1
-        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
-        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+        mu, mu_next = _nadam_mu(group, step), _nadam_mu(group, step + 1)
         state["mu_product"] = mu_product = state.get("mu_product", 1.0) * mu
         work = _scratch(state, param)
         np.multiply(exp_avg, beta1, out=exp_avg)
@@ -367,6 +506,11 @@ class NAdam(_WithBetas):
         work += group["eps"]
         param -= (lr * (1.0 - mu) / (1.0 - mu_product)) * (grad / work)
         param -= (lr * mu_next / (1.0 - mu_product * mu_next)) * (exp_avg / work)
+
+
+def _nadam_mu(group: dict[str, Any], step: int) -> float:
+    """NAdam's momentum coefficient μ_t = β₁·(1 − ½·0.96^(t·ψ)), ψ = momentum_decay."""
+    return group["betas"][0] * (1.0 - 0.5 * 0.96 ** (step * group["momentum_decay"]))
 
 
 class FTRL(Optimizer):
@@ -411,6 +555,24 @@ class FTRL(Optimizer):
                      "l2_regularization_strength", "l2_shrinkage_regularization_strength",
                      "beta"):
             check_hyperparameter("FTRL", name, group[name])
+
+    option_symbols = {"lr": "η", "learning_rate_power": "p", "initial_accumulator_value": "n₀",
+                      "l1_regularization_strength": "λ₁", "l2_regularization_strength": "λ₂",
+                      "l2_shrinkage_regularization_strength": "λ₂ₛ", "beta": "β"}
+    TERMS = (
+        UpdateTerm("nₜ₊₁", "nₜ₊₁ = nₜ + g²  (n₀ at t = 0)", "update.term.sum_of_squares",
+                   from_state("accumulator")),
+        UpdateTerm("zₜ₊₁", "zₜ₊₁ = zₜ + g + 2·λ₂ₛ·wₜ − (nₜ₊₁^(−p) − nₜ^(−p))/η·wₜ",
+                   "update.term.linear", from_state("linear"), uses=("g", "nₜ₊₁", "wₜ")),
+        UpdateTerm("q", "q = nₜ₊₁^(−p)/η + 2·(λ₂ + β/(2η))", "update.term.denominator",
+                   lambda r: (r.state["accumulator"] ** -r.group["learning_rate_power"]
+                              / r.group["lr"] + 2.0 * (r.group["l2_regularization_strength"]
+                                                       + r.group["beta"] / (2.0 * r.group["lr"]))),
+                   uses=("nₜ₊₁",)),
+    )
+
+    def update_rule(self, group):
+        return "wₜ₊₁ = (clip(zₜ₊₁, −λ₁, λ₁) − zₜ₊₁)/q"
 
     def _update(self, param, grad, state, group):
         """Keras's FTRL step (see the class docstring)."""

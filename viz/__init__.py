@@ -21,6 +21,10 @@
   frames with a slider and ←/→ keys, ``explain`` for each parameter, the update step.
 * ``plot_gradient_flow(model, x, t)`` — per layer ‖∂J/∂W⁽ᵏ⁾‖ and the product of ψ' from the
   output down (course 001's vanishing gradients), for several activations side by side.
+* ``draw_update(model_or_params, optimizer, apply=False, view="graph"|"network")`` — course
+  001's update step wₜ₊₁ = wₜ − α·∇J for each parameter: wₜ, ∂J/∂w, the optimizer's own terms
+  (momentum, Adam's m̂ and v̂, …) and wₜ₊₁, exactly as ``optimizer.step()`` would compute them,
+  on copies (nothing changes unless ``apply=True``); ``update_preview`` gives the numbers.
 * ``plot_*`` — matplotlib figures of training (history, decision boundary, activations, ...).
 
 The model (``viz.graph_model``) depends on ``autograd_core`` only (and ``nn`` for names); the
@@ -30,22 +34,22 @@ from __future__ import annotations
 
 from .backward_model import backward_model
 from .chain_rule import explain
-from .lesson import export_lesson
 from .gradient_flow import gradient_flow, plot_gradient_flow
 from .graph_model import GraphModel, forward_model
 from .jupyter import Frames, frames_slider
+from .lesson import export_lesson
 from .modules import ModuleTrace, trace_modules
 from .neuron_view import draw_network
 from .plots import (plot_activation_functions, plot_decision_boundary, plot_function_fit,
                     plot_history, plot_layer_statistics, plot_optimizer_paths)
 from .render_graphviz import (backprop_steps, draw_backward, draw_forward, draw_gradcheck, render,
                               save_frames, to_digraph)
+from .update import ParamUpdate, draw_update, update_preview
 
-__all__ = ["Frames", "GraphModel", "ModuleTrace", "backprop_steps", "backward_model",
-           "draw_backward", "draw_forward", "draw_gradcheck", "draw_network", "explain",
-           "export_lesson",
-           "forward_model",
-           "frames_slider", "gradient_flow", "plot_activation_functions",
-           "plot_decision_boundary", "plot_gradient_flow",
-           "plot_function_fit", "plot_history", "plot_layer_statistics", "plot_optimizer_paths",
-           "render", "save_frames", "to_digraph", "trace_modules"]
+__all__ = ["Frames", "GraphModel", "ModuleTrace", "ParamUpdate", "backprop_steps",
+           "backward_model", "draw_backward", "draw_forward", "draw_gradcheck", "draw_network",
+           "draw_update", "explain", "export_lesson", "forward_model", "frames_slider",
+           "gradient_flow", "plot_activation_functions", "plot_decision_boundary",
+           "plot_gradient_flow", "plot_function_fit", "plot_history", "plot_layer_statistics",
+           "plot_optimizer_paths", "render", "save_frames", "to_digraph", "trace_modules",
+           "update_preview"]

@@ -78,9 +78,10 @@ def export_lesson(output, path, *, names=None, model=None, optimizer=None,
     """Write the lesson page for the graph of the scalar cost ``output`` to ``path`` (.html).
 
     ``names``/``model`` name the values as in ``draw_forward``; ``optimizer`` (the one that
-    trains the parameters) adds the update step. Nothing changes: the gradients come from viz's
-    own backward pass (``.grad`` untouched) and the update is a preview. Needs Graphviz's
-    ``dot``. Returns the path written.
+    trains the parameters) adds the update step w_{t+1} that ``optimizer.step()`` would take from
+    the parameters' ``.grad`` — so call ``output.backward(retain_graph=True)`` first. Nothing
+    changes: the pictures' gradients come from viz's own backward pass (``.grad`` untouched) and
+    the update is a preview. Needs Graphviz's ``dot``. Returns the path written.
     """
     from .render_graphviz import draw_forward
 
@@ -94,6 +95,11 @@ def export_lesson(output, path, *, names=None, model=None, optimizer=None,
         _explain_section(output, params, names, model, lang, say)]
     if optimizer is not None:
         from .update import draw_update
+        missing = [name for name, p in params if p.grad is None]
+        if missing:
+            raise ValueError(f"export_lesson: the update step reads the parameters' .grad, and "
+                             f"{', '.join(missing)} have none: call output.backward("
+                             f"retain_graph=True) before export_lesson")
         sections.append(_section("update", say("lesson.update"), _svg(draw_update(
             [p for _, p in params], optimizer, lang=lang))))
     page = _page(title or say("lesson.title"), lang, sections)

@@ -50,6 +50,12 @@ STYLES = {
                            penwidth="1.5"),
     "leaf_grad": dict(shape="box", style="filled", fillcolor="#c9e7c0", color="#3a7d2c"),
     "summary": dict(shape="note", style="filled", fillcolor="#fff3c4"),
+    "update_grad": dict(shape="box", style="rounded,filled", fillcolor="#fde0c5",
+                        color="#c06000"),
+    "update_term": dict(shape="box", style="rounded,filled", fillcolor="#e3d7f5",
+                        color="#6a4a9c"),
+    "update_next": dict(shape="box", style="rounded,filled,bold", fillcolor="#b9dcf2",
+                        color="#1f5f9f", penwidth="2"),
     "module": dict(shape="box3d", style="filled", fillcolor="#e3d7f5", color="#6a4a9c"),
     "module_ok": dict(shape="box3d", style="filled,bold", fillcolor="#9fe0a8", color="#1f7a35"),
     "module_fail": dict(shape="box3d", style="filled,bold", fillcolor="#f08080",
@@ -88,11 +94,12 @@ CURRENT = dict(color="#d00000", penwidth="3")
 
 
 def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
-               states: dict | None = None):
+               states: dict | None = None, wrap: bool = True):
     """A ``graphviz.Digraph`` for a :class:`GraphModel` (any view).
 
     ``states`` (for step-by-step frames) maps node ids and edge indices to "pending" (greyed
-    out) or "current" (highlighted); anything else is drawn normally.
+    out) or "current" (highlighted); anything else is drawn normally. ``wrap`` breaks label
+    lines longer than ``WRAP`` characters at spaces (off: each line as given, e.g. formulas).
     """
     import graphviz
 
@@ -110,7 +117,7 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
     clusters = _clusters(model)
     for n in model.nodes:
         target = clusters[cluster_of[n.id]] if n.id in cluster_of else g
-        target.node(n.id, _label(n.lines, wrap=True), **_node_attrs(n, states.get(n.id)))
+        target.node(n.id, _label(n.lines, wrap=wrap), **_node_attrs(n, states.get(n.id)))
     for ids in model.same_rank:
         target = clusters[cluster_of[ids[0]]] if ids[0] in cluster_of else g
         with target.subgraph() as row:

@@ -24,3 +24,16 @@ def test_gallery_renders_the_course_pictures(tmp_path):
     assert "Neurona inversa" in inverse_es and "Salida constante" in inverse_es
     assert gallery.main(["--out", str(tmp_path / "again"), "--only", "shared",
                          "--format", "svg"]) == 0
+
+
+@pytest.mark.skipif(shutil.which("dot") is None or shutil.which("neato") is None,
+                    reason="Graphviz 'dot'/'neato' not installed")
+def test_gallery_renders_the_update_slide(tmp_path):
+    spec = importlib.util.spec_from_file_location("gallery", ROOT / "docs" / "gallery.py")
+    gallery = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gallery)
+    paths = gallery.render_all(str(tmp_path), only=["update"], fmt="svg", langs=("es",))
+    assert [pathlib.Path(p).name for p in paths] == ["update_graph_es.svg",
+                                                      "update_network_es.svg"]
+    graph = (tmp_path / "update_graph_es.svg").read_text(encoding="utf-8")
+    assert "Paso de actualización" in graph and "0.0875" in graph and "&#45;0.3245" in graph

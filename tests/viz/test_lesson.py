@@ -2,6 +2,7 @@
 ran k-th, and the chosen parameter's ∂J/∂w is the one shown."""
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -164,3 +165,28 @@ def test_in_a_browser_the_chosen_parameter_is_explained(lesson):
     shown = [e["data-param"] for e in dom.explanations if "hidden" not in e]
     assert shown == ["b⁽²⁾"] and dom.body.get("data-param") == "b⁽²⁾"
     assert dom.body.get("data-frame") == "2"
+
+
+@needs_dot
+def test_the_update_step_is_the_optimizers_next_step(tmp_path):
+    import numpy as np
+
+    import optim
+
+    J, names, model = corpus.course_232_nn()
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"export_lesson: the update step reads the parameters' "
+                                         r"\.grad, and W⁽¹⁾, b⁽¹⁾, W⁽²⁾, b⁽²⁾ have none"):
+        viz.export_lesson(J, tmp_path / "l.html", names=names, model=model, optimizer=opt)
+    J.backward(retain_graph=True)
+    before = [p.numpy().copy() for p in model.parameters()]
+    path = viz.export_lesson(J, tmp_path / "l.html", names=names, model=model, optimizer=opt)
+    text = open(path, encoding="utf-8").read()
+    update = html.unescape(text[text.index('<section id="update">'):])
+    assert all(np.array_equal(p.numpy(), b) for p, b in zip(model.parameters(), before))
+    opt.step()                                  # Adam's first step: w − 0.1·sign(g) (|g| ≫ ε)
+    for p in model.parameters():                # every row of every w_{t+1}, as the SVG writes it
+        for row in np.atleast_2d(p.numpy()):
+            shown = "[" + ", ".join(f"{v:.4g}" for v in row) + "]" if p.ndim == 2 else \
+                f"{row[0]:.4g}"
+            assert f">{shown}</text>" in update, shown
