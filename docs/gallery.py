@@ -4,15 +4,19 @@
 
 Every picture is drawn from a recorded computation by ``viz``: the one-neuron example of course
 001 (σ(w·x + b), cost (h − y)²), course 000's 2-3-2 network, a shared weight, XOR 2-2-1 — each
-forward and inverse, in English and Spanish — and course 001's update slide (``draw_update``,
-as a graph and on the network). The test suite runs this script on a reduced set, so the
-gallery cannot rot.
+forward and inverse, in English and Spanish — course 001's update slide (``draw_update``,
+as a graph and on the network) and the lesson page of the 2-3-2 network (``export_lesson``; a
+screenshot by headless Chromium when it is installed, else the HTML page itself). The test
+suite runs this script on a reduced set, so the gallery cannot rot.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
+import urllib.parse
 
 import numpy as np
 
@@ -78,6 +82,31 @@ def update_slide():
 UPDATES = {"update": update_slide}
 
 
+def lesson_232():
+    """Course 000's 2-3-2 network after ``backward``, with the SGD step it would take."""
+    J, names, model = network_232()
+    J.backward(retain_graph=True)
+    return J, names, model, optim.SGD(model.parameters(), lr=0.1)
+
+
+#: lesson pages (viz.export_lesson): name → (J, names, model, optimizer); with format "png" and
+#: Chromium installed, also a screenshot of frame 3 of the backward pass
+LESSONS = {"lesson": lesson_232}
+#: the browser that takes the screenshots (Debian's chromium; none: the pages only)
+CHROMIUM = next((shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(c)), None)
+
+
+def screenshot(page: str, png: str, fragment: str = "frame=3") -> str:
+    """A PNG of the lesson page as headless Chromium shows it at ``#fragment``."""
+    url = "file://" + urllib.parse.quote(os.path.abspath(page)) + "#" + fragment
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--virtual-time-budget=3000", "--window-size=1400,1250",
+                    f"--screenshot={os.path.abspath(png)}", url],
+                   check=True, capture_output=True, timeout=120)
+    return png
+
+
 def render_all(out: str, only=None, fmt: str = "png", langs=("en", "es")) -> list[str]:
     """Draw every example (or those in ``only``), forward and inverse, and every update step
     as a graph and on the network, in each language."""
@@ -100,13 +129,30 @@ def render_all(out: str, only=None, fmt: str = "png", langs=("en", "es")) -> lis
                 graph = viz.draw_update(model, opt, lang=lang, view=view)
                 paths.append(viz.render(graph, os.path.join(out, f"{name}_{view}_{lang}"),
                                         format=fmt))
+    return paths + _lessons(out, only, fmt, langs)
+
+
+def _lessons(out: str, only, fmt: str, langs) -> list[str]:
+    paths = []
+    for name, make in LESSONS.items():
+        if only and name not in only:
+            continue
+        J, names, model, opt = make()
+        for lang in langs:
+            page = viz.export_lesson(J, os.path.join(out, f"{name}_{lang}.html"), names=names,
+                                     model=model, optimizer=opt, lang=lang)
+            if fmt == "png" and CHROMIUM:
+                paths.append(screenshot(page, os.path.join(out, f"{name}_{lang}.png")))
+                os.remove(page)
+            else:
+                paths.append(page)
     return paths
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "gallery"))
-    parser.add_argument("--only", nargs="*", choices=sorted({**EXAMPLES, **UPDATES}))
+    parser.add_argument("--only", nargs="*", choices=sorted({**EXAMPLES, **UPDATES, **LESSONS}))
     parser.add_argument("--format", default="png", choices=("png", "svg", "pdf"))
     args = parser.parse_args(argv)
     for path in render_all(args.out, args.only, args.format):

@@ -37,3 +37,14 @@ def test_gallery_renders_the_update_slide(tmp_path):
                                                       "update_network_es.svg"]
     graph = (tmp_path / "update_graph_es.svg").read_text(encoding="utf-8")
     assert "Paso de actualización" in graph and "0.0875" in graph and "&#45;0.3245" in graph
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
+def test_gallery_writes_the_lesson_page(tmp_path):
+    spec = importlib.util.spec_from_file_location("gallery", ROOT / "docs" / "gallery.py")
+    gallery = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gallery)
+    (path,) = gallery.render_all(str(tmp_path), only=["lesson"], fmt="svg", langs=("es",))
+    page = pathlib.Path(path).read_text(encoding="utf-8")
+    assert pathlib.Path(path).name == "lesson_es.html"
+    assert "Retropropagación, paso a paso" in page and '<section id="update">' in page
