@@ -360,7 +360,7 @@ def _factor(step: Step, i: int, in_flat: int, out_flat: int, value: float, d) ->
     in_name = element_name(names.get(u.key, "?"), in_idx, u.shape)
     out_name = element_name(names.get(out.key, "?"), out_idx, out.shape)
     role = step.roles[i] if i < len(step.roles) else "input"
-    rule = step.rule
+    rule = R.CONSTANT_INPUT if role == "bias" else step.rule
     formula = ""
     if rule is R.LOSS:
         formula = _elementwise_formula(step, in_idx, u.shape, d) or "L'"

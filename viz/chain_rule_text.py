@@ -13,6 +13,7 @@ R = ag.InverseRule
 #: the inverse rule that makes each kind of local derivative, in the course's words
 _RULE_KEYS = {R.LOSS: "inverse.loss", R.ACTIVATION: "inverse.activation",
               R.ELEMENTWISE: "inverse.elementwise", R.WEIGHTED_INPUT: "inverse.weighted_input",
+              R.CONSTANT_INPUT: "inverse.constant_input",
               R.SUM_OF_INPUTS: "inverse.sum_of_inputs", R.ROUTING: "inverse.routing"}
 
 

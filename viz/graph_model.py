@@ -172,6 +172,9 @@ class Drawing:
 def drawing(output, names=None, model=None) -> Drawing:
     """The steps of ``output``'s graph (see :mod:`viz.steps`) with every value named."""
     order = _walk(output)
+    if model is None:                  # parameters of an nn model: W⁽ᵏ⁾, b⁽ᵏ⁾ without model=
+        from .modules import owning_model
+        model = owning_model(order)
     steps, values = build_steps(order, output)
     symbols = name_values(steps, values, output, tensor_names(names, model))
     for step in steps:
