@@ -186,12 +186,13 @@ def _inverse_node(step: Step, d: Drawing, bp: _Pass, lang: str, max_elements: in
     if rule is R.ACTIVATION:
         z = d.names.get(step.inputs[0].key, "z")
         if derivative:
-            lines.append(f"ψ'({z}) = {derivative}")
+            lines += _formula_lines(f"ψ'({z})", derivative)
     elif rule is R.LOSS:
         h = d.names.get(step.inputs[0].key, "h")
-        lines.append(f"L' = ∂J/∂{h}" + (f" = {derivative}" if derivative else ""))
+        lines += _formula_lines(f"L' = ∂J/∂{h}", derivative) if derivative else \
+            [f"L' = ∂J/∂{h}"]
     elif rule is R.ELEMENTWISE and derivative:
-        lines.append(f"f' = {derivative}")
+        lines += _formula_lines("f'", derivative)
     if rule is not R.LOSS:
         lines += value_lines(gradient_name(out), bp.incoming[step.id], max_elements, lang)
     if rule in (R.ACTIVATION, R.ELEMENTWISE):
@@ -205,6 +206,13 @@ def _inverse_node(step: Step, d: Drawing, bp: _Pass, lang: str, max_elements: in
     if step.kind.startswith("fused"):
         data["fused"] = step.nodes[0].op.__name__
     return VNode(f"inv{step.id}", _TITLES.get(rule, "inverse"), lines, data)
+
+
+def _formula_lines(left: str, right: str, width: int = 24) -> list[str]:
+    """``left = right`` on one line, or broken before "=" when longer than a box's ``width``
+    (so a formula is never split inside, e.g. σ(z)(1 − σ(z)))."""
+    line = f"{left} = {right}"
+    return [line] if len(line) <= width else [left, f"= {right}"]
 
 
 def _edges_of(step: Step, d: Drawing, bp: _Pass, uses: dict, lang: str, max_elements: int
@@ -231,10 +239,11 @@ def _edges_of(step: Step, d: Drawing, bp: _Pass, uses: dict, lang: str, max_elem
         batch = _batch_sum_line(step, i, d, lang)
         lines = batch + [f"= {what}"] if batch else _rule_lines(step, i, d, lang, what)
         raw = _summed_shape(step, i, bp.raw[step.id][i])
-        if raw is not None and tuple(raw) != tuple(v.shape):
-            batch = step.roles[i] == "bias" if i < len(step.roles) else False
+        # a sum over broadcast axes, when it adds anything up (one sample: nothing to add)
+        if raw is not None and int(np.prod(raw)) != int(np.prod(v.shape)):
+            is_bias = step.roles[i] == "bias" if i < len(step.roles) else False
             lines.append(f"{_text('sum_over_batch', lang)}: {format_shape(raw)}→"
-                         f"{format_shape(v.shape)}" if batch else
+                         f"{format_shape(v.shape)}" if is_bias else
                          format_axes_sum(raw, v.shape, lang))
         edges.append(VEdge(f"inv{step.id}", dst, lines, "grad",
                            {"value": grads[i], "quantity": what, "to": v.key}))

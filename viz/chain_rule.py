@@ -363,9 +363,12 @@ def _factor(step: Step, i: int, in_flat: int, out_flat: int, value: float, d) ->
     rule = R.CONSTANT_INPUT if role == "bias" else step.rule
     formula = ""
     if rule is R.LOSS:
-        formula = _elementwise_formula(step, in_idx, u.shape, d) or "L'"
+        formula = "L'" + (f" = {f}" if (f := _elementwise_formula(step, in_idx, u.shape, d))
+                          else "")
     elif rule in (R.ACTIVATION, R.ELEMENTWISE) and len(step.inputs) == 1:
         formula = _elementwise_formula(step, in_idx, u.shape, d)
+        symbol = "ψ'" if rule is R.ACTIVATION else "f'"
+        formula = f"{symbol}({in_name}) = {formula}" if formula else ""
     elif role == "bias":
         formula = "1"
     elif rule is R.WEIGHTED_INPUT and step.op is not None:
@@ -380,10 +383,13 @@ def _factor(step: Step, i: int, in_flat: int, out_flat: int, value: float, d) ->
 
 
 def _elementwise_formula(step: Step, index: tuple, shape: tuple, d) -> str:
-    """The declared derivative with each input's element at ``index`` (inputs of one shape)."""
-    if step.op is None or any(u.shape != shape for u in step.inputs):
+    """The declared derivative with each input's element at ``index`` (inputs of one shape;
+    a loss written by hand: composed from its ops, see ``Step.derivative``)."""
+    if any(u.shape != shape for u in step.inputs):
         return ""
     args = [element_name(d.names.get(u.key, "?"), index, u.shape) for u in step.inputs]
+    if step.op is None:
+        return step.derivative({u.key: a for u, a in zip(step.inputs, args)})
     return fill_template(step.op.derivative_text(step.kwargs), args, step.kwargs) or ""
 
 

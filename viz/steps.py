@@ -81,7 +81,7 @@ class Step:
     def derivative(self, names: dict[str, str]) -> str:
         """The declared local derivative with the inputs' names (σ(z⁽¹⁾)(1 − σ(z⁽¹⁾))…), or ""."""
         if self.op is None:
-            return ""
+            return loss_derivative(self, names) if self.kind == "loss" else ""
         return fill_template(self.op.derivative_text(self.kwargs),
                      [names.get(v.key, "?") for v in self.inputs], self.kwargs) or ""
 
@@ -396,18 +396,28 @@ def _superscripts(text: str) -> str:
 
 def _composed_formula(step: Step, names: dict[str, str]) -> str:
     """The formula of a loss written by hand, composed from its ops' declared formulas."""
+    return _region_texts(step, names)[id(step.nodes[0].output)]
+
+
+def _node_args(node, text: dict[int, str]) -> list[str]:
+    """The text of each input of a node of a hand-written loss (a number for a constant)."""
+    args = []
+    for t in node.inputs:
+        if id(t) in text:
+            args.append(text[id(t)])
+        elif t.grad_fn is None:
+            args.append(_number(t.data) if t.size == 1 else "t")
+        else:
+            args.append("?")
+    return args
+
+
+def _region_texts(step: Step, names: dict[str, str]) -> dict[int, str]:
+    """id(tensor) → its formula, for every value of a hand-written loss (producers first)."""
     text: dict[int, str] = {id(v.tensor): names.get(v.key, "?") for v in step.inputs}
     for node in reversed(step.nodes):                     # producers first
-        args = []
-        for t in node.inputs:
-            if id(t) in text:
-                args.append(text[id(t)])
-            elif t.grad_fn is None:
-                args.append(_number(t.data) if t.size == 1 else "t")
-            else:
-                args.append("?")
         args = [f"({a})" if (" " in a and node.op.inverse_rule is not R.SUM_OF_INPUTS)
-                else a for a in args]
+                else a for a in _node_args(node, text)]
         template = node.op.formula_text(node.kwargs) or node.op.name + "({0})"
         kw = {k: _number(v) if isinstance(v, (int, float)) else v
               for k, v in (node.kwargs or {}).items()}
@@ -415,4 +425,47 @@ def _composed_formula(step: Step, names: dict[str, str]) -> str:
             text[id(node.output)] = _superscripts(template.format(*args, **kw))
         except (IndexError, KeyError):
             text[id(node.output)] = f"{node.op.name}({', '.join(args)})"
-    return text[id(step.nodes[0].output)]
+    return text
+
+
+def loss_derivative(step: Step, names: dict[str, str]) -> str:
+    """L' = ∂J/∂h of a loss written by hand, composed by the chain rule from its ops' declared
+    derivatives (course 001: (h − y)² → 2(h − y)); "" when h is used twice on the way or an op
+    on it declares no derivative."""
+    texts = _region_texts(step, names)
+    h = step.inputs[0].tensor
+    produced = {id(n.output): n for n in step.nodes}
+    depends = {id(h)}
+    for node in reversed(step.nodes):                     # producers first
+        if any(id(t) in depends for t in node.inputs):
+            depends.add(id(node.output))
+    factors, node = [], step.nodes[0]
+    while node is not None:
+        on_path = [i for i, t in enumerate(node.inputs) if id(t) in depends]
+        factor = _local_factor(node, on_path[0], texts) if len(on_path) == 1 else None
+        if factor is None:
+            return ""
+        factors.append(factor)
+        node = produced.get(id(node.inputs[on_path[0]]))
+    negative = factors.count("−1") % 2 == 1
+    kept = [f for f in factors if f not in ("1", "−1")]
+    return ("−" if negative else "") + ("·".join(kept) if kept else "1")
+
+
+def _local_factor(node, i: int, texts: dict[int, str]) -> str | None:
+    """∂out/∂input_i of one node of a hand-written loss, in text (None: not declared)."""
+    args = _node_args(node, texts)
+    op, kwargs = node.op, dict(node.kwargs or {})
+    declared = op.derivative_text(kwargs)
+    if declared and len(node.inputs) == 1:
+        return fill_template(declared, args, kwargs)
+    role = op.role(i)
+    if op.inverse_rule is R.SUM_OF_INPUTS:
+        if role == "negated_term":
+            return "−1"
+        return "1/N" if op.formula_text(kwargs).startswith("1/N") else "1"
+    if role == "factor" and len(node.inputs) == 2:
+        return args[1 - i]
+    if op.formula_text(kwargs) == "{0} / {1}" and i == 0:
+        return f"1/{args[1]}"
+    return None

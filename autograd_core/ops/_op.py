@@ -58,7 +58,8 @@ class Op:
     formula: str | dict = ""
     #: the local derivative in the course's notation, inputs written as in ``formula``
     #: (``"σ({0})(1 − σ({0}))"``, ``"2({0} − {1})/N"``…); a mapping when it depends on a
-    #: keyword's value (``{"reduction": {"mean": …, "sum": …}}``)
+    #: keyword's value (``{"reduction": {"mean": …, "sum": …}}``; a ``None`` entry for the
+    #: other values)
     derivative: str | dict = ""
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -164,6 +165,8 @@ def _by_keyword(declared, kwargs) -> str:
         value = (kwargs or {}).get(key)
         if value in by_value:
             return by_value[value]
+        if None in by_value:                         # the entry for every other value
+            return by_value[None]
     return ""
 
 

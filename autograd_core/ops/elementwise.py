@@ -213,7 +213,7 @@ class PowScalar(Op):
     """
 
     formula = "{0}^{exponent}"
-    derivative = "{exponent}·{0}^({exponent} − 1)"
+    derivative = {"exponent": {2: "2{0}", None: "{exponent}·{0}^({exponent} − 1)"}}
 
     @staticmethod
     def forward(ctx, x, exponent):

@@ -49,7 +49,9 @@ def test_every_path_of_W1_is_the_course_product_of_local_derivatives(lang):
                 assert weight.value == corpus.W2[k, i]
                 assert weight.formula == f"W⁽²⁾{'₁₂'[k]},{'₁₂₃'[i]}"
                 assert psi.value == pytest.approx(course["dpsi1"][i])
-                assert psi.formula == f"σ(z⁽¹⁾{'₁₂₃'[i]})(1 − σ(z⁽¹⁾{'₁₂₃'[i]}))"
+                z = f"z⁽¹⁾{'₁₂₃'[i]}"
+                assert psi.formula == f"ψ'({z}) = σ({z})(1 − σ({z}))"
+                assert loss.formula == f"L' = (z⁽²⁾{'₁₂'[k]} − t{'₁₂'[k]})/n"
                 assert x.value == corpus.X[j] and x.formula == f"x{'₁₂'[j]}"
             assert element.total == pytest.approx(course["W1"][i, j])
             assert element.engine == pytest.approx(course["W1"][i, j])
