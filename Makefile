@@ -9,7 +9,7 @@
 #                          any finding
 #   make mutants           mutation testing with mutmut (not part of CI; README "Development"):
 #                          GROUPS="graph checks" runs some groups only (tools/mutants.py lists them)
-#   make results           notebook 11's full run of course 002's two studies (≈ 1 h on 2 cores;
+#   make results           notebook 11's full run of course 002's two studies (≈ 30 min on 2 cores;
 #                          needs NEURONA_DATA) → notebooks/results/course002_*.json
 #   make clean             remove .venv, caches and build artifacts
 #
