@@ -145,6 +145,16 @@ VOCABULARY: dict[str, tuple[str, str]] = {
                           "El grafo es demasiado grande para seguirlo de {w} a {J} elemento a "
                           "elemento; la recursión de las deltas, abajo, suma los caminos capa "
                           "a capa."),
+    "explain.too_many_alone": ("{n} paths lead from {w} to {J}: too many to list one by one "
+                               "(a larger max_paths lists them).",
+                               "De {w} a {J} llevan {n} caminos: demasiados para listarlos uno "
+                               "a uno (un max_paths mayor los lista)."),
+    "explain.uncounted_alone": ("The graph is too large to follow from {w} to {J} element by "
+                                "element.",
+                                "El grafo es demasiado grande para seguirlo de {w} a {J} "
+                                "elemento a elemento."),
+    "explain.by_engine": ("the engine's backward gives this value",
+                          "es el valor que da el backward del motor"),
     "explain.local": ("Local derivatives (each one's inverse-neuron rule)",
                       "Derivadas locales (con la regla de la neurona inversa de cada una)"),
     "explain.path": ("Path", "Camino"),

@@ -129,7 +129,10 @@ def write_atomic(path: str | os.PathLike, data: bytes, who: str = "save") -> Non
     own mode is kept). A symlink is followed: its target is replaced, the link stays. Temporary
     files that a killed save left behind are removed.
     """
-    target = _resolve_target(os.fspath(path), who)
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{who}: the path must be a str or os.PathLike, got "
+                        f"{type(path).__name__}")
+    target = _resolve_target(os.fsdecode(path), who)
     folder, name = os.path.split(target)
     _sweep_stale(folder, name)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")

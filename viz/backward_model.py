@@ -22,7 +22,7 @@ import numpy as np
 import autograd_core as ag
 
 from .graph_model import (MAX_NODES, Drawing, GraphModel, VEdge, VNode, _check_root, _summary,
-                          _tensor_count, _walk, drawing, run_backward)
+                          _tensor_count, _walk, check_sizes, drawing, run_backward)
 from .labels import format_axes_sum, format_shape, value_lines, words
 from .steps import Step
 
@@ -122,6 +122,7 @@ def backward_model(output, *, names=None, model=None, lang: str = "en", max_elem
     """The inverse network: unit 1 → inverse steps → sums of outputs → ∂J/∂leaf."""
     _check_root(output)
     words(lang)
+    check_sizes("viz.draw_backward", max_elements, max_nodes)
     if output.grad_fn is None:
         raise RuntimeError("viz.draw_backward: the output has no grad_fn (it is a leaf, or was "
                            "computed under no_grad / from tensors that do not require grad)")

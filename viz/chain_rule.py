@@ -15,6 +15,7 @@ re-derived by hand here. The total is checked against the engine's ∂J/∂w and
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ import autograd_core as ag
 
 from .backward_model import _Pass, local_derivative
 from .graph_model import _check_root, drawing
+from .labels import check_count
 from .math_text import Latex, Plain
 from .steps import Step, Value, fill_template, sub
 
@@ -127,9 +129,13 @@ def explain(output, wrt, *, index=None, names=None, model=None, lang: str = "en"
     """
     _check_root(output)
     ag.vocabulary.words(lang)
+    check_count("explain", "max_paths", max_paths)
     if output.size != 1:
         raise ValueError(f"explain: the output must be a scalar cost J, got shape "
                          f"{output.shape}; explain a scalar such as its sum or mean")
+    if wrt is output:
+        raise ValueError("explain: wrt is the output J itself (∂J/∂J = 1, the seed of the "
+                         "backward pass); pass a tensor J was computed from")
     d = drawing(output, names, model)
     target = _find_value(d, wrt)
     elements = _element_indices(target, index)
@@ -166,15 +172,32 @@ def _find_value(d, wrt) -> Value:
 
 def _element_indices(v: Value, index) -> list[tuple]:
     shape = v.shape
+    if v.data.size == 0:
+        raise ValueError(f"explain: wrt has no elements (shape {shape}), so there is no "
+                         "derivative to write out")
     if index is None:
         if v.data.size > MAX_ELEMENTS:
             raise ValueError(f"explain: wrt has shape {shape} ({v.data.size} elements); pass "
                              f"index= to pick one, e.g. index={tuple(0 for _ in shape)}")
         return [tuple(int(i) for i in idx) for idx in np.ndindex(*shape)]
-    idx = (index,) if np.isscalar(index) else tuple(index)
+    idx = _as_ints(index)
+    if idx is None:
+        raise TypeError(f"explain: index must hold one int per axis of wrt (shape {shape}), "
+                        f"e.g. index={tuple(0 for _ in shape)}; got {index!r}")
     if len(idx) != len(shape) or any(not 0 <= i < n for i, n in zip(idx, shape)):
         raise IndexError(f"explain: index {index!r} is not an element of wrt of shape {shape}")
     return [tuple(int(i) for i in idx)]
+
+
+def _as_ints(index) -> tuple | None:
+    """``index`` as a tuple of ints (an int, a sequence or an array of them), or None."""
+    if isinstance(index, np.ndarray):
+        index = index.tolist()
+    items = index if isinstance(index, (tuple, list)) else (index,)
+    if any(isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral)
+           for i in items):
+        return None
+    return tuple(int(i) for i in items)
 
 
 def element_name(name: str, index: tuple, shape: tuple) -> str:
@@ -299,7 +322,9 @@ def _step_jacobians(step: Step, d) -> list[tuple[np.ndarray, np.ndarray]]:
     step is diagonal whatever its values)."""
     actual = _jacobians_at(step, d, [u.data for u in step.inputs])
     rng = np.random.default_rng(0)
-    moved = [u.data + rng.uniform(0.1, 0.5, u.data.shape)
+    # NOTE: moved from finite values only: a NaN/Inf input makes 0·NaN = NaN in the VJP rows of
+    # other elements too, which must not read as a dependence
+    moved = [np.where(np.isfinite(u.data), u.data, 0.0) + rng.uniform(0.1, 0.5, u.data.shape)
              if np.issubdtype(u.data.dtype, np.floating) else u.data for u in step.inputs]
     shifted = _jacobians_at(step, d, moved)
     found = []
@@ -308,11 +333,16 @@ def _step_jacobians(step: Step, d) -> list[tuple[np.ndarray, np.ndarray]]:
             found.append((np.zeros((step.output.data.size, u.data.size)),
                           np.zeros((step.output.data.size, u.data.size), bool)))
             continue
-        structure = (actual[i] != 0) | (shifted[i] != 0)
+        structure = _nonzero(actual[i]) | _nonzero(shifted[i])
         if len(step.inputs) == 1 and step.output.shape == u.shape:
             structure |= np.eye(u.data.size, dtype=bool)
         found.append((actual[i], structure))
     return found
+
+
+def _nonzero(jacobian: np.ndarray) -> np.ndarray:
+    """Where a Jacobian says the output depends on the input: finite and non-zero."""
+    return np.isfinite(jacobian) & (jacobian != 0)
 
 
 def _jacobians_at(step: Step, d, arrays: list) -> list:

@@ -9,7 +9,11 @@ import numpy as np
 
 import autograd_core as ag
 
+from .labels import format_shape
+
 R = ag.InverseRule
+#: arrays of the delta recursion with more elements are written as their shape
+MAX_SHOWN = 36
 #: the inverse rule that makes each kind of local derivative, in the course's words
 _RULE_KEYS = {R.LOSS: "inverse.loss", R.ACTIVATION: "inverse.activation",
               R.ELEMENTWISE: "inverse.elementwise", R.WEIGHTED_INPUT: "inverse.weighted_input",
@@ -30,7 +34,7 @@ def render(expl, fmt) -> str:
         if expl.batch:
             blocks.append(fmt.line([("t", fmt.words(say("explain.batch", m=expl.batch)))]))
         for layer in reversed(expl.layers):
-            blocks += _layer(layer, expl.layers, fmt, say)
+            blocks += _layer(layer, expl.layers, fmt, say, _shown(fmt, expl.lang))
     return fmt.document(blocks)
 
 
@@ -39,6 +43,8 @@ def _element(e, expl, fmt, say) -> list[str]:
     lines = []
     if e.paths is None:
         key = "explain.uncounted" if e.count is None else "explain.too_many"
+        if not expl.layers:                    # no delta recursion below to add them up
+            key += "_alone"
         lines.append(fmt.line([("t", fmt.words(say(key, n=e.count, J=J, w=w)))]))
     else:
         key = "explain.one_path" if e.count == 1 else "explain.paths"
@@ -50,13 +56,21 @@ def _element(e, expl, fmt, say) -> list[str]:
     parts = [("m", fmt.frac(J, w) + " = " + fmt.number(total))]
     if e.paths is not None and len(e.paths) > 1:
         parts = [("t", fmt.words(say("explain.sum") + ": "))] + parts
-    agrees = bool(np.isclose(total, e.engine, rtol=1e-4, atol=1e-7))
-    check = say("explain.agrees") if agrees else say("explain.differs",
-                                                      v=fmt.number(e.engine))
-    if e.grad is not None and np.isclose(e.grad, e.engine, rtol=1e-4, atol=1e-7):
+    if e.paths is None:                        # the total is the engine's: nothing to compare
+        check = say("explain.by_engine")
+    elif _same(total, e.engine):
+        check = say("explain.agrees")
+    else:
+        check = say("explain.differs", v=fmt.number(e.engine))
+    if e.grad is not None and _same(e.grad, e.engine):
         check += say("explain.and_grad", w=expl.wrt)
     lines.append(fmt.line(parts + [("t", fmt.words("   " + check))]))
     return lines
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal to float32 rounding; NaN equals NaN (both sides met the same NaN)."""
+    return bool(np.isclose(a, b, rtol=1e-4, atol=1e-7, equal_nan=True))
 
 
 def _local_derivatives(paths, lang, fmt, say) -> list[str]:
@@ -90,7 +104,17 @@ def _delta_name(z: str) -> str:
     return "δ" + z[1:] if z.startswith("z⁽") else f"∂J/∂{z}"
 
 
-def _layer(layer, layers, fmt, say) -> list[str]:
+def _shown(fmt, lang: str):
+    """An array's numbers, or for one of more than ``MAX_SHOWN`` elements its shape (a wide
+    layer or a large batch would otherwise fill pages)."""
+    def array(a) -> str:
+        if np.size(a) <= MAX_SHOWN:
+            return fmt.array(a)
+        return fmt.math(f"[{ag.vocabulary.text('shape', lang)} {format_shape(np.shape(a))}]")
+    return array
+
+
+def _layer(layer, layers, fmt, say, array) -> list[str]:
     """δ⁽ᵏ⁾ with its numbers, then ∂J/∂W⁽ᵏ⁾ = δ⁽ᵏ⁾ a⁽ᵏ⁻¹⁾ᵀ and ∂J/∂b⁽ᵏ⁾ = δ⁽ᵏ⁾."""
     n, A = layer.names, layer.arrays
     delta, z = _delta_name(n["z"]), n["z"]
@@ -105,17 +129,17 @@ def _layer(layer, layers, fmt, say) -> list[str]:
     if layer.activation:
         head = m(f"{delta} = ") + fmt.frac("J", z) + m(" = ") + \
             (f"({dJ})" if not layer.last else dJ) + m(f" ⊙ ψ'({z})")
-        numbers = fmt.array(A["dJ_da"]) + m(" ⊙ ") + fmt.array(A["dpsi"])
-        lines = [fmt.line([("m", f"{head} = {numbers} = {fmt.array(A['delta'])}")]),
+        numbers = array(A["dJ_da"]) + m(" ⊙ ") + array(A["dpsi"])
+        lines = [fmt.line([("m", f"{head} = {numbers} = {array(A['delta'])}")]),
                  fmt.line([("t", fmt.words("    ")),
                            ("m", m(f"ψ'({z}) = {layer.activation}"))])]
     else:
         head = m(f"{delta} = ") + fmt.frac("J", z) + m(" = ") + (m(source) if source else dJ)
-        lines = [fmt.line([("m", f"{head} = {fmt.array(A['delta'])}")])]
+        lines = [fmt.line([("m", f"{head} = {array(A['delta'])}")])]
     sigma = "Σₓ " if A["delta"].ndim > 1 and A["delta"].shape[0] > 1 else ""
     lines.append(fmt.line([("m", fmt.frac("J", n["W"]) + m(f" = {sigma}{delta} {n['a_prev']}ᵀ = ")
-                            + fmt.array(A["dW"]))]))
+                            + array(A["dW"]))]))
     if "db" in A:
         lines.append(fmt.line([("m", fmt.frac("J", n["b"]) + m(f" = {sigma}{delta} = ")
-                                + fmt.array(A["db"]))]))
+                                + array(A["db"]))]))
     return lines

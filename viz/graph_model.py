@@ -15,6 +15,7 @@ summarize instead of drawing when the graph has more than ``max_nodes`` ops.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 import autograd_core as ag
 from autograd_core.graph.walk import topological_order
 
-from .labels import format_shape, value_lines, words
+from .labels import check_count, format_shape, value_lines, words
 from .steps import Step, build_steps, fill_formula, name_values, sup
 
 MAX_NODES = 300
@@ -86,6 +87,12 @@ class GraphModel:
 def tensor_names(names=None, model=None) -> dict[int, str]:
     """``id(tensor) → name`` from a ``locals()``-style mapping and/or a module's parameters."""
     found: dict[int, str] = {}
+    if model is not None and not callable(getattr(model, "named_parameters", None)):
+        raise TypeError(f"viz: model= must be an nn.Module (it names the parameters), got "
+                        f"{type(model).__name__}")
+    if names is not None and not isinstance(names, Mapping):
+        raise TypeError(f"viz: names= must be a mapping of names to Tensors, such as locals() "
+                        f"or {{'w': w}}, got {type(names).__name__}")
     if model is not None:
         found.update(layer_parameter_names(model))
         for name, p in model.named_parameters():
@@ -115,6 +122,13 @@ def layer_parameter_names(model) -> dict[int, str]:
 def _check_root(output) -> None:
     if not isinstance(output, ag.Tensor):
         raise TypeError(f"viz: expected a Tensor, got {type(output).__name__}")
+
+
+def check_sizes(who: str, max_elements, max_nodes) -> None:
+    """The size options every view takes: values shown up to ``max_elements`` per tensor, a
+    summary above ``max_nodes`` ops (None: never)."""
+    check_count(who, "max_elements", max_elements)
+    check_count(who, "max_nodes", max_nodes, optional=True)
 
 
 def _freed_error(node) -> RuntimeError:
@@ -211,6 +225,8 @@ def forward_model(output, *, values: bool = True, grads: bool = False, names=Non
     """
     _check_root(output)
     words(lang)
+    check_sizes("viz.draw_forward", max_elements, max_nodes)
+    check_count("viz.draw_forward", "max_inputs", max_inputs)
     order = _walk(output)
     if max_nodes is not None and len(order) > max_nodes:
         return _summary("forward", lang, order, _tensor_count(order), max_nodes)

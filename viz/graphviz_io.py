@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from nn.serialization import write_atomic
+
 FORMATS = ("svg", "png", "pdf")
 
 HELP = ("Graphviz's programs (dot, neato) are not installed: install them with "
@@ -47,25 +49,32 @@ def pipe(graph, format: str = "svg") -> bytes:
 
 
 def render(graph, path, format: str = "svg") -> str:
-    """Write ``graph`` to ``path`` (``.format`` added if missing); return the path written."""
+    """Write ``graph`` to ``path`` (``.format`` added if missing, folders made); return the path
+    written. The file is replaced atomically: never a half-written picture."""
     data = pipe(graph, format)
-    path = os.fspath(path)
+    path = file_path(path, "render")
     if not path.endswith("." + format):
         path = f"{path}.{format}"
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
+    write_atomic(path, data, who="render")
     return path
 
 
 def write_source(graph, path_without_ext) -> str:
     """The DOT text of ``graph`` into ``<path>.gv`` (for machines without Graphviz)."""
-    path = os.fspath(path_without_ext) + ".gv"
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(graph.source)
+    path = file_path(path_without_ext, "render") + ".gv"
+    write_atomic(path, graph.source.encode("utf-8"), who="render")
     return path
+
+
+def file_path(path, who: str) -> str:
+    """``path`` as a str (a str, bytes or os.PathLike); anything else is refused by name."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{who}: the path must be a str or os.PathLike, got "
+                        f"{type(path).__name__}")
+    return os.fsdecode(path)
 
 
 def write(graph, path_without_ext, format: str = "svg") -> str:

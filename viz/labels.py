@@ -2,6 +2,8 @@
 the project's one es/en table)."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 import autograd_core as ag
@@ -12,6 +14,19 @@ def words(lang: str) -> dict[str, str]:
         return ag.vocabulary.words(lang)
     except ValueError:
         raise ValueError(f"viz: unknown language {lang!r}; expected 'en' or 'es'") from None
+
+
+def check_count(who: str, name: str, value, *, low: int = 0, optional: bool = False) -> None:
+    """Raise naming ``who`` and the option unless ``value`` is an int ≥ ``low`` (or None when
+    ``optional``): the pictures' size options (max_elements, max_nodes, max_paths, …)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        allowed = "an int or None" if optional else "an int"
+        raise TypeError(f"{who}: {name} must be {allowed}, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < low:
+        raise ValueError(f"{who}: {name} must be at least {low}, got {value}")
 
 
 def format_number(x) -> str:

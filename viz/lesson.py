@@ -19,8 +19,12 @@ import numpy as np
 
 import autograd_core as ag
 
+from nn.serialization import write_atomic
+
 from .backward_model import backward_model
 from .chain_rule import explain
+from .graph_model import MAX_NODES
+from .labels import check_count
 
 #: the page's behaviour: slider, keys, #frame=k / #param=name, the current node's class
 _SCRIPT = """
@@ -43,6 +47,7 @@ _SCRIPT = """
     document.body.dataset.frame = k;
   }
   function showParam(name) {
+    if (!explanations.some(e => e.dataset.param === name)) name = explanations[0].dataset.param;
     explanations.forEach(e => { e.hidden = e.dataset.param !== name; });
     if (select) select.value = name;
     document.body.dataset.param = name;
@@ -73,37 +78,78 @@ g.node.current > polygon, g.node.current > path, g.node.current > ellipse {
 """
 
 
+#: the backward section holds one picture of the whole inverse network per engine step: more
+#: than this many boxes over all frames (tens of megabytes of SVG) is refused
+MAX_FRAME_NODES = 8000
+
+
 def export_lesson(output, path, *, names=None, model=None, optimizer=None,
-                  lang: str = "en", title: str | None = None) -> str:
+                  lang: str = "en", title: str | None = None,
+                  max_nodes: int | None = MAX_NODES) -> str:
     """Write the lesson page for the graph of the scalar cost ``output`` to ``path`` (.html).
 
     ``names``/``model`` name the values as in ``draw_forward``; ``optimizer`` (the one that
     trains the parameters) adds the update step w_{t+1} that ``optimizer.step()`` would take from
     the parameters' ``.grad`` — so call ``output.backward(retain_graph=True)`` first. Nothing
     changes: the pictures' gradients come from viz's own backward pass (``.grad`` untouched) and
-    the update is a preview. Needs Graphviz's ``dot``. Returns the path written.
+    the update is a preview. A graph of more than ``max_nodes`` ops is drawn as a summary; a
+    backward pass whose frames would hold more than ``MAX_FRAME_NODES`` boxes in all is
+    refused. The file is written atomically (a temporary file renamed over ``path``, whose
+    folder must exist). Needs Graphviz's ``dot``. Returns the path written.
     """
     from .render_graphviz import draw_forward
 
+    _check_arguments(output, path, title, max_nodes)
     ag.vocabulary.words(lang)
     say = _say(lang)
     params = _parameters(output, names, model)
     sections = [
-        _section("forward", say("lesson.forward"), _svg(draw_forward(output, names=names,
-                                                                  model=model, lang=lang))),
-        _frames_section(output, names, model, lang, say),
+        _section("forward", say("lesson.forward"), _svg(draw_forward(
+            output, names=names, model=model, lang=lang, max_nodes=max_nodes))),
+        _frames_section(output, names, model, lang, say, max_nodes),
         _explain_section(output, params, names, model, lang, say)]
     if optimizer is not None:
-        from .update import draw_update
-        missing = [name for name, p in params if p.grad is None]
-        if missing:
-            raise ValueError(f"export_lesson: the update step reads the parameters' .grad, and "
-                             f"{', '.join(missing)} have none: call output.backward("
-                             f"retain_graph=True) before export_lesson")
-        sections.append(_section("update", say("lesson.update"), _svg(draw_update(
-            [p for _, p in params], optimizer, lang=lang))))
+        sections.append(_update_section(params, optimizer, lang, say))
     page = _page(title or say("lesson.title"), lang, sections)
-    return _write_atomically(path, page)
+    write_atomic(path, page.encode("utf-8"), who="export_lesson")
+    return os.fspath(path)
+
+
+def _check_arguments(output, path, title, max_nodes) -> None:
+    if not isinstance(output, ag.Tensor):
+        raise TypeError(f"export_lesson: output must be the scalar cost J (a Tensor), got "
+                        f"{type(output).__name__}")
+    if output.size != 1:
+        raise ValueError(f"export_lesson: the output must be a scalar cost J, got shape "
+                         f"{output.shape}; pass a scalar such as its sum or mean")
+    if output.grad_fn is None:
+        raise ValueError("export_lesson: the output has no recorded graph (it is a leaf, or "
+                         "was computed under no_grad / from tensors that do not require grad)")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"export_lesson: path must be a str or os.PathLike (an .html file), got "
+                        f"{type(path).__name__}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"export_lesson: title must be a str, got {type(title).__name__}")
+    check_count("export_lesson", "max_nodes", max_nodes, optional=True)
+
+
+def _update_section(params, optimizer, lang, say) -> str:
+    """The update step of the graph's parameters that ``optimizer`` trains."""
+    from .update import _check_optimizer, draw_update
+
+    _check_optimizer(optimizer)
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    trained = [(name, p) for name, p in params if id(p) in held]
+    if not trained:
+        raise ValueError(f"export_lesson: the optimizer ({type(optimizer).__name__}) updates "
+                         f"none of the graph's parameters ({', '.join(n for n, _ in params)})")
+    missing = [name for name, p in trained if p.grad is None]
+    if missing:
+        raise ValueError(f"export_lesson: the update step reads the parameters' .grad, and "
+                         f"{', '.join(missing)} have none: call output.backward("
+                         f"retain_graph=True) before export_lesson")
+    return _section("update", say("lesson.update"), _svg(draw_update(
+        [p for _, p in trained], optimizer, lang=lang)))
 
 
 def _say(lang: str):
@@ -124,12 +170,19 @@ def _parameters(output, names, model) -> list[tuple[str, ag.Tensor]]:
     return found
 
 
-def _frames_section(output, names, model, lang, say) -> str:
+def _frames_section(output, names, model, lang, say, max_nodes) -> str:
     """Every frame's SVG, each in a ``<div class="frame" data-current="<inverse node id>">``."""
     from .render_graphviz import backprop_steps
 
-    m = backward_model(output, names=names, model=model, lang=lang)
-    frames = backprop_steps(output, names=names, model=model, lang=lang)
+    m = backward_model(output, names=names, model=model, lang=lang, max_nodes=max_nodes)
+    boxes = len(m.nodes) * (len(m.order) + 1)
+    if boxes > MAX_FRAME_NODES:
+        raise ValueError(
+            f"export_lesson: the backward pass has {len(m.order)} steps over {len(m.nodes)} "
+            f"boxes: {len(m.order) + 1} frames of the whole inverse network ({boxes} boxes, more "
+            f"than {MAX_FRAME_NODES}) make a page too large to open; export a smaller network, "
+            f"or pass a smaller max_nodes (a summary)")
+    frames = backprop_steps(output, names=names, model=model, lang=lang, max_nodes=max_nodes)
     current = ["unit"] + list(m.order)
     captions = [say("lesson.frame_unit")] + [
         _caption(m, node_id) for node_id in m.order]
@@ -151,6 +204,7 @@ def _explain_section(output, params, names, model, lang, say) -> str:
     """One ``<pre>`` per parameter: ``str(explain(...))`` of its element with the largest
     |∂J/∂w| (the first such element)."""
     options, blocks = [], []
+    params = [(name, p) for name, p in params if p.size]      # an empty tensor has no ∂J/∂w
     for k, (name, p) in enumerate(params):
         index = None
         if p.size > 1:
@@ -189,19 +243,3 @@ def _page(title: str, lang: str, sections: list[str]) -> str:
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
             f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(sections) +
             f"\n<script>{_SCRIPT}</script>\n</body></html>\n")
-
-
-def _write_atomically(path, text: str) -> str:
-    """Write to a temporary file beside ``path``, then rename: never a half-written page."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-

@@ -21,7 +21,15 @@ _SYMBOLS = {"ψ": r"\psi", "σ": r"\sigma", "δ": r"\delta", "α": r"\alpha", "�
             "⊙": r"\odot", "×": r"\times", "−": "-", "≈": r"\approx", "√": r"\sqrt",
             "→": r"\to", "…": r"\ldots", "≤": r"\le", "≥": r"\ge", "∇": r"\nabla",
             "‖": r"\|", "✓": r"\checkmark", "{": r"\{", "}": r"\}", "%": r"\%", "_": r"\_",
-            "#": r"\#", "&": r"\&", "$": r"\$"}
+            "#": r"\#", "&": r"\&", "$": r"\$", "\\": r"\backslash", "~": r"\sim",
+            "<": r"\lt", ">": r"\gt"}
+#: what LaTeX's text mode (``\text{…}``) reads as commands, written as characters
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+                 "#": r"\#", "%": r"\%", "_": r"\_", "~": r"\textasciitilde{}",
+                 "^": r"\textasciicircum{}"}
+#: what Markdown (and the HTML it may hold) reads as markup, escaped
+_MARKDOWN_ESCAPES = {"\\": "\\\\", "*": r"\*", "_": r"\_", "`": r"\`", "$": r"\$",
+                     "&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _FUNCTIONS = {"exp", "ln", "log", "tanh", "sin", "cos", "max", "min"}
 
@@ -46,6 +54,18 @@ def to_latex(text: str) -> str:
                 i = j
                 break
         else:
+            if c == "^" and i + 1 == n:            # a name ending in ^
+                out.append(r"\hat{}")
+                i += 1
+                continue
+            if c == "^":                           # w^(k − 1), e^{x}, 2^x: one group
+                j = _exponent_end(text, i + 1)
+                exponent = text[i + 1:j]
+                if exponent.startswith("{") and exponent.endswith("}"):
+                    exponent = exponent[1:-1]
+                out.append(f"^{{{to_latex(exponent)}}}")
+                i = j
+                continue
             word = _WORD.match(text, i)
             if word and (i == 0 or not text[i - 1].isalpha()):
                 w = word.group()
@@ -56,6 +76,24 @@ def to_latex(text: str) -> str:
             out.append(symbol + (" " if symbol.startswith("\\") and symbol[1:].isalpha() else ""))
             i += 1
     return "".join(out).replace(" )", ")").replace(" ^", "^").replace(" _", "_")
+
+
+def _exponent_end(text: str, start: int) -> int:
+    """Where the exponent after an ASCII ``^`` ends: a group in (…) or {…}, or one character."""
+    pairs = {"(": ")", "{": "}"}
+    if text[start] not in pairs:
+        return start + 1
+    opening, closing = text[start], pairs[text[start]]
+    depth = 0
+    for j in range(start, len(text)):
+        depth += 1 if text[j] == opening else -1 if text[j] == closing else 0
+        if depth == 0:
+            return j + 1
+    return len(text)
+
+
+def _escape(text: str, table: dict[str, str]) -> str:
+    return "".join(table.get(c, c) for c in text)
 
 
 class Plain:
@@ -126,8 +164,8 @@ class Latex(Plain):
 
     def words(self, text: str) -> str:
         if self.markdown:
-            return re.sub(r"([*_`\\])", r"\\\1", text)
-        return rf"\text{{{text}}}".replace("_", r"\_")
+            return _escape(text, _MARKDOWN_ESCAPES)
+        return rf"\text{{{_escape(text, _TEXT_ESCAPES)}}}"
 
     def line(self, parts: list[tuple[str, str]]) -> str:
         if self.markdown:
@@ -135,7 +173,8 @@ class Latex(Plain):
         return "".join(parts[k][1] for k in range(len(parts)))
 
     def heading(self, text: str) -> str:
-        return f"**{self.words(text)}**" if self.markdown else rf"\textbf{{{text}}}"
+        return f"**{self.words(text)}**" if self.markdown else \
+            rf"\textbf{{{_escape(text, _TEXT_ESCAPES)}}}"
 
     def document(self, blocks: list[str]) -> str:
         if self.markdown:

@@ -30,9 +30,9 @@ import autograd_core as ag
 import nn
 
 from .graph_model import (GraphModel, VEdge, VNode, _check_root, _summary, _walk,
-                          layer_parameter_names,
+                          check_sizes, layer_parameter_names,
                           fused_activation, run_backward, tensor_names)
-from .labels import format_array, format_shape, words
+from .labels import check_count, format_array, format_shape, words
 
 
 @dataclass
@@ -229,6 +229,8 @@ def module_model(output, *, view: str = "forward", trace: ModuleTrace | None = N
     """
     _check_root(output)
     words(lang)
+    check_sizes("viz (collapse='module')", max_elements, max_nodes)
+    check_count("viz (collapse='module')", "max_inputs", max_inputs)
     if view not in ("forward", "backward"):
         raise ValueError(f"module_model: view must be 'forward' or 'backward', not {view!r}")
     if view == "backward" and output.grad_fn is None:

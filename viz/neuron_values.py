@@ -72,6 +72,9 @@ class Values:
 
 def parse_layers(model, max_units: int = 12) -> list[Layer]:
     """Split an nn.Sequential (or one Linear) into Linear + activation pairs, checking sizes."""
+    from .labels import check_count
+
+    check_count("draw_network", "max_units", max_units, low=1)
     modules = list(model) if isinstance(model, nn.Sequential) else [model]
     layers: list[Layer] = []
     for index, module in enumerate(modules):

@@ -10,6 +10,7 @@ import os
 import textwrap
 
 import autograd_core as ag
+from nn.serialization import write_atomic
 
 from . import graphviz_io
 from .backward_model import backward_model
@@ -93,6 +94,10 @@ PENDING = dict(color="#cccccc", fontcolor="#b0b0b0", fillcolor="#f8f8f8")
 CURRENT = dict(color="#d00000", penwidth="3")
 
 
+#: Graphviz's rank directions: top to bottom, left to right, bottom to top, right to left
+RANKDIRS = ("TB", "LR", "BT", "RL")
+
+
 def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
                states: dict | None = None, wrap: bool = True):
     """A ``graphviz.Digraph`` for a :class:`GraphModel` (any view).
@@ -103,6 +108,9 @@ def to_digraph(model: GraphModel, *, rankdir: str = "LR", legend: bool = True,
     """
     import graphviz
 
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"viz: rankdir must be one of {', '.join(RANKDIRS)} (Graphviz's "
+                         f"directions), got {rankdir!r}")
     states = states or {}
     g = graphviz.Digraph(name=f"neurona_{model.view}")
     g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.25", ranksep="0.3")
@@ -511,18 +519,18 @@ def save_frames(frames, directory, format: str = "svg", *, duration: int = 800) 
     if format not in ("svg", "png", "pdf", "html", "gif"):
         raise ValueError(f"save_frames: unknown format {format!r}; expected 'svg', 'png', "
                          "'pdf', 'html' or 'gif'")
-    os.makedirs(os.fspath(directory), exist_ok=True)
+    directory = graphviz_io.file_path(directory, "save_frames")
+    os.makedirs(directory, exist_ok=True)
     if format == "gif":
         return [_save_gif(frames, directory, duration)]
     if format != "html":
-        return [render(f, os.path.join(os.fspath(directory), f"frame_{k:03d}"), format=format)
+        return [render(f, os.path.join(directory, f"frame_{k:03d}"), format=format)
                 for k, f in enumerate(frames)]
     from .jupyter import frame_svgs, slider_page
 
     page = slider_page(frame_svgs(frames))
-    path = os.path.join(os.fspath(directory), "backprop.html")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(page)
+    path = os.path.join(directory, "backprop.html")
+    write_atomic(path, page.encode("utf-8"), who="save_frames")
     return [path]
 
 
@@ -551,9 +559,11 @@ def _save_gif(frames, directory, duration: int) -> str:
             padded.paste(im, (0, 0))
             im = padded
         canvas.append(im)
-    path = os.path.join(os.fspath(directory), "backprop.gif")
-    canvas[0].save(path, format="GIF", save_all=True, append_images=canvas[1:],
+    path = os.path.join(directory, "backprop.gif")
+    gif = io.BytesIO()
+    canvas[0].save(gif, format="GIF", save_all=True, append_images=canvas[1:],
                    duration=duration, loop=0, disposal=1)
+    write_atomic(path, gif.getvalue(), who="save_frames")
     return path
 
 

@@ -24,7 +24,7 @@ import autograd_core as ag
 import nn
 
 from .graph_model import GraphModel, VEdge, VNode, tensor_names
-from .labels import format_number, format_shape, value_lines, words
+from .labels import check_count, format_number, format_shape, value_lines, words
 
 
 @dataclass
@@ -83,6 +83,9 @@ def update_preview(model_or_params, optimizer, *, apply: bool = False,
     """
     params, names = _params_and_names(model_or_params)
     _check_optimizer(optimizer)
+    if not isinstance(apply, (bool, np.bool_)):
+        raise TypeError(f"draw_update: apply must be True (take the real step) or False (a "
+                        f"preview), got {type(apply).__name__} {apply!r}")
     if getattr(optimizer, "needs_closure", False) and closure is None:
         raise ValueError(f"draw_update: {type(optimizer).__name__}'s step recomputes the loss "
                          "and its gradients: pass closure= (the function given to its step)")
@@ -125,7 +128,14 @@ def _params_and_names(model_or_params) -> tuple[list[ag.Tensor], list[str]]:
     if not params:
         raise ValueError("draw_update: no parameters to show (the model has none that "
                          "require grad)")
-    return params, [known.get(id(p)) or p.name or f"w{k}" for k, p in enumerate(params, 1)]
+    names = [known.get(id(p)) or p.name or f"w{k}" for k, p in enumerate(params, 1)]
+    first: dict[int, int] = {}
+    for k, p in enumerate(params):
+        if first.setdefault(id(p), k) != k:
+            raise ValueError(f"draw_update: the parameter at positions {first[id(p)]} and {k} "
+                             f"(shape {format_shape(p.shape)}) is the same tensor; pass each "
+                             "parameter once")
+    return params, names
 
 
 def _root_module(p: ag.Tensor):
@@ -174,6 +184,7 @@ def draw_update(model_or_params, optimizer, *, apply: bool = False, lang: str = 
     (True, 0.1)
     """
     words(lang)
+    check_count("draw_update", "max_elements", max_elements)
     if view not in ("graph", "network"):
         raise ValueError(f"draw_update: view must be 'graph' or 'network', got {view!r}")
     if view == "network" and not isinstance(model_or_params, nn.Module):
@@ -187,6 +198,7 @@ def draw_update(model_or_params, optimizer, *, apply: bool = False, lang: str = 
     if view == "network":
         from .update_network import network_picture
 
+        _check_network_updates(model_or_params, updates)
         graph = network_picture(model_or_params, updates, lang, max_units)
     else:
         from .render_graphviz import to_digraph
@@ -198,6 +210,17 @@ def draw_update(model_or_params, optimizer, *, apply: bool = False, lang: str = 
         graph.attr(label=_header_table(updates, lang), labelloc="t", labeljust="l")
     graph.updates = updates
     return graph
+
+
+def _check_network_updates(model, updates: list[ParamUpdate]) -> None:
+    """The network view labels every weight and bias with its step: each must have one."""
+    stepped = {id(u.param) for u in updates}
+    names = tensor_names(model=model)
+    frozen = [names.get(id(p), "?") for p in model.parameters() if id(p) not in stepped]
+    if frozen:
+        raise ValueError(f"draw_update: view='network' labels every weight and bias with its "
+                         f"update, but some do not require grad (frozen): {', '.join(frozen)}; "
+                         "use view='graph', which shows the parameters that are updated")
 
 
 def update_model(updates: list[ParamUpdate], lang: str = "en",

@@ -1,6 +1,8 @@
 """viz.explain: the chain rule with numbers equals the course's delta formulas and the engine."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -176,6 +178,10 @@ def test_a_large_tensor_needs_an_index():
     ("1 − tanh²(z)", r"1 - \tanh^{2}(z)"),
     ("softmax(z)", r"\mathrm{softmax}(z)"),
     ("x_1 + 50%", r"x\_1 + 50\%"),
+    ("3·w^(3 − 1)", r"3\cdot w^{(3 - 1)}"),                 # Pow's declared derivative
+    ("e^{x}", "e^{x}"),
+    ("a<b", r"a\lt b"),
+    ("x\\y", r"x\backslash y"),
 ])
 def test_unicode_formulas_become_latex(text, latex):
     assert to_latex(text) == latex
@@ -223,3 +229,110 @@ def test_the_readmes_example_is_what_explain_prints():
     assert block is not None
     assert str(explain(J, w, names={"w": w, "b": b, "x": x, "y": y, "h": h, "J": J})) == \
         block.group(1)
+
+
+# --- bad input and odd values (issue 13's probing, applied to explain) -------------------------
+@pytest.mark.parametrize("index", [(0.5, 0), (True, False), (slice(None), 0), (None, 0), "a"])
+def test_an_index_that_is_not_ints_is_named(index):
+    J, _, model = corpus.course_232_nn()
+    with pytest.raises(TypeError, match=r"explain: index must hold one int per axis of wrt "
+                                        r"\(shape \(3, 2\)\)"):
+        explain(J, model[0].weight, index=index)
+
+
+def test_numpy_ints_lists_and_arrays_are_indices():
+    J, _, model = corpus.course_232_nn()
+    for index in [(np.int64(2), np.int32(1)), [2, 1], np.array([2, 1])]:
+        assert explain(J, model[0].weight, index=index).elements[0].index == (2, 1)
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (-1, ValueError, "explain: max_paths must be at least 0, got -1"),
+    ("3", TypeError, "explain: max_paths must be an int, got str '3'"),
+    (None, TypeError, "explain: max_paths must be an int, got NoneType"),
+    (1.5, TypeError, "explain: max_paths must be an int, got float 1.5"),
+])
+def test_max_paths_is_checked(value, error, message):
+    J, _, model = corpus.course_232_nn()
+    with pytest.raises(error, match=re.escape(message)):
+        explain(J, model[0].weight, index=(0, 0), max_paths=value)
+
+
+def test_the_output_itself_and_an_empty_tensor_are_refused():
+    J, _, model = corpus.course_232_nn()
+    with pytest.raises(ValueError, match=r"explain: wrt is the output J itself \(∂J/∂J = 1"):
+        explain(J, J)
+    w = ag.tensor(np.zeros((0, 3)), requires_grad=True)
+    v = ag.tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match=r"explain: wrt has no elements \(shape \(0, 3\)\)"):
+        explain((v * 2.0).sum() + (w * 2.0).sum(), w)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_a_nan_or_inf_input_adds_no_path_through_the_other_elements():
+    """0·NaN = NaN in the VJP of one element must not read as a dependence on another."""
+    for bad, op, value in [(np.nan, ag.sigmoid, np.nan), (np.inf, ag.exp, np.inf)]:
+        w = ag.tensor(np.array([0.1, bad]), requires_grad=True)
+        J = (op(w) * 3.0).sum()
+        e = explain(J, w, names={"w": w})
+        first, second = e.elements
+        assert first.count == second.count == 1
+        assert first.total == pytest.approx(3 * (_sigmoid(0.1) * (1 - _sigmoid(0.1))
+                                                 if op is ag.sigmoid else np.exp(0.1)))
+        np.testing.assert_equal([second.total, second.engine], [value, value])
+        assert str(e).count("✓ the engine's backward gives the same") == 2     # NaN = NaN
+        assert "✗" not in str(e)
+
+
+def test_too_many_paths_outside_a_dense_network_claim_no_recursion():
+    """No delta recursion is shown, so the text must not point to one, and the value (the
+    engine's, since the paths are not summed) must not be 'checked' against itself."""
+    J, names, model = corpus.course_232_nn()
+    e = explain(J, model[0].weight, index=(0, 0), max_paths=1)
+    assert e.layers and "the delta recursion below adds them up" in str(e)
+    w = ag.tensor(np.array([0.5, -0.25]), requires_grad=True)
+    h = ag.tanh(w * 2.0)
+    J = (h * h).sum() + (h * w).sum()                       # branch points, no Linear layers
+    e = explain(J, w, names={"w": w}, max_paths=1)
+    text = str(e)
+    assert e.layers is None and e.elements[0].paths is None
+    assert "delta recursion" not in text and "too many to list one by one (a larger max_paths" \
+        in text
+    assert "✓" not in text and text.count("the engine's backward gives this value") == 2
+    J.backward(retain_graph=True)
+    assert ", as does w.grad" in str(explain(J, w, names={"w": w}, max_paths=1))
+
+
+def test_large_arrays_of_the_delta_recursion_are_written_as_their_shape():
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))
+    J = nn.MSELoss()(model(ag.randn(16, 8)), ag.randn(16, 1))
+    e = explain(J, model[0].bias, index=0, model=model)
+    lines = str(e).splitlines()
+    assert "δ⁽¹⁾ = ∂J/∂z⁽¹⁾ = (W⁽²⁾ᵀ δ⁽²⁾) ⊙ ψ'(z⁽¹⁾) = [shape (16,8)] ⊙ [shape (16,8)] = " \
+           "[shape (16,8)]" in lines
+    assert "∂J/∂W⁽¹⁾ = Σₓ δ⁽¹⁾ xᵀ = [shape (8,8)]" in lines
+    db = next(line for line in lines if line.startswith("∂J/∂b⁽¹⁾ = Σₓ δ⁽¹⁾ = ["))  # 8 numbers
+    np.testing.assert_allclose([float(v) for v in db.split("= [")[1][:-1].split(", ")],
+                               e.layers[0].arrays["db"], rtol=1e-3, atol=1e-8)
+    spanish = explain(J, model[0].bias, index=0, model=model, lang="es")
+    assert "∂J/∂W⁽¹⁾ = Σₓ δ⁽¹⁾ xᵀ = [forma (8,8)]" in str(spanish).splitlines()
+
+
+@pytest.mark.parametrize("name, markdown, latex_text", [
+    ("<b>x</b>", "&lt;b&gt;x&lt;/b&gt;", "<b>x</b>"),
+    ("a&b", "a&amp;b", r"a\&b"),
+    ("$w$", r"\$w\$", r"\$w\$"),
+    ("x\\y", "x\\\\y", r"x\textbackslash{}y"),
+    ("a^b", "a^b", r"a\textasciicircum{}b"),
+])
+def test_names_are_escaped_in_markdown_and_latex(name, markdown, latex_text):
+    w = ag.tensor(np.array([0.5]), requires_grad=True)
+    e = explain((w * 3.0).sum(), w, names={name: w})
+    md, latex = e._repr_markdown_(), e._repr_latex_()
+    assert f"One path leads from {markdown} to J" in md
+    assert rf"\text{{One path leads from {latex_text} to J" in latex
+    words = re.sub(r"\$[^$]*\$", "", md.replace(r"\$", ""))      # outside the $…$ math
+    assert "<b>" not in words and "$" not in words.replace("\\$", "")
+    math = " ".join(re.findall(r"\$([^$]*)\$", md.replace(r"\$", "")))
+    assert "<" not in math and ">" not in math and "\\y" not in math

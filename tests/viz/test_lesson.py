@@ -103,8 +103,7 @@ def test_the_page_is_one_offline_file(lesson):
     page = _parse(text)
     assert page.external == []
     assert not re.search(r"url\(\s*['\"]?https?:|@import|<iframe|<img", text)
-    assert not any(name.startswith("lesson.html.tmp") for name in os.listdir(os.path.dirname(
-        path)))
+    assert os.listdir(os.path.dirname(path)) == ["lesson.html"]         # no temporary file left
 
 
 @needs_dot
@@ -190,3 +189,104 @@ def test_the_update_step_is_the_optimizers_next_step(tmp_path):
             shown = "[" + ", ".join(f"{v:.4g}" for v in row) + "]" if p.ndim == 2 else \
                 f"{row[0]:.4g}"
             assert f">{shown}</text>" in update, shown
+
+
+@needs_dot
+@needs_chromium
+def test_in_a_browser_an_unknown_parameter_shows_the_first(lesson):
+    _, path = lesson
+    url = "file://" + urllib.parse.quote(os.path.abspath(path))
+    dom = _parse(_dom(f"{url}#param=" + urllib.parse.quote("W⁽⁹⁾")))
+    assert [e["data-param"] for e in dom.explanations if "hidden" not in e] == ["W⁽¹⁾"]
+
+
+# --- bad input, files, sizes ---------------------------------------------------------------------
+def test_bad_arguments_are_named(tmp_path):
+    J, names, model = corpus.course_232_nn()
+    w = ag.tensor(1.0, requires_grad=True)
+    page = tmp_path / "l.html"
+    for call, error, message in [
+            (lambda: viz.export_lesson(3.0, page), TypeError,
+             r"export_lesson: output must be the scalar cost J \(a Tensor\), got float"),
+            (lambda: viz.export_lesson(J * ag.ones(2), page), ValueError,
+             r"export_lesson: the output must be a scalar cost J, got shape \(2,\)"),
+            (lambda: viz.export_lesson(w, page), ValueError,
+             "export_lesson: the output has no recorded graph"),
+            (lambda: viz.export_lesson(J, 3), TypeError,
+             "export_lesson: path must be a str or os.PathLike"),
+            (lambda: viz.export_lesson(J, page, title=3), TypeError,
+             "export_lesson: title must be a str, got int"),
+            (lambda: viz.export_lesson(J, page, max_nodes=-1), ValueError,
+             "export_lesson: max_nodes must be at least 0"),
+            (lambda: viz.export_lesson(J, tmp_path / "no" / "l.html"), FileNotFoundError,
+             r"export_lesson: cannot write '.*/no/l.html': the folder '.*/no' does not exist"),
+            (lambda: viz.export_lesson(J, tmp_path), IsADirectoryError,
+             "export_lesson: cannot write .*: it is a folder")]:
+        with pytest.raises(error, match=message):
+            call()
+    assert os.listdir(tmp_path) == []
+
+
+@needs_dot
+def test_the_page_is_written_atomically_through_a_symlink(tmp_path, monkeypatch):
+    J, names, model = corpus.course_232_nn()
+    target = tmp_path / "page.html"
+    target.write_text("old page")
+    (tmp_path / "link.html").symlink_to(target)
+    viz.export_lesson(J, tmp_path / "link.html", names=names, model=model)
+    assert (tmp_path / "link.html").is_symlink()
+    written = target.read_text(encoding="utf-8")
+    assert written.startswith("<!DOCTYPE html>") and written.endswith("</html>\n")
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("os.fsync", interrupted)          # Ctrl-C in the middle of the write
+    with pytest.raises(KeyboardInterrupt):
+        viz.export_lesson(J, tmp_path / "link.html", names=names, model=model, title="new")
+    assert target.read_text(encoding="utf-8") == written
+    assert sorted(os.listdir(tmp_path)) == ["link.html", "page.html"]
+
+
+@needs_dot
+def test_a_backward_pass_too_large_for_one_page_is_refused(tmp_path, monkeypatch):
+    J, names, model = corpus.course_232_nn()
+    monkeypatch.setattr("viz.lesson.MAX_FRAME_NODES", 20)
+    with pytest.raises(ValueError, match=r"export_lesson: the backward pass has 4 steps over \d+ "
+                                         r"boxes: 5 frames of the whole inverse network"):
+        viz.export_lesson(J, tmp_path / "l.html", names=names, model=model)
+    assert os.listdir(tmp_path) == []
+    path = viz.export_lesson(J, tmp_path / "l.html", names=names, model=model, max_nodes=1)
+    page = _parse(open(path, encoding="utf-8").read())
+    assert len(page.frames) == 1                             # the summary, as draw_backward's
+    assert [e["data-param"] for e in page.explanations] == ["W⁽¹⁾", "b⁽¹⁾", "W⁽²⁾", "b⁽²⁾"]
+
+
+@needs_dot
+def test_the_update_shows_the_parameters_the_optimizer_trains(tmp_path):
+    import optim
+
+    J, names, model = corpus.course_232_nn()
+    J.backward(retain_graph=True)
+    path = viz.export_lesson(J, tmp_path / "l.html", names=names, model=model,
+                             optimizer=optim.SGD(model[2].parameters(), lr=0.1))
+    text = open(path, encoding="utf-8").read()
+    update = html.unescape(text[text.index('<section id="update">'):])
+    assert "W⁽²⁾" in update and "b⁽²⁾" in update and "W⁽¹⁾" not in update
+    other = ag.tensor(1.0, requires_grad=True)
+    with pytest.raises(ValueError, match=r"export_lesson: the optimizer \(SGD\) updates none of "
+                                         r"the graph's parameters \(W⁽¹⁾, b⁽¹⁾, W⁽²⁾, b⁽²⁾\)"):
+        viz.export_lesson(J, tmp_path / "l.html", names=names, model=model,
+                          optimizer=optim.SGD([other], lr=0.1))
+
+
+@needs_dot
+def test_an_empty_parameter_has_no_explanation(tmp_path):
+    import numpy as np
+
+    w = ag.tensor(np.zeros((0, 2)), requires_grad=True)
+    v = ag.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    J = (v * 3.0).sum() + (w * 2.0).sum()
+    path = viz.export_lesson(J, tmp_path / "l.html", names={"w": w, "v": v})
+    page = _parse(open(path, encoding="utf-8").read())
+    assert [e["data-param"] for e in page.explanations] == ["v"]
+    assert "∂J/∂v₁ = 3" in page.explanations[0]["text"]

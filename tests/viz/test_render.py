@@ -79,3 +79,53 @@ def test_save_frames_svg_and_html(tmp_path):
     (html,) = viz.save_frames(frames, tmp_path, format="html")
     page = Path(html).read_text(encoding="utf-8")
     assert page.count("<svg") == len(frames) and 'type="range"' in page
+
+
+# --- the options every picture takes, checked by name ------------------------------------------
+_DRAWERS = [viz.draw_forward, viz.draw_backward, viz.backprop_steps, viz.draw_gradcheck]
+
+
+@pytest.mark.parametrize("draw", _DRAWERS)
+@pytest.mark.parametrize("options, error, message", [
+    ({"names": [1, 2]}, TypeError, r"viz: names= must be a mapping of names to Tensors, such as "
+                                   r"locals\(\) or \{'w': w\}, got list"),
+    ({"model": 3}, TypeError, r"viz: model= must be an nn.Module \(it names the parameters\), "
+                              r"got int"),
+    ({"max_elements": "3"}, TypeError, r"viz.draw_\w+: max_elements must be an int, got str"),
+    ({"max_elements": -1}, ValueError, r"viz.draw_\w+: max_elements must be at least 0, got -1"),
+    ({"max_nodes": -1}, ValueError, r"viz.draw_\w+: max_nodes must be at least 0, got -1"),
+    ({"max_nodes": 2.5}, TypeError, r"max_nodes must be an int or None, got float 2.5"),
+    ({"rankdir": "XY"}, ValueError, r"viz: rankdir must be one of TB, LR, BT, RL"),
+])
+def test_bad_options_are_named(draw, options, error, message):
+    L, names = small_loss()
+    with pytest.raises(error, match=message):
+        draw(L, **{"names": names, **options})
+
+
+@needs_dot
+def test_files_are_written_atomically_through_symlinks_and_never_half(tmp_path, monkeypatch):
+    L, names = small_loss()
+    g = viz.draw_forward(L, names=names)
+    target = tmp_path / "target.svg"
+    target.write_text("old")
+    (tmp_path / "link.svg").symlink_to(target)
+    assert viz.render(g, tmp_path / "link.svg") == str(tmp_path / "link.svg")
+    assert (tmp_path / "link.svg").is_symlink() and "<svg" in target.read_text()
+    before = target.read_text()
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("os.replace", interrupted)              # Ctrl-C just before the rename
+    for write in (lambda: viz.render(g, tmp_path / "link.svg"),
+                  lambda: viz.save_frames(viz.backprop_steps(L, names=names), tmp_path, "html")):
+        with pytest.raises(KeyboardInterrupt):
+            write()
+    assert target.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.svg", "target.svg"]
+    with pytest.raises(TypeError, match="render: the path must be a str or os.PathLike, got int"):
+        viz.render(g, 3)
+    (tmp_path / "folder.svg").mkdir()
+    with pytest.raises(IsADirectoryError, match="render: cannot write .*folder.svg.*: it is a "
+                                                "folder"):
+        viz.render(g, tmp_path / "folder.svg")

@@ -438,6 +438,40 @@ def test_bad_input_errors():
         viz.update_preview([other], optim.SGD([other], lr=0.1), closure=lambda: None)
 
 
+def test_odd_arguments_are_refused_before_anything_changes():
+    model = slide_network()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    before = [p.numpy().copy() for p in model.parameters()]
+    with pytest.raises(TypeError, match=r"draw_update: apply must be True \(take the real step\) "
+                                        r"or False \(a preview\), got str 'no'"):
+        viz.draw_update(model, opt, apply="no")              # a truthy string: no real step
+    w = list(model.parameters())[0]
+    with pytest.raises(ValueError, match=r"draw_update: the parameter at positions 0 and 2 "
+                                         r"\(shape \(2,1\)\) is the same tensor"):
+        viz.update_preview([w, list(model.parameters())[1], w], opt)
+    for options, error, message in [
+            ({"max_elements": -1}, ValueError, "draw_update: max_elements must be at least 0"),
+            ({"max_elements": "6"}, TypeError, "draw_update: max_elements must be an int"),
+            ({"view": "network", "max_units": 0}, ValueError,
+             "draw_network: max_units must be at least 1"),
+            ({"rankdir": "XY"}, ValueError, "viz: rankdir must be one of TB, LR, BT, RL")]:
+        with pytest.raises(error, match=message):
+            viz.draw_update(model, opt, **options)
+    assert all(np.array_equal(p.numpy(), b) for p, b in zip(model.parameters(), before))
+
+
+def test_the_network_view_names_a_frozen_parameter():
+    model = slide_network()
+    model[0].weight.requires_grad = False                  # frozen: no update to label it with
+    opt = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    with pytest.raises(ValueError, match=r"view='network' labels every weight and bias with its "
+                                         r"update, but some do not require grad \(frozen\): "
+                                         r"W⁽¹⁾; use view='graph'"):
+        viz.draw_update(model, opt, view="network")
+    graph = viz.draw_update(model, opt)
+    assert [u.name for u in graph.updates] == ["b⁽¹⁾", "W⁽²⁾", "b⁽²⁾"]
+
+
 def test_large_parameters_take_the_compiled_kernels_and_stay_exact():
     rng = np.random.default_rng(1)
     for name, options in (("SGD", dict(lr=0.1)), ("Adam", dict(lr=0.01, amsgrad=True))):
