@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import operator
 import os
 import sys
 import tempfile
@@ -434,8 +433,6 @@ class _Program:
                                        self.output_name, self.dtype)
         self.fn = None
         self.grad_tensors = [Tensor(np.zeros(p.shape, p.dtype)) for p in self.params]
-        self.layout: list[tuple] = []         # (shape, dtype) of each array written in place
-        self.checked: list | None = None      # the arrays last found to fit the layout
 
     def _updates(self, optimizer: Optimizer) -> tuple[list[_Slot], Code]:
         group_of = {id(p): i for i, g in enumerate(optimizer.param_groups) for p in g["params"]}
@@ -453,7 +450,6 @@ class _Program:
         """Load the source as a module (a file named by its hash, so Numba's cache finds it
         again in a new process) and compile ``train_step`` with ``numba.njit(cache=True)``."""
         import numba
-        self.layout = [(a.shape, a.dtype) for a in self._written(self.optimizer.state)]
         module = _load(self.source)
         self.fn = module.train_step
         if _JIT:
@@ -470,20 +466,15 @@ class _Program:
         state = self.optimizer.state
         groups = self.optimizer.param_groups
         try:
-            written = self._written(state)
+            buffers = [state[s.param][k] for s in self.slots for k in s.states]
             steps = [state[s.param]["step"] + 1 for s in self.counted]
         except KeyError:
             return None
-        # NOTE: the same array objects as last time cannot have changed shape, dtype or layout
-        # (in-place updates keep them); a replaced one is checked once, in ~0.2 µs per array
-        if self.checked is None or not all(map(operator.is_, written, self.checked)):
-            if not _fits(written, self.layout):
-                return None
-            self.checked = written
         args = [xa, ya]
         for module, shape, dtype in self.masks:
             args.append(dropout_mask(shape, module.p, dtype, module.generator))
-        args += written
+        args += [p.data for p in self.params]
+        args += buffers
         args += [_hyper_value(groups[g], k) for g, k in self.hypers]
         args += steps
         loss, output, grads = self.fn(*args)
@@ -499,19 +490,6 @@ class _Program:
         for slot, step in zip(self.counted, steps):
             state[slot.param]["step"] = step
         return float(loss), output
-
-    def _written(self, state) -> list[np.ndarray]:
-        """The arrays the generated code updates in place: parameters, then buffers."""
-        return [p.data for p in self.params] + [state[s.param][k] for s in self.slots
-                                                for k in s.states]
-
-
-def _fits(arrays: list[np.ndarray], layout: list[tuple]) -> bool:
-    """Can the generated code update these arrays in place? The shapes and dtypes it was
-    compiled for, C order (its ``ravel()`` of any other array is a copy: the update would be
-    lost) and writeable. If not, the eager step runs: it takes them, or names what is wrong."""
-    return all(a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
-               and a.flags.writeable for a, (shape, dtype) in zip(arrays, layout))
 
 
 def _load(source: str):
@@ -538,15 +516,9 @@ def _load(source: str):
 
 # --- the public object ----------------------------------------------------------------------------
 def _array(v, what: str) -> np.ndarray:
-    try:
-        data = v.data if isinstance(v, Tensor) else np.asarray(v)
-    except ValueError:
-        raise ValueError(f"compiled step: {what} is a ragged list (rows of different lengths); "
-                         "pass an array") from None
+    data = v.data if isinstance(v, Tensor) else np.asarray(v)
     if data.dtype.kind not in "fiub":
         raise TypeError(f"compiled step: {what} must hold numbers, got {data.dtype}")
-    if not data.dtype.isnative:                    # as Tensor does: Numba takes native order
-        data = data.astype(data.dtype.newbyteorder("="))
     return data if data.flags.c_contiguous else np.ascontiguousarray(data)
 
 
