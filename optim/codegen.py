@@ -234,6 +234,63 @@ def _bce_backward(call: Call, code: Code, grad: str, targets: list) -> None:
     code.add(f"{targets[0]} = F({grad} / {count}) * (sigmoid({z.name}) - {t.name})")
 
 
+def _norm_names(call: Call) -> tuple[str, str]:
+    """(output, suffix of the intermediates: μ of a5 is mu5)."""
+    out = call.output.name
+    return out, out[1:] if out.startswith("a") else f"_{out}"
+
+
+def _batch_norm_forward(call: Call, code: Code) -> None:
+    x, k, n = call.inputs[0].name, call.kwargs["site"], call.kwargs["rows"]
+    out, i = _norm_names(call)
+    affine = f"; {out} = γ⊙x̂ + β" if len(call.inputs) == 3 else ""
+    if call.kwargs["batch"]:
+        code.comment(f"batch normalization: mean μ and variance σ² of each feature over the "
+                     f"{n} rows, x̂ = (x − μ)/√(σ² + ε){affine}")
+        code.add(f"mu{i} = np.sum({x}, axis=0) / F({n})")
+        code.add(f"xc{i} = {x} - mu{i}")
+        code.add(f"var{i} = np.sum(xc{i} * xc{i}, axis=0) / F({n})")
+        code.add(f"sd{i} = np.sqrt(var{i} + F(bn{k}_eps))")
+        code.add(f"xh{i} = xc{i} / sd{i}")
+    else:
+        code.comment("batch normalization with the running statistics m, v: "
+                     f"x̂ = (x − m)·(1/√(v + ε)){affine}")
+        code.add(f"inv{i} = F(1.0) / np.sqrt(rv{k} + F(bn{k}_eps))")
+        code.add(f"xh{i} = ({x} - rm{k}) * inv{i}")
+    code.add(f"{out} = xh{i} * {call.inputs[1].name} + {call.inputs[2].name}"
+             if len(call.inputs) == 3 else f"{out} = xh{i}")
+    if call.kwargs["update"]:
+        code.comment("running statistics, in place: m ← (1 − momentum)·m + momentum·μ;  "
+                     "v ← (1 − momentum)·v + momentum·σ²·n/(n − 1)")
+        for stat, value in ((f"rm{k}", f"mu{i}"), (f"rv{k}", f"var{i} * F({n / (n - 1)!r})")):
+            code.add(f"{stat} *= F(1.0 - bn{k}_momentum)")
+            code.add(f"{stat} += {value} * F(bn{k}_momentum)")
+
+
+def _batch_norm_backward(call: Call, code: Code, grad: str, targets: list) -> None:
+    n = call.kwargs["rows"]
+    _, i = _norm_names(call)
+    delta = grad
+    if len(call.inputs) == 3:
+        code.rule(InverseRule.CONSTANT_INPUT, f"Σ_batch δ → {targets[2]}")
+        code.add(f"{targets[2]} = np.sum({grad}, axis=0)")
+        code.rule(InverseRule.WEIGHTED_INPUT, f"δ⊙γ back to x̂, Σ_batch δ⊙x̂ → {targets[1]}")
+        code.add(f"{targets[1]} = np.sum({grad} * xh{i}, axis=0)")
+    if targets[0] is None:
+        return
+    if len(call.inputs) == 3:
+        delta = f"dxh{i}"
+        code.add(f"{delta} = {grad} * {call.inputs[1].name}")
+    if not call.kwargs["batch"]:
+        code.comment("x̂ = (x − m)·(1/√(v + ε)) with constants m, v: δx = δx̂ · 1/√(v + ε)")
+        code.add(f"{targets[0]} = {delta} * inv{i}")
+        return
+    code.rule(InverseRule.BRANCH_POINT, "x feeds x − μ, μ and σ²; their δs add up to "
+              "δx = (δx̂ − mean δx̂ − x̂·mean(δx̂⊙x̂))/√(σ² + ε)")
+    code.add(f"{targets[0]} = ({delta} - np.sum({delta}, axis=0) / F({n}) - xh{i} * "
+             f"(np.sum({delta} * xh{i}, axis=0) / F({n}))) / sd{i}")
+
+
 #: op class name → (forward emitter, backward emitter)
 EMITTERS: dict[str, tuple[Callable, Callable]] = {
     "Linear": (_linear_forward, _linear_backward),
@@ -243,6 +300,7 @@ EMITTERS: dict[str, tuple[Callable, Callable]] = {
     "MeanSquaredError": (_mse_forward, _mse_backward),
     "SoftmaxCrossEntropy": (_cross_entropy_forward, _cross_entropy_backward),
     "SigmoidBinaryCrossEntropy": (_bce_forward, _bce_backward),
+    "nn.BatchNorm1d": (_batch_norm_forward, _batch_norm_backward),   # a module: several ops
 }
 
 def forward_lines(calls: list[Call]) -> Code:

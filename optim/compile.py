@@ -24,12 +24,14 @@ order, so a compiled run and an eager run from the same seed match.
 for this network (see ``optim.codegen``). With ``NUMBA_DISABLE_JIT=1`` it runs as Python.
 
 What is compiled: the ops of ``codegen.EMITTERS`` (linear layers fused with ReLU/Tanh/Sigmoid or
-not, the activations, dropout, MSE / cross-entropy / BCE-with-logits losses) and the optimizers
-of ``UPDATES`` (SGD with momentum, Nesterov, weight decay; SGDMomentum; Adam, AdamW, amsgrad;
-RMSprop; Adagrad). Anything else is refused with an error naming the op or feature — forward
-hooks, tensor hooks, activity regularizers, batch norm, a Python branch on the data, a tensor
-computed outside the graph — or, with ``fallback=True``, run by the eager step after a one-time
-warning. Never silently wrong.
+not, the activations, dropout, MSE / cross-entropy / BCE-with-logits losses), ``BatchNorm1d`` on
+(batch, features) inputs — its several ops become one call, normalized by the batch's statistics
+in training mode (running mean and variance then updated in place, as eager does) or by the
+running ones in evaluation mode — and the optimizers of ``UPDATES`` (SGD with momentum,
+Nesterov, weight decay; SGDMomentum; Adam, AdamW, amsgrad; RMSprop; Adagrad). Anything else is
+refused with an error naming the op or feature — forward hooks, tensor hooks, activity
+regularizers, Gaussian noise, a Python branch on the data, a tensor computed outside the graph —
+or, with ``fallback=True``, run by the eager step after a one-time warning. Never silently wrong.
 
 This module imports ``nn`` (modules are inspected for hooks, dropout and regularizers), as the
 training loop does (tests/test_architecture.py).
@@ -48,6 +50,7 @@ import numpy as np
 
 import nn
 from autograd_core import Tensor, increment_version
+from autograd_core.graph.rules import InverseRule
 from autograd_core.graph.walk import topological_order
 from nn.functional import dropout_mask
 
@@ -196,6 +199,51 @@ def _hyper_value(group: dict, key: str) -> float:
     return float(group[key])
 
 
+# --- batch normalization -------------------------------------------------------------------------
+@dataclass
+class _Norm:
+    """A batch norm met in the traced forward (the k-th): how the generated code runs it."""
+
+    module: nn.BatchNorm1d
+    k: int
+    x: Tensor                    # its input
+    node: object                 # the node of its output
+    batch: bool                  # normalizes with the batch's statistics (else the running ones)
+    update: bool                 # updates the running statistics
+
+    @property
+    def running(self) -> bool:
+        """Reads or writes running_mean and running_var."""
+        return self.update or not self.batch
+
+    def arguments(self) -> list[str]:
+        """Its arguments of the generated function."""
+        k = self.k
+        return ([f"rm{k}", f"rv{k}"] if self.running else []) + \
+            ([f"bn{k}_momentum"] if self.update else []) + [f"bn{k}_eps"]
+
+    def values(self) -> list:
+        """The values of ``arguments()`` now; momentum None (a cumulative average) is 1/t for
+        the t-th batch, t counted by ``num_batches_tracked``, as eager does."""
+        m = self.module
+        if not self.running:
+            return [float(m.eps)]
+        if not self.update:
+            return [m.running_mean.data, m.running_var.data, float(m.eps)]
+        momentum = m.momentum
+        if momentum is None:
+            momentum = 1.0 / (int(m.num_batches_tracked.data) + 1)
+        return [m.running_mean.data, m.running_var.data, float(momentum), float(m.eps)]
+
+    def after_step(self) -> None:
+        """What eager's forward also changes: the batch count and the statistics' versions."""
+        if self.update:
+            m = self.module
+            np.add(m.num_batches_tracked.data, 1, out=m.num_batches_tracked.data)
+            for t in (m.num_batches_tracked, m.running_mean, m.running_var):
+                increment_version(t)
+
+
 # --- watching the eager step ----------------------------------------------------------------------
 class _Watch:
     """While the traced forward runs: which dropout masks were drawn (by module, in order), and
@@ -207,14 +255,17 @@ class _Watch:
     def __init__(self, model) -> None:
         self.model = model
         self.dropouts: list = []                 # (module, output tensor) in forward order
+        self.norms: list = []                    # (module, input tensor, output tensor)
         self.reads: list[str] = []
         self._handles: list = []
         self._saved: dict = {}
 
     def __enter__(self) -> _Watch:
-        for module in self.model.modules():
+        for module in self.model.modules() if isinstance(self.model, nn.Module) else []:
             if isinstance(module, nn.Dropout):
                 self._handles.append(module.register_forward_hook(self._on_dropout))
+            elif isinstance(module, nn.BatchNorm1d):
+                self._handles.append(module.register_forward_hook(self._on_norm))
         for name in self._READERS:
             original = Tensor.__dict__.get(name)
             if original is None:
@@ -233,6 +284,9 @@ class _Watch:
     def _on_dropout(self, module, inputs, output) -> None:
         self.dropouts.append((module, output))
 
+    def _on_norm(self, module, inputs, output) -> None:
+        self.norms.append((module, inputs[0], output))
+
     def _reader(self, name: str, original):
         reads = self.reads
         state = {id(t) for t in self.model.parameters()}
@@ -250,7 +304,7 @@ class _Watch:
 
 def _check_static(model, loss_fn, optimizer) -> None:
     """Refuse what can be seen before any data: hooks, regularizers that need the activations,
-    batch norm, an optimizer without a compiled update."""
+    Gaussian noise, an optimizer without a compiled update."""
     if type(optimizer) not in UPDATES:
         names = ", ".join(sorted(cls.__name__ for cls in UPDATES))
         raise CompileError(f"compile_step: optimizer {type(optimizer).__name__} has no compiled "
@@ -267,9 +321,6 @@ def _check_static(model, loss_fn, optimizer) -> None:
                 raise CompileError(f"compile_step: {where} has an activity_regularizer; its "
                                    "penalty needs the layer's output, which the compiled step "
                                    "does not expose")
-            if isinstance(module, nn.BatchNorm1d):
-                raise CompileError(f"compile_step: {where}: batch normalization is not "
-                                   "supported by the compiled step")
             if isinstance(module, nn.GaussianNoise) and module.training and module.std:
                 raise CompileError(f"compile_step: {where}: Gaussian noise is not supported by "
                                    "the compiled step")
@@ -300,6 +351,11 @@ class _Builder:
             node = out._node
             if node is not None and node.op.__name__ == "Mul":
                 self.mask_of[id(node.inputs[1])] = module
+        self.norms: list[_Norm] = []
+        self.norm_at: dict[int, _Norm] = {}       # id of a batch norm's output node → its site
+        self.inside_norms: set[int] = set()        # ids of the other nodes of its formula
+        for module, x_in, out in watch.norms:
+            self._add_norm(module, x_in, out)
         if watch.reads:
             raise CompileError("compile_step: the forward reads tensor values into Python ("
                                f"{watch.reads[0]}), e.g. to branch on the data; one trace cannot "
@@ -312,23 +368,73 @@ class _Builder:
                                f"the model (got shape {loss.shape})")
         nodes = list(reversed(list(topological_order([loss._node]))))
         calls = []
-        for index, node in enumerate(nodes, 1):
-            op = node.op.__name__
-            if op not in codegen.EMITTERS:
-                raise CompileError(f"compile_step: op '{node.op.name}' ({node.name()}) has no "
-                                   "compilable form; supported ops: "
-                                   f"{', '.join(sorted(codegen.EMITTERS))}")
-            inputs = [self._value(t, node, i) for i, t in enumerate(node.inputs)]
+        for node in nodes:
+            if id(node) in self.inside_norms:         # part of a batch norm: emitted as one call
+                continue
+            norm = self.norm_at.get(id(node))
+            op, inputs, kwargs = (self._norm_parts(norm) if norm is not None
+                                  else self._op_parts(node))
             out = node.output
-            last = index == len(nodes)
-            name = "J" if last else f"a{index}"
+            name = "J" if node is loss._node else f"a{len(calls) + 1}"
             value = Value(name, "node", out.shape, requires_grad=True, grad=f"d{name}")
             self.values[id(out)] = value
             self.keep.append(out)
-            if op in ("Linear", "LinearActivation"):
-                self._check_linear(node, inputs)
-            calls.append(Call(op, inputs, dict(node.kwargs), value, node.op.inverse_rule))
+            rule = InverseRule.WEIGHTED_INPUT if norm is not None else node.op.inverse_rule
+            calls.append(Call(op, inputs, kwargs, value, rule))
         return calls
+
+    def _add_norm(self, module, x_in: Tensor, out: Tensor) -> None:
+        """Record a batch norm of the forward: the nodes of its formula (from its output back to
+        its input) become one call of the generated code."""
+        where = f"BatchNorm1d({module.num_features})"
+        if x_in.ndim != 2:
+            raise CompileError(f"compile_step: {where} on an input of shape {x_in.shape}: the "
+                               "compiled step takes (batch, features) inputs")
+        if out._node is None:
+            raise CompileError(f"compile_step: {where} records no gradient (no trainable γ, β "
+                               "and an input that does not require grad)")
+        if module.affine and not (module.weight.requires_grad and module.bias.requires_grad):
+            raise CompileError(f"compile_step: {where} has a frozen γ or β; the compiled step "
+                               "trains both or neither (affine=False)")
+        batch = module.training or not module.track_running_stats
+        site = _Norm(module, len(self.norms) + 1, x_in, out._node, batch,
+                     update=module.training and module.track_running_stats)
+        if site.running and module.running_mean.dtype != x_in.dtype:
+            raise CompileError(f"compile_step: {where} keeps running statistics in "
+                               f"{module.running_mean.dtype} but its input is {x_in.dtype}")
+        self.norms.append(site)
+        self.norm_at[id(out._node)] = site
+        stack = [out._node]
+        while stack:
+            for t in stack.pop().inputs:
+                if t is not x_in and t._node is not None and id(t._node) not in \
+                        self.inside_norms:
+                    self.inside_norms.add(id(t._node))
+                    stack.append(t._node)
+
+    def _norm_parts(self, site: _Norm) -> tuple[str, list[Value], dict]:
+        module, k = site.module, site.k
+        node = site.node
+        inputs = [self._value(site.x, node, 0)]
+        if module.affine:
+            for i, (t, name) in enumerate(((module.weight, "gamma"), (module.bias, "beta")), 1):
+                value = self._value(t, node, i)
+                value.name, value.grad = f"{name}{k}", f"d{name}{k}"
+                inputs.append(value)
+        kwargs = {"site": k, "rows": site.x.shape[0], "batch": site.batch,
+                  "update": site.update}
+        return "nn.BatchNorm1d", inputs, kwargs
+
+    def _op_parts(self, node) -> tuple[str, list[Value], dict]:
+        op = node.op.__name__
+        if op not in codegen.EMITTERS:
+            raise CompileError(f"compile_step: op '{node.op.name}' ({node.name()}) has no "
+                               "compilable form; supported ops: "
+                               f"{', '.join(sorted(codegen.EMITTERS))}")
+        inputs = [self._value(t, node, i) for i, t in enumerate(node.inputs)]
+        if op in ("Linear", "LinearActivation"):
+            self._check_linear(node, inputs)
+        return op, inputs, dict(node.kwargs)
 
     def _check_linear(self, node, inputs) -> None:
         if len(node.inputs[0].shape) != 2:
@@ -402,6 +508,7 @@ class _Program:
         self.optimizer = optimizer
         self.params = builder.params
         self.masks = builder.masks
+        self.norms = builder.norms
         self.values = [builder.values[id(p)] for p in self.params]
         self.dtype = self.params[0].dtype if self.params else builder.x.dtype
         for p in self.params:
@@ -419,6 +526,7 @@ class _Program:
         loss_call = builder.calls[-1]
         self.output_name = loss_call.inputs[0].name
         args = (["x", "y"] + [f"m{i}" for i in range(1, len(self.masks) + 1)]
+                + [name for site in self.norms for name in site.arguments()]
                 + [v.name for v in self.values]
                 + [f"{s.name}_{k}" for s in self.slots for k in s.states]
                 + [f"h{g}_{k}" for g, k in self.hypers] + [f"{s.name}_step" for s in self.counted])
@@ -473,6 +581,8 @@ class _Program:
         args = [xa, ya]
         for module, shape, dtype in self.masks:
             args.append(dropout_mask(shape, module.p, dtype, module.generator))
+        for site in self.norms:
+            args += site.values()
         args += [p.data for p in self.params]
         args += buffers
         args += [_hyper_value(groups[g], k) for g, k in self.hypers]
@@ -489,6 +599,8 @@ class _Program:
             increment_version(slot.param)          # as Optimizer.step: old graphs refuse
         for slot, step in zip(self.counted, steps):
             state[slot.param]["step"] = step
+        for site in self.norms:
+            site.after_step()
         return float(loss), output
 
 
@@ -534,6 +646,9 @@ class CompiledStep:
         self._programs: dict = {}
         self._source: str | None = None
         self._warned = False
+        # NOTE: the modules' training flags are part of the signature (dropout and batch norm
+        # change with them); the list is taken once, as walking the tree costs µs a step
+        self._modules = list(model.modules()) if isinstance(model, nn.Module) else []
 
     def __repr__(self) -> str:
         return (f"CompiledStep({type(self.model).__name__}, {type(self.loss_fn).__name__}, "
@@ -551,7 +666,7 @@ class CompiledStep:
     def __call__(self, x, y) -> float:
         xa, ya = _array(x, "x"), _array(y, "y")
         key = (xa.shape, xa.dtype.str, ya.shape, ya.dtype.str,
-               getattr(self.model, "training", True), _structure(self.optimizer))
+               tuple([m.training for m in self._modules]), _structure(self.optimizer))
         program = self._programs.get(key)
         if program is not None and program is not _EAGER:
             done = program.run(xa, ya)
@@ -597,6 +712,9 @@ class CompiledStep:
                  f"optimizer: {type(self.optimizer).__name__}",
                  "x input, y target, a1, a2, … forward values, d… their gradients δ = ∂J/∂·, "
                  "W1, b1, … the linear layers' parameters, J the cost."]
+        if builder.norms:
+            title.append("gamma1, beta1, … the batch norms' γ and β; rm1, rv1, … their running "
+                         "mean and variance.")
         return _Program(builder, self.optimizer, title)
 
 
@@ -612,10 +730,10 @@ def compile_step(model, loss_fn, optimizer: Optimizer, *, fallback: bool = False
     opt.step()`` as one compiled call (see the module docstring).
 
     Refused here (``CompileError``, naming the feature): forward hooks, gradient hooks on
-    parameters, activity regularizers, batch norm, Gaussian noise, an optimizer without a
-    compiled update. Refused at the first call of a signature: an op without a compilable form,
-    a Python read of a computed tensor's value (a data-dependent branch), a tensor made outside
-    the graph. ``fallback=True`` runs the eager step instead, with one warning.
+    parameters, activity regularizers, Gaussian noise, an optimizer without a compiled update.
+    Refused at the first call of a signature: an op without a compilable form, a Python read of
+    a computed tensor's value (a data-dependent branch), a tensor made outside the graph, a
+    batch norm of a 3-D input. ``fallback=True`` runs the eager step instead, with one warning.
 
     >>> import nn, optim, autograd_core as ag
     >>> _ = ag.manual_seed(0)

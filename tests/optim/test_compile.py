@@ -256,6 +256,81 @@ def test_a_learning_rate_changed_between_steps_is_used():
     _assert_same(eager, compiled, F64)
 
 
+# --- batch normalization -------------------------------------------------------------------------
+def _normed(dtype="float64", momentum=0.1, affine_last=False):
+    """Linear → BatchNorm → ReLU → Linear → BatchNorm (affine or not) → Tanh → Linear.
+
+    NOTE: the Linear layers before a batch norm have no bias: its gradient would be 0 up to
+    rounding (the norm subtracts the mean), and Adam divides such noise by its own size."""
+    def make():
+        return nn.Sequential(nn.Linear(3, 5, bias=False, dtype=dtype),
+                             nn.BatchNorm1d(5, dtype=dtype, momentum=momentum),
+                             nn.ReLU(), nn.Linear(5, 4, bias=False, dtype=dtype),
+                             nn.BatchNorm1d(4, momentum=momentum, affine=affine_last,
+                                            dtype=dtype),
+                             nn.Tanh(), nn.Linear(4, 2, dtype=dtype))
+    return make
+
+
+def _assert_same_buffers(eager, compiled, tol) -> None:
+    buffers = dict(compiled[0].named_buffers())
+    assert buffers, "the model has batch norms"
+    for name, b1 in eager[0].named_buffers():
+        np.testing.assert_allclose(buffers[name].data, b1.data, **tol, err_msg=name)
+        assert buffers[name].dtype == b1.dtype, name
+
+
+def _run_normed(make, opt, batches, tol, step=None, pair=None):
+    eager, compiled = pair or _pair(make, OPTIMIZERS[opt])
+    step = step or optim.compile_step(compiled[0], nn.MSELoss(), compiled[1])
+    for x, y in batches:
+        expected = _eager_step(eager[0], nn.MSELoss(), eager[1], x, y)
+        np.testing.assert_allclose(step(x, y), expected, **tol)
+        _assert_same(eager, compiled, tol)
+        _assert_same_buffers(eager, compiled, tol)
+    return step, (eager, compiled)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", F64), ("float32", F32)])
+@pytest.mark.parametrize("opt", ["sgd_momentum_dampening", "adam"])
+def test_batch_norm_in_training_matches_eager(dtype, tol, opt):
+    """Batch statistics forward and backward, running mean and variance (unbiased) updated in
+    place, num_batches_tracked counted: all as the eager step, over several steps."""
+    step, _ = _run_normed(_normed(dtype), opt, _batches(3, 2, np.dtype(dtype), 5, rows=7), tol)
+    assert "rm1 *= F(1.0 - bn1_momentum)" in step.source
+    assert "rv2 += var5 * F(1.1666666666666667) * F(bn2_momentum)" in step.source
+
+
+def test_batch_norm_cumulative_average_and_evaluation_mode():
+    """momentum=None averages the running statistics over all batches (1/t for the t-th); in
+    evaluation mode they normalize (read, not written), and back in training a new program."""
+    step, pairs = _run_normed(_normed(momentum=None, affine_last=True), "adam",
+                              _batches(3, 2, np.float64, 3), F64)
+    eager, compiled = pairs
+    assert int(compiled[0][1].num_batches_tracked.data) == 3
+    for model, _ in pairs:
+        model.eval()
+    _run_normed(None, None, _batches(3, 2, np.float64, 3, seed=4), F64, step, pairs)
+    assert "inv2 = F(1.0) / np.sqrt(rv1 + F(bn1_eps))" in step.source
+    assert "rm1 *=" not in step.source
+    compiled[0][4].train()                     # one module back in training: a new signature
+    eager[0][4].train()
+    _run_normed(None, None, _batches(3, 2, np.float64, 2, seed=5), F64, step, pairs)
+    assert len(step._programs) == 3
+
+
+def test_batch_norm_of_the_input_and_without_running_statistics(jit):
+    """A batch norm of x itself (no δ to send back) and one that keeps no running statistics
+    (batch statistics in both modes), compiled with Numba, in float32."""
+    def make():
+        return nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 6), nn.Sigmoid(),
+                             nn.BatchNorm1d(6, track_running_stats=False), nn.Linear(6, 2))
+    step, _ = _run_normed(make, "sgd_nesterov_decay", _batches(3, 2, np.float32, 4), F32)
+    assert hasattr(next(iter(step._programs.values())).fn, "signatures")     # a dispatcher
+    backward = step.source.split("# --- backward")[1]
+    assert backward.count("x feeds x − μ, μ and σ²") == 1 and "dxh1" not in backward
+
+
 # --- refusals -------------------------------------------------------------------------------------
 class _Branchy(nn.Module):
     def __init__(self):
@@ -297,9 +372,11 @@ def test_refusals_name_the_op_or_feature():
     model = _mlp(nn.Tanh)()
     with pytest.raises(optim.CompileError, match="optimizer Adadelta has no compiled update"):
         _refused(model, optim.Adadelta(model.parameters()))
-    model = nn.Sequential(nn.Linear(3, 2, dtype="float64"), nn.BatchNorm1d(2, dtype="float64"))
-    with pytest.raises(optim.CompileError, match="batch normalization"):
-        _refused(model)
+    model = nn.Sequential(nn.BatchNorm1d(3, dtype="float64"))
+    step = optim.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(optim.CompileError, match=r"BatchNorm1d\(3\) on an input of shape "
+                                                 r"\(4, 3, 2\)"):
+        step(np.ones((4, 3, 2)), np.ones((4, 3, 2)))
 
 
 def test_fallback_warns_once_and_runs_the_eager_step():
