@@ -50,6 +50,8 @@ import numpy as np
 
 import nn
 from autograd_core import Tensor, increment_version
+from autograd_core.interrupts import deferred_interrupts
+from autograd_core.kernels import jit_enabled
 from autograd_core.graph.rules import InverseRule
 from autograd_core.graph.walk import topological_order
 from nn.functional import dropout_mask
@@ -94,15 +96,20 @@ class _Slot:
 
 
 def _direction(slot: _Slot, group: dict, code: Code, coupled: bool = True) -> str:
-    """The gradient the update sees: −g when maximizing, + λ·p for (coupled) weight decay."""
-    g = slot.grad
-    if group.get("maximize", False):
-        code.add(f"u_{slot.name} = -{g}")
-        g = f"u_{slot.name}"
-    if coupled and group.get("weight_decay", 0.0):
-        code.add(f"u_{slot.name} = {g} + F({slot.hyper('weight_decay')}) * {slot.name}")
-        g = f"u_{slot.name}"
-    return g
+    """The gradient the update sees: −g when maximizing, + λ·p for (coupled) weight decay
+    (as eager: −g + λ·p, which is λ·p − g exactly)."""
+    maximize = group.get("maximize", False)
+    decay = coupled and group.get("weight_decay", 0.0)
+    if not (maximize or decay):
+        return slot.grad
+    u = code.buffer(f"u_{slot.name}", slot.param.shape)
+    if decay:
+        code.comment(("−g" if maximize else "g") + f" + λ·{slot.name}")
+        code.add(f"np.multiply({slot.name}, F({slot.hyper('weight_decay')}), {u})")
+        code.add(f"{u} {'-' if maximize else '+'}= {slot.grad}")
+    else:
+        code.add(f"np.negative({slot.grad}, {u})")
+    return u
 
 
 def _flat(name: str) -> str:
@@ -127,10 +134,13 @@ def _sgd(slot: _Slot, group: dict, code: Code) -> None:
 def _sgd_course(slot: _Slot, group: dict, code: Code) -> None:
     p, m = slot.name, slot.state("exp_avg")
     beta, lr = slot.hyper("beta"), slot.hyper("lr")
+    u = code.buffer(f"u_{p}", slot.param.shape)
     code.comment(f"m ← β·m + (1 − β)·g;  {p} ← {p} − η·m   (the course's momentum)")
     code.add(f"{m} *= F({beta})")
-    code.add(f"{m} += {slot.grad} * F(1.0 - {beta})")
-    code.add(f"{p} -= {m} * F({lr})")
+    code.add(f"np.multiply({slot.grad}, F(1.0 - {beta}), {u})")
+    code.add(f"{m} += {u}")
+    code.add(f"np.multiply({m}, F({lr}), {u})")
+    code.add(f"{p} -= {u}")
 
 
 def _adam(slot: _Slot, group: dict, code: Code, decoupled: bool = False) -> None:
@@ -235,11 +245,16 @@ class _Norm:
             momentum = 1.0 / (int(m.num_batches_tracked.data) + 1)
         return [m.running_mean.data, m.running_var.data, float(momentum), float(m.eps)]
 
-    def after_step(self) -> None:
-        """What eager's forward also changes: the batch count and the statistics' versions."""
+    def next_count(self) -> int | None:
+        """num_batches_tracked after this step (None: not counted)."""
+        return int(self.module.num_batches_tracked.data) + 1 if self.update else None
+
+    def after_step(self, count: int | None) -> None:
+        """What eager's forward also changes: the batch count (set to ``count``: idempotent)
+        and the statistics' versions."""
         if self.update:
             m = self.module
-            np.add(m.num_batches_tracked.data, 1, out=m.num_batches_tracked.data)
+            m.num_batches_tracked.data[...] = count
             for t in (m.num_batches_tracked, m.running_mean, m.running_var):
                 increment_version(t)
 
@@ -434,6 +449,11 @@ class _Builder:
         inputs = [self._value(t, node, i) for i, t in enumerate(node.inputs)]
         if op in ("Linear", "LinearActivation"):
             self._check_linear(node, inputs)
+        if op == "Mul" and any(v.kind != "const" and v.shape != node.output.shape
+                               for v in inputs):
+            raise CompileError(f"compile_step: {node.name()} broadcasts "
+                               f"{' * '.join(str(v.shape) for v in inputs)}; the compiled step "
+                               "multiplies arrays of one shape (or by a scalar constant)")
         return op, inputs, dict(node.kwargs)
 
     def _check_linear(self, node, inputs) -> None:
@@ -501,6 +521,53 @@ class _Builder:
 
 
 # --- one compiled program per input signature -----------------------------------------------------
+class _Gradients:
+    """The parameters' gradients a program hands to the caller as ``.grad``: views of one array,
+    ``kept``, which the compiled step writes, and one Tensor per parameter around its view.
+
+    Eager's ``zero_grad()`` + ``backward()`` give each step's ``.grad`` a new array and leave
+    the previous one as it was; the compiled step writes the same array again, which only the
+    step itself can tell apart — unless the caller kept the last ``.grad`` (the Tensor, its
+    array or a view of either). ``claim`` checks that by reference counts and, when it is so,
+    takes a new ``kept`` and new Tensors, so a kept gradient stays as it was, as in eager.
+    """
+
+    def __init__(self, params: list[Tensor], specs: list[tuple[int, tuple]], size: int,
+                 dtype) -> None:
+        self.params, self.specs, self.size, self.dtype = params, specs, size, dtype
+        self._allocate()
+
+    def _allocate(self) -> None:
+        self.kept = np.empty(self.size, self.dtype)
+        self.views = [self.kept[o:o + int(np.prod(shape))].reshape(shape)
+                      for o, shape in self.specs]
+        self.holders = [Tensor(view) for view in self.views]
+        for holder, view in zip(self.holders, self.views):
+            holder.data = view                      # the view itself, never a copy
+
+    def claim(self) -> np.ndarray:
+        """``kept``, free to be overwritten (a new one if the caller holds the last one)."""
+        refs, views, holders = sys.getrefcount, self.views, self.holders
+        # NOTE: references when nobody else holds them: kept — this attribute, the base of
+        # each view, getrefcount's argument; a view — the list, its Tensor, the argument; a
+        # Tensor — the list, the parameter's .grad, the argument (one fewer when .grad was
+        # replaced, e.g. by an eager step). No loop variables: they would count too.
+        free = refs(self.kept) <= len(views) + 2
+        for i in range(len(views)):
+            free = free and refs(views[i]) <= 3 and refs(holders[i]) <= 3
+        if not free:
+            self._allocate()
+        return self.kept
+
+    def hand_over(self) -> None:
+        """Each parameter's ``.grad`` is its Tensor, around its view (idempotent)."""
+        for p, holder, view in zip(self.params, self.holders, self.views):
+            if holder.data is not view:
+                holder.data = view
+            if p.grad is not holder:
+                p.grad = holder
+
+
 class _Program:
     """The generated function for one signature, and how to call it from the live objects."""
 
@@ -523,24 +590,28 @@ class _Program:
         self.counted = [s for s in self.slots if s.counts_steps]
         self.y_dtype = builder.y_dtype
         self.classes = builder.calls[-1].inputs[1].shape[-1] if builder.target_one_hot else None
-        loss_call = builder.calls[-1]
-        self.output_name = loss_call.inputs[0].name
         args = (["x", "y"] + [f"m{i}" for i in range(1, len(self.masks) + 1)]
                 + [name for site in self.norms for name in site.arguments()]
                 + [v.name for v in self.values]
                 + [f"{s.name}_{k}" for s in self.slots for k in s.states]
                 + [f"h{g}_{k}" for g, k in self.hypers] + [f"{s.name}_step" for s in self.counted])
-        prologue = Code()
-        if builder.target_one_hot:
-            prologue.comment("the integer labels y as one-hot rows t")
-            prologue.add(f"t = np.zeros((y.shape[0], {loss_call.inputs[1].shape[-1]}), F)")
-            prologue.add("for i in range(y.shape[0]):")
-            prologue.add("    t[i, y[i]] = 1.0")
-        self.source = codegen.generate("train_step", args, builder.calls, update,
-                                       [v.grad for v in self.values], title, prologue,
-                                       self.output_name, self.dtype)
-        self.fn = None
-        self.grad_tensors = [Tensor(np.zeros(p.shape, p.dtype)) for p in self.params]
+        grads = [v.grad for v in self.values]
+        generated = codegen.generate("train_step", args, builder.calls, update, grads, title,
+                                     _prologue(builder), self.dtype)
+        self.source = generated.source
+        self.work = np.empty(generated.sizes["work"], self.dtype)
+        self.gradients = _Gradients(self.params, [generated.layout[g][1:] for g in grads],
+                                    generated.sizes["kept"], self.dtype)
+        self.output = self._view(generated.layout, builder.calls[-1].inputs[0].name)
+        self.done = np.zeros(1, np.int64)             # counted up by each finished call
+        self.fn, self.atomic = None, False
+
+    def _view(self, layout: dict, name: str) -> np.ndarray:
+        if name not in layout or layout[name][0] != "work":
+            raise CompileError(f"compile_step: the model's output ({name}) is not computed by "
+                               "the compiled step")
+        _, offset, shape = layout[name]
+        return self.work[offset:offset + int(np.prod(shape))].reshape(shape)
 
     def _updates(self, optimizer: Optimizer) -> tuple[list[_Slot], Code]:
         group_of = {id(p): i for i, g in enumerate(optimizer.param_groups) for p in g["params"]}
@@ -562,8 +633,11 @@ class _Program:
         self.fn = module.train_step
         if _JIT:
             self.fn = numba.njit(cache=True, error_model="numpy")(self.fn)
+        # NOTE: compiled code cannot be stopped halfway (Python raises KeyboardInterrupt only
+        # between bytecodes); run as Python, the generated function holds Ctrl-C back itself
+        self.atomic = _JIT and jit_enabled()
 
-    def run(self, xa: np.ndarray, ya: np.ndarray) -> tuple[float, np.ndarray] | None:
+    def run(self, xa: np.ndarray, ya: np.ndarray) -> float | None:
         """One compiled step; None when the eager step must run instead: the optimizer's
         state lacks a buffer (a fresh optimizer state), or a label is outside [0, classes)
         (eager raises, or ignores ``ignore_index``)."""
@@ -587,21 +661,55 @@ class _Program:
         args += buffers
         args += [_hyper_value(groups[g], k) for g, k in self.hypers]
         args += steps
-        loss, output, grads = self.fn(*args)
-        # NOTE: each parameter keeps one gradient Tensor per program whose array is swapped
-        # for the new one (no copy): making a Tensor and checking it in the setter cost ~1 µs
-        # a parameter, as much as the whole compiled step of the course's small nets
-        for p, holder, g in zip(self.params, self.grad_tensors, grads):
-            holder.data = g
-            if p.grad is not holder:
-                p.grad = holder
+        args += [self.work, self.gradients.claim(), self.done]
+        counts = [site.next_count() for site in self.norms]
+        return self._call(args, steps, counts)
+
+    def _call(self, args: list, steps: list[int], counts: list) -> float:
+        """The compiled call and the bookkeeping it implies, all or nothing, as
+        ``Optimizer.step``: a Ctrl-C before the call changes nothing; one during or after it
+        is raised once the bookkeeping is done too (parameters, gradients, optimizer state and
+        step counts, running statistics always agree)."""
+        start = int(self.done[0])
+        try:
+            if self.atomic:
+                loss = self.fn(*args)
+            else:
+                with deferred_interrupts():
+                    loss = self.fn(*args)
+            self._commit(steps, counts)
+            return float(loss)
+        except KeyboardInterrupt:
+            if self.done[0] == start:                 # the step had not started
+                raise
+            with deferred_interrupts():
+                self._commit(steps, counts)
+            raise
+
+    def _commit(self, steps: list[int], counts: list) -> None:
+        """What the call leaves to Python: ``.grad``, versions, step counts, batch counts
+        (each assignment idempotent, so an interrupted commit can run again)."""
+        self.gradients.hand_over()
         for slot in self.slots:
             increment_version(slot.param)          # as Optimizer.step: old graphs refuse
+        state = self.optimizer.state
         for slot, step in zip(self.counted, steps):
             state[slot.param]["step"] = step
-        for site in self.norms:
-            site.after_step()
-        return float(loss), output
+        for site, count in zip(self.norms, counts):
+            site.after_step(count)
+
+
+def _prologue(builder: _Builder) -> Code:
+    """Before the forward: integer labels as the one-hot rows the loss reads."""
+    code = Code()
+    if builder.target_one_hot:
+        loss_call = builder.calls[-1]
+        t = code.buffer("t", loss_call.inputs[1].shape)
+        code.comment("the integer labels y as one-hot rows t")
+        code.add(f"{t}[:] = 0.0")
+        code.add("for i in range(y.shape[0]):")
+        code.add(f"    {t}[i, y[i]] = 1.0")
+    return code
 
 
 def _load(source: str):
@@ -642,7 +750,8 @@ class CompiledStep:
     def __init__(self, model, loss_fn, optimizer: Optimizer, fallback: bool = False) -> None:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.fallback = fallback
-        self.last_output: np.ndarray | None = None
+        self._last_output: np.ndarray | None = None
+        self._last_program: _Program | None = None     # its output is copied when asked for
         self._programs: dict = {}
         self._source: str | None = None
         self._warned = False
@@ -663,15 +772,23 @@ class CompiledStep:
                                "first call of a signature traces the eager step)")
         return self._source
 
+    @property
+    def last_output(self) -> np.ndarray | None:
+        """The model's output of the last step: an array of its own (the compiled step keeps
+        its values in a buffer that the next step overwrites, so this is a copy)."""
+        if self._last_output is None and self._last_program is not None:
+            self._last_output = self._last_program.output.copy()
+        return self._last_output
+
     def __call__(self, x, y) -> float:
         xa, ya = _array(x, "x"), _array(y, "y")
         key = (xa.shape, xa.dtype.str, ya.shape, ya.dtype.str,
                tuple([m.training for m in self._modules]), _structure(self.optimizer))
         program = self._programs.get(key)
         if program is not None and program is not _EAGER:
-            done = program.run(xa, ya)
-            if done is not None:
-                loss, self.last_output = done
+            loss = program.run(xa, ya)
+            if loss is not None:
+                self._last_output, self._last_program = None, program
                 return loss
         return self._eager(x, y, key, trace=program is None)
 
@@ -697,7 +814,7 @@ class CompiledStep:
                                   RuntimeWarning, stacklevel=3)
         loss.backward()
         self.optimizer.step()
-        self.last_output = output.data
+        self._last_output, self._last_program = output.data, None
         if program is not None:
             program.compile()                       # after the step: its state exists now
             self._programs[key] = program

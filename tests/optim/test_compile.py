@@ -256,6 +256,48 @@ def test_a_learning_rate_changed_between_steps_is_used():
     _assert_same(eager, compiled, F64)
 
 
+# --- buffers: allocated once per signature, gradients handed over as eager does -----------------
+def test_buffers_are_allocated_once_and_reused_while_nobody_holds_them(jit):
+    batches = _batches(3, 2, np.float32, 4, labels=2)
+    step, eager, compiled = _run(_mlp(nn.Tanh, "float32"), OPTIMIZERS["adam"],
+                                 nn.CrossEntropyLoss(), batches[:2], F32)
+    program = next(iter(step._programs.values()))
+    work, kept = id(program.work), id(program.gradients.kept)
+    grads = [id(p.grad) for p in compiled[0].parameters()]
+    for x, y in batches[2:]:
+        np.testing.assert_allclose(step(x, y), _eager_step(eager[0], nn.CrossEntropyLoss(),
+                                                           eager[1], x, y), **F32)
+        _assert_same(eager, compiled, F32)
+    assert (id(program.work), id(program.gradients.kept)) == (work, kept)
+    assert [id(p.grad) for p in compiled[0].parameters()] == grads
+    assert "return J\n" in step.source and "np.empty" not in step.source
+
+
+def test_gradients_and_outputs_kept_by_the_caller_stay_as_they_were():
+    """Eager's zero_grad() + backward() give every step a new .grad and leave the old one
+    alone; so does the compiled step, although it writes its gradients into reused arrays: a
+    kept .grad Tensor, its array, a view of it, or last_output are not overwritten."""
+    batches = _batches(3, 2, np.float64, 4)
+    step, eager, compiled = _run(_mlp(nn.Sigmoid), OPTIMIZERS["sgd"], nn.MSELoss(), batches[:2],
+                                 F64)
+    w, b = compiled[0][0].weight, compiled[0][0].bias
+    for x, y in batches[2:]:
+        expected = [p.grad.data.copy() for p in eager[0].parameters()][:2] + \
+            [eager[0](ag.Tensor(x)).data]
+        held = (w.grad, b.grad.data[1:], step.last_output)
+        values = [np.array(h.data if isinstance(h, ag.Tensor) else h) for h in held]
+        np.testing.assert_allclose(step(x, y), _eager_step(eager[0], nn.MSELoss(), eager[1],
+                                                           x, y), **F64)
+        _assert_same(eager, compiled, F64)
+        assert w.grad is not held[0]
+        for h, value in zip(held, values):
+            np.testing.assert_array_equal(h.data if isinstance(h, ag.Tensor) else h, value)
+        np.testing.assert_allclose(held[0].data, expected[0], **F64)
+        np.testing.assert_allclose(held[1], expected[1][1:], **F64)
+        np.testing.assert_allclose(step.last_output, expected[2], **F64)
+        del held
+
+
 # --- batch normalization -------------------------------------------------------------------------
 def _normed(dtype="float64", momentum=0.1, affine_last=False):
     """Linear → BatchNorm → ReLU → Linear → BatchNorm (affine or not) → Tanh → Linear.
@@ -328,7 +370,8 @@ def test_batch_norm_of_the_input_and_without_running_statistics(jit):
     step, _ = _run_normed(make, "sgd_nesterov_decay", _batches(3, 2, np.float32, 4), F32)
     assert hasattr(next(iter(step._programs.values())).fn, "signatures")     # a dispatcher
     backward = step.source.split("# --- backward")[1]
-    assert backward.count("x feeds x − μ, μ and σ²") == 1 and "dxh1" not in backward
+    assert backward.count("x feeds x − μ, μ and σ²") == 1
+    assert "np.multiply(da1, gamma1, dxh1)" not in backward        # no δx̂ for the input x
 
 
 # --- refusals -------------------------------------------------------------------------------------
