@@ -20,6 +20,18 @@ steps mix freely and ``state_dict()`` works. Parameters, optimizer buffers and h
 before the call through ``nn.functional.dropout_mask`` from the module's generator, in forward
 order, so a compiled run and an eager run from the same seed match.
 
+The arrays a step computes live in buffers allocated once per signature (``codegen``): the
+forward values, δs and scratch arrays in one array, the parameters' gradients in another, whose
+views become ``.grad``. Eager gives each step a new ``.grad`` and leaves the old one alone; so
+does the compiled step where it can be seen: when the caller still holds the last gradients
+(a ``.grad`` Tensor, its array or a view), the step writes new ones instead
+(``_Gradients.claim``). ``last_output`` is a copy.
+
+A step is all or nothing, as ``Optimizer.step``: a Ctrl-C that arrives before the compiled call
+changes nothing; one that arrives during it (compiled code runs to its end; as plain Python the
+call holds Ctrl-C back) or during the Python bookkeeping after it (``.grad``, step counts, batch
+counts, versions) is raised once that bookkeeping is done.
+
 ``step.source`` is the generated function, plain commented Python: backpropagation written out
 for this network (see ``optim.codegen``). With ``NUMBA_DISABLE_JIT=1`` it runs as Python.
 
@@ -632,7 +644,12 @@ class _Program:
         module = _load(self.source)
         self.fn = module.train_step
         if _JIT:
-            self.fn = numba.njit(cache=True, error_model="numpy")(self.fn)
+            # NOTE: one dispatcher per generated module and process: a second step of the same
+            # network and signature (a search's next trial) starts compiled, not from disk
+            if not hasattr(module, "compiled_train_step"):
+                module.compiled_train_step = numba.njit(cache=True,
+                                                        error_model="numpy")(self.fn)
+            self.fn = module.compiled_train_step
         # NOTE: compiled code cannot be stopped halfway (Python raises KeyboardInterrupt only
         # between bytecodes); run as Python, the generated function holds Ctrl-C back itself
         self.atomic = _JIT and jit_enabled()

@@ -10,6 +10,7 @@ Python (``NUMBA_DISABLE_JIT=1``).
 """
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import subprocess
@@ -372,6 +373,90 @@ def test_batch_norm_of_the_input_and_without_running_statistics(jit):
     backward = step.source.split("# --- backward")[1]
     assert backward.count("x feeds x − μ, μ and σ²") == 1
     assert "np.multiply(da1, gamma1, dxh1)" not in backward        # no δx̂ for the input x
+
+
+# --- Ctrl-C: all or nothing, as Optimizer.step ---------------------------------------------------
+def _state(model, opt) -> dict:
+    """Everything a step changes: parameters, buffers, optimizer state (not .grad)."""
+    state = {f"model.{k}": np.array(v) for k, v in model.state_dict().items()}
+    for i, p in enumerate(model.parameters()):
+        for key, value in opt.state.get(p, {}).items():
+            if not key.startswith("_"):
+                state[f"opt.{i}.{key}"] = np.array(value)
+    return state
+
+
+def _interrupted_step(at_line: int, wrap_call: bool) -> tuple:
+    """A fresh model's third step (the second compiled one), with Ctrl-C (``interrupt_main``)
+    at the ``at_line``-th line run in optim/compile.py or the generated code — or, with
+    ``wrap_call``, right after the compiled function returns, as if it came during it.
+    Returns (state before, state after, gradients after, whether KeyboardInterrupt came)."""
+    ag.manual_seed(0)
+    model = _normed()()
+    opt = OPTIMIZERS["adam"](model.parameters())
+    step = optim.compile_step(model, nn.MSELoss(), opt)
+    (x, y), = _batches(3, 2, np.float64, 1)
+    step(x, y)
+    step(x, y)
+    before = _state(model, opt)
+    program = next(iter(step._programs.values()))
+    if wrap_call:
+        real = program.fn
+
+        def interrupted_during(*args):
+            loss = real(*args)
+            _thread.interrupt_main()
+            return loss
+        program.fn = interrupted_during
+    lines = [0]
+
+    def tracer(frame, event, arg):
+        name = frame.f_code.co_filename
+        if "neurona_step_" not in name and not name.endswith(os.path.join("optim", "compile.py")):
+            return None
+        if event == "line":
+            lines[0] += 1
+            if lines[0] == at_line:
+                _thread.interrupt_main()
+        return tracer
+    came = False
+    try:
+        sys.settrace(None if wrap_call else tracer)
+        step(x, y)
+        sys.settrace(None)
+        for _ in range(5):                              # a late Ctrl-C lands here
+            pass
+    except KeyboardInterrupt:
+        sys.settrace(None)
+        came = True
+    return before, _state(model, opt), [p.grad.data.copy() for p in model.parameters()], came
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jit_on", [False, True])
+def test_ctrl_c_at_any_moment_of_a_compiled_step_is_all_or_nothing(jit_on, monkeypatch):
+    """Ctrl-C at every line of the compiled step (the Python around the compiled call, and
+    the generated function itself when it runs as Python), and during the compiled call: the
+    step then either changed nothing or completed — parameters, Adam's moments and step
+    counts, batch norm's running statistics and batch count, .grad — as Optimizer.step."""
+    monkeypatch.setattr("optim.compile._JIT", jit_on)
+    before, after, grads, came = _interrupted_step(10 ** 9, wrap_call=False)
+    assert not came and any(not np.array_equal(after[k], before[k]) for k in before)
+    outcomes = {"nothing": 0, "all": 0}
+    cases = [(None, True)] + [(line, False) for line in range(1, 10 ** 4)]
+    for line, wrap in cases:
+        start, end, got_grads, came = _interrupted_step(line, wrap)
+        if not came:
+            break
+        if all(np.array_equal(end[k], start[k]) for k in start):
+            outcomes["nothing"] += 1
+            continue
+        outcomes["all"] += 1
+        for k in after:
+            np.testing.assert_array_equal(end[k], after[k], err_msg=f"line {line}: {k}")
+        for g, want in zip(got_grads, grads):
+            np.testing.assert_array_equal(g, want, err_msg=f"line {line}: .grad")
+    assert outcomes["nothing"] > 3 and outcomes["all"] > 3, outcomes
 
 
 # --- refusals -------------------------------------------------------------------------------------
