@@ -112,12 +112,26 @@ class Code:
         return name
 
 
+class Source(str):
+    """The generated code: a ``str`` that Jupyter shows as highlighted Python (a fenced code
+    block in Markdown, which the notebook highlights itself; no extra dependency).
+    ``print(source)`` prints it plain."""
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        # NOTE: a fence longer than any run of backticks in the text cannot be closed by it
+        longest = max((len(run) for run in re.findall("`+", self)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return f"{fence}python\n{self.rstrip()}\n{fence}"
+
+
 @dataclass
 class Generated:
     """The source of a generated step and where its buffers lie: name → (array, offset, shape)
     with array "work" or "kept", and the sizes of both arrays (elements)."""
 
-    source: str
+    source: Source
     layout: dict[str, tuple[str, int, tuple]]
     sizes: dict[str, int]
 
@@ -473,4 +487,4 @@ def generate(name: str, args: list[str], calls: list[Call], update: Code, grads:
                "np.int64(3)", "YES, NO = np.True_, np.False_", ""]
     header += [f"{k} = _{KERNEL_BODIES[k][0]}.{KERNEL_BODIES[k][1]}.dispatcher()" for k in used]
     source = "\n".join(header) + "\n\n\n" + text + "\n"
-    return Generated(source, layout, sizes)
+    return Generated(Source(source), layout, sizes)

@@ -781,9 +781,9 @@ class CompiledStep:
                 f"{type(self.optimizer).__name__}, {len(self._programs)} signature(s))")
 
     @property
-    def source(self) -> str:
+    def source(self) -> codegen.Source:
         """The generated Python source (forward, backward, update) of the last compiled
-        signature."""
+        signature: a ``str`` that Jupyter shows highlighted (``codegen.Source``)."""
         if self._source is None:
             raise RuntimeError("compiled step: nothing compiled yet; call step(x, y) once (the "
                                "first call of a signature traces the eager step)")

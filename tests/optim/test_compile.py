@@ -558,6 +558,25 @@ def test_source_of_the_course_232_network_names_the_rules_in_order():
     compile(source, "<step>", "exec")                   # plain, valid Python
 
 
+def test_source_shows_as_highlighted_python_in_jupyter():
+    """``step.source`` is a str (print, split, ``in``) whose Markdown form is one fenced Python
+    block holding exactly the code: what Jupyter renders with highlighting."""
+    model = _course_232()
+    step = optim.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    step(np.array([[0.5, -0.25], [1.0, 0.5]]), np.array([[0.8, 0.2], [0.1, 0.9]]))
+    source = step.source
+    assert isinstance(source, str) and str(source) == source
+    markdown = source._repr_markdown_()
+    first, *body, last = markdown.split("\n")
+    assert (first, last) == ("```python", "```")
+    assert "\n".join(body) == source.rstrip()
+    IPython = pytest.importorskip("IPython.core.formatters")
+    shown, _ = IPython.DisplayFormatter().format(source)
+    assert shown["text/markdown"] == markdown
+    tricky = optim.codegen.Source("x = '```'\n")
+    assert tricky._repr_markdown_() == "````python\nx = '```'\n````"
+
+
 _PLAIN_PYTHON_RUN = """
 import json, numpy as np, nn, optim, sys
 sys.path.insert(0, {tests!r})
