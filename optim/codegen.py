@@ -15,9 +15,18 @@ network:
 
 Names follow the course: ``x`` the input, ``y`` the target, ``a1, a2, …`` the values of the
 forward pass, ``d1, d2, …`` their gradients δ = ∂J/∂a, ``W1, b1, …`` the parameters of the
-first, second… linear layer and ``dW1, db1, …`` their gradients. ``F`` is the step's float type
+first, second… linear layer and ``dW1, db1, …`` their gradients (``unused``: an output a
+kernel need not compute). ``F`` is the step's float type
 (``np.float32`` or ``np.float64``): constants are wrapped in it so that float32 arrays stay
 float32 inside compiled code, as they do in numpy.
+
+Every array the step computes — the forward values, the δs, the parameters' gradients, the
+scratch arrays of a few rules — is a buffer: each emitter declares the arrays it writes
+(``Code.buffer``) and writes into them (the kernels' ``_into`` bodies, numpy ufuncs with an
+output argument), and ``generate`` lays them out in two arrays allocated once per input
+signature and passed to every call: ``work`` (the step's own values) and ``kept`` (the
+parameters' gradients, which the caller hands over as ``.grad``). A step allocates only small
+per-feature statistics (batch norm's μ, σ²) and the loss's per-element terms.
 
 The per-op emitters are in ``EMITTERS``; an op without one has no compilable form, and
 ``optim.compile_step`` refuses the model, naming it.
@@ -32,13 +41,14 @@ import numpy as np
 
 from autograd_core.graph.rules import InverseRule
 
-#: the kernel bodies the generated code may call: name in the code → (kernels module, attribute)
+#: the kernel bodies the generated code may call: name in the code → (kernels module, attribute);
+#: all but the optimizers' (which update in place) write into their last argument, ``out``
 KERNEL_BODIES = {
-    "linear_forward": ("linalg", "linear_forward_numba"),
-    "linear_backward": ("linalg", "linear_backward_numba"),
-    "softmax_cross_entropy_rows": ("reduce", "softmax_cross_entropy_rows_numba"),
-    "softmax_cross_entropy_backward_rows": ("reduce", "softmax_cross_entropy_backward_rows_numba"),
-    **{name: ("elementwise", f"{name}_numba") for name in (
+    "linear_forward": ("linalg", "linear_forward_into"),
+    "linear_backward": ("linalg", "linear_backward_into"),
+    "softmax_cross_entropy_rows": ("reduce", "softmax_cross_entropy_rows_into"),
+    "softmax_cross_entropy_backward_rows": ("reduce", "softmax_cross_entropy_backward_rows_into"),
+    **{name: ("elementwise", f"{name}_into") for name in (
         "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "silu", "gelu", "gelu_erf",
         "sigmoid_backward", "tanh_backward", "relu_backward", "leaky_relu_backward",
         "elu_backward", "softplus_backward", "silu_backward", "gelu_backward",
@@ -47,6 +57,8 @@ KERNEL_BODIES = {
         "sgd", "sgd_momentum", "adam", "adam_amsgrad", "rmsprop", "rmsprop_momentum",
         "rmsprop_centered", "rmsprop_centered_momentum", "adagrad")},
 }
+#: buffers start at multiples of this many elements (64 bytes in float32: whole cache lines)
+_ALIGN = 16
 
 
 @dataclass
@@ -75,9 +87,11 @@ class Call:
 
 @dataclass
 class Code:
-    """Lines of the generated function, each with an optional comment above it."""
+    """Lines of the generated function, each with an optional comment above it, and the
+    buffers (name → shape) its lines write into."""
 
     lines: list[str] = field(default_factory=list)
+    buffers: dict[str, tuple] = field(default_factory=dict)
 
     def comment(self, text: str) -> None:
         self.lines.append(f"# {text}")
@@ -89,6 +103,37 @@ class Code:
 
     def add(self, line: str) -> None:
         self.lines.append(line)
+
+    def buffer(self, name: str, shape: tuple) -> str:
+        """Declare the array ``name`` of ``shape`` (allocated once per signature); its name."""
+        known = self.buffers.setdefault(name, tuple(shape))
+        if known != tuple(shape):
+            raise ValueError(f"codegen: buffer {name} declared with shapes {known} and {shape}")
+        return name
+
+
+class Source(str):
+    """The generated code: a ``str`` that Jupyter shows as highlighted Python (a fenced code
+    block in Markdown, which the notebook highlights itself; no extra dependency).
+    ``print(source)`` prints it plain."""
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        # NOTE: a fence longer than any run of backticks in the text cannot be closed by it
+        longest = max((len(run) for run in re.findall("`+", self)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return f"{fence}python\n{self.rstrip()}\n{fence}"
+
+
+@dataclass
+class Generated:
+    """The source of a generated step and where its buffers lie: name → (array, offset, shape)
+    with array "work" or "kept", and the sizes of both arrays (elements)."""
+
+    source: Source
+    layout: dict[str, tuple[str, int, tuple]]
+    sizes: dict[str, int]
 
 
 # --- emitters: (call, code) for forward; (call, code, grad, targets) for backward -----------------
@@ -106,15 +151,32 @@ _PSI_PRIME = {"sigmoid": "σ' = σ(1 − σ)", "tanh": "tanh' = 1 − tanh²", "
               "gelu": "½(1 + tanh u) + ½z(1 − tanh²u)·u'", "gelu_erf": "Φ(z) + z·φ(z)"}
 
 
+def _suffix(call: Call) -> str:
+    """What names a call's scratch arrays: the 5 of a5 (μ of a5 is mu5), _J for the cost."""
+    out = call.output.name
+    return out[1:] if out.startswith("a") else f"_{out}"
+
+
+def _unused(code: Code, ndim: int) -> str:
+    """An empty array standing for an output a kernel need not compute (``unused`` 2-D,
+    ``unused1`` 1-D)."""
+    return code.buffer("unused" if ndim == 2 else f"unused{ndim}", (0,) * ndim)
+
+
+def _target(code: Code, name: str | None, value: Value) -> str:
+    """The buffer a gradient is written to, or an empty array when it is not needed."""
+    return _unused(code, len(value.shape)) if name is None else code.buffer(name, value.shape)
+
+
 def _linear_forward(call: Call, code: Code) -> None:
     x, w = call.inputs[:2]
-    bias = call.inputs[2].name if len(call.inputs) == 3 else f"np.zeros(0, dtype={w.name}.dtype)"
+    has_bias = len(call.inputs) == 3
+    bias = call.inputs[2].name if has_bias else _unused(code, 1)
     act = call.kwargs.get("activation")
-    what = f"z = {x.name}·{w.name}ᵀ" + (f" + {call.inputs[2].name}" if len(call.inputs) == 3
-                                         else "")
+    what = f"z = {x.name}·{w.name}ᵀ" + (f" + {bias}" if has_bias else "")
     code.comment(f"{call.output.name} = {act}({what})" if act else what)
-    code.add(f"{call.output.name} = linear_forward({x.name}, {w.name}, {bias}, "
-             f"{_ACTIVATION_CODE[act]})")
+    out = code.buffer(call.output.name, call.output.shape)
+    code.add(f"linear_forward({x.name}, {w.name}, {bias}, {_ACTIVATION_CODE[act]}, out={out})")
 
 
 def _linear_backward(call: Call, code: Code, grad: str, targets: list) -> None:
@@ -127,37 +189,38 @@ def _linear_backward(call: Call, code: Code, grad: str, targets: list) -> None:
               f"δ·{w.name} → {targets[0] or 'nothing (input)'}, δᵀ·{x.name} → {targets[1]}")
     if has_bias:
         code.rule(InverseRule.CONSTANT_INPUT, f"Σ_batch δ → {targets[2]}")
-    names = [t or "_" for t in targets] + ([] if has_bias else ["_"])
+    grad_x = _target(code, targets[0], x)
+    grad_w = _target(code, targets[1], w)
+    grad_b = _target(code, targets[2], call.inputs[2]) if has_bias else _unused(code, 1)
+    delta = (code.buffer(f"delta{_suffix(call)}", call.output.shape) if act
+             else _unused(code, 2))
     y = call.output.name if act else grad
-    flags = [targets[0] is not None, targets[1] is not None, has_bias and targets[2] is not None]
-    code.add(f"{names[0]}, {names[1]}, {names[2]} = linear_backward({grad}, {x.name}, {w.name}, "
-             f"{y}, {_ACTIVATION_CODE[act]}, {', '.join(_flag(f) for f in flags)})")
-
-
-def _flag(value: bool) -> str:
-    return "YES" if value else "NO"
+    code.add(f"linear_backward({grad}, {x.name}, {w.name}, {y}, {_ACTIVATION_CODE[act]}, "
+             f"grad_x={grad_x}, grad_w={grad_w}, grad_b={grad_b}, delta={delta})")
 
 
 def _activation_forward(call: Call, code: Code) -> None:
     x = call.inputs[0].name
+    out = code.buffer(call.output.name, call.output.shape)
     if call.op in _FROM_OUTPUT:
-        code.add(f"{call.output.name} = {_FROM_OUTPUT[call.op]}({x})")
+        code.add(f"{_FROM_OUTPUT[call.op]}({x}, out={out})")
         return
     kernel, kwarg = _FROM_INPUT[call.op]
     extra = f", {float(call.kwargs[kwarg])!r}" if kwarg else ""
-    code.add(f"{call.output.name} = {kernel}({x}{extra})")
+    code.add(f"{kernel}({x}{extra}, out={out})")
 
 
 def _activation_backward(call: Call, code: Code, grad: str, targets: list) -> None:
+    target = _target(code, targets[0], call.inputs[0])
     if call.op in _FROM_OUTPUT:
         kernel = _FROM_OUTPUT[call.op]
         code.rule(InverseRule.ACTIVATION, f"δ = {grad} ⊙ {_PSI_PRIME[kernel]}")
-        code.add(f"{targets[0]} = {kernel}_backward({grad}, {call.output.name})")
+        code.add(f"{kernel}_backward({grad}, {call.output.name}, out={target})")
         return
     kernel, kwarg = _FROM_INPUT[call.op]
     extra = f", {float(call.kwargs[kwarg])!r}" if kwarg else ""
     code.rule(InverseRule.ACTIVATION, f"δ = {grad} ⊙ {_PSI_PRIME[kernel]}")
-    code.add(f"{targets[0]} = {kernel}_backward({grad}, {call.inputs[0].name}{extra})")
+    code.add(f"{kernel}_backward({grad}, {call.inputs[0].name}{extra}, out={target})")
 
 
 def _operand(v: Value) -> str:
@@ -168,7 +231,8 @@ def _mul_forward(call: Call, code: Code) -> None:
     a, b = call.inputs
     if b.kind == "mask":
         code.comment(f"dropout: {b.name} = keep / (1 − p), drawn before the call as eager does")
-    code.add(f"{call.output.name} = {_operand(a)} * {_operand(b)}")
+    out = code.buffer(call.output.name, call.output.shape)
+    code.add(f"np.multiply({_operand(a)}, {_operand(b)}, {out})")
 
 
 def _mul_backward(call: Call, code: Code, grad: str, targets: list) -> None:
@@ -180,32 +244,36 @@ def _mul_backward(call: Call, code: Code, grad: str, targets: list) -> None:
     else:
         code.rule(InverseRule.WEIGHTED_INPUT, "each factor's gradient is δ times the other")
     if targets[0]:
-        code.add(f"{targets[0]} = {grad} * {_operand(b)}")
+        code.add(f"np.multiply({grad}, {_operand(b)}, {_target(code, targets[0], a)})")
     if targets[1]:
-        code.add(f"{targets[1]} = {grad} * {_operand(a)}")
+        code.add(f"np.multiply({grad}, {_operand(a)}, {_target(code, targets[1], b)})")
 
 
 def _mse_forward(call: Call, code: Code) -> None:
     y, t = call.inputs
     mean = call.kwargs["reduction"] == "mean"
     count = f"{y.name}.size" if mean else "1"
+    diff = code.buffer(f"diff{_suffix(call)}", y.shape)
     code.comment(f"loss function L = {'mean' if mean else 'sum'} of (ŷ − t)²")
-    code.add(f"diff = ({y.name} - {t.name}).ravel()")
-    code.add(f"{call.output.name} = F(np.dot(diff, diff) / {count})")
+    code.add(f"np.subtract({y.name}, {t.name}, {diff})")
+    code.add(f"{call.output.name} = F(np.dot({diff}.ravel(), {diff}.ravel()) / {count})")
 
 
 def _mse_backward(call: Call, code: Code, grad: str, targets: list) -> None:
-    y, t = call.inputs
+    y = call.inputs[0]
     count = f"{y.name}.size" if call.kwargs["reduction"] == "mean" else "1"
     code.rule(InverseRule.LOSS, f"L' = 2(ŷ − t)/{'N' if count != '1' else '1'}")
-    code.add(f"{targets[0]} = ({y.name} - {t.name}) * F(2.0 * {grad} / {count})")
+    code.add(f"np.multiply(diff{_suffix(call)}, F(2.0 * {grad} / {count}), "
+             f"{_target(code, targets[0], y)})")
 
 
 def _cross_entropy_forward(call: Call, code: Code) -> None:
     z, t = call.inputs
     reduce = "np.mean" if call.kwargs["reduction"] == "mean" else "np.sum"
+    rows = code.buffer(f"losses{_suffix(call)}", z.shape[:-1])
     code.comment("loss function L = −Σ t·ln softmax(z) (softmax and cross-entropy fused)")
-    code.add(f"{call.output.name} = F({reduce}(softmax_cross_entropy_rows({z.name}, {t.name})))")
+    code.add(f"softmax_cross_entropy_rows({z.name}, {t.name}, out={rows})")
+    code.add(f"{call.output.name} = F({reduce}({rows}))")
 
 
 def _cross_entropy_backward(call: Call, code: Code, grad: str, targets: list) -> None:
@@ -213,8 +281,8 @@ def _cross_entropy_backward(call: Call, code: Code, grad: str, targets: list) ->
     rows = f"{z.name}.shape[0]" if call.kwargs["reduction"] == "mean" else "1"
     code.rule(InverseRule.LOSS, "L' fused with the softmax's ψ': δ = (softmax(z) − t)/" +
               ("N" if rows != "1" else "1"))
-    code.add(f"{targets[0]} = softmax_cross_entropy_backward_rows({z.name}, {t.name}, "
-             f"{grad} / {rows})")
+    code.add(f"softmax_cross_entropy_backward_rows({z.name}, {t.name}, {grad} / {rows}, "
+             f"out={_target(code, targets[0], z)})")
 
 
 def _bce_forward(call: Call, code: Code) -> None:
@@ -231,7 +299,81 @@ def _bce_backward(call: Call, code: Code, grad: str, targets: list) -> None:
     count = f"{z.name}.size" if call.kwargs["reduction"] == "mean" else "1"
     code.rule(InverseRule.LOSS, "L' fused with the sigmoid's ψ': δ = (σ(z) − t)/" +
               ("N" if count != "1" else "1"))
-    code.add(f"{targets[0]} = F({grad} / {count}) * (sigmoid({z.name}) - {t.name})")
+    target = _target(code, targets[0], z)
+    code.add(f"sigmoid({z.name}, out={target})")
+    code.add(f"{target} -= {t.name}")
+    code.add(f"{target} *= F({grad} / {count})")
+
+
+def _batch_norm_forward(call: Call, code: Code) -> None:
+    x, k, n = call.inputs[0].name, call.kwargs["site"], call.kwargs["rows"]
+    i, affine = _suffix(call), len(call.inputs) == 3
+    out = code.buffer(call.output.name, call.output.shape)
+    xh = code.buffer(f"xh{i}", call.output.shape) if affine else out
+    what = f"; {out} = γ⊙x̂ + β" if affine else f"; {out} = x̂"
+    if call.kwargs["batch"]:
+        xc = code.buffer(f"xc{i}", call.output.shape)
+        code.comment(f"batch normalization: mean μ and variance σ² of each feature over the "
+                     f"{n} rows, x̂ = (x − μ)/√(σ² + ε){what}")
+        code.add(f"mu{i} = np.sum({x}, axis=0) / F({n})")
+        code.add(f"np.subtract({x}, mu{i}, {xc})")
+        code.add(f"np.multiply({xc}, {xc}, {xh})  # (x − μ)², in x̂'s array")
+        code.add(f"var{i} = np.sum({xh}, axis=0) / F({n})")
+        code.add(f"sd{i} = np.sqrt(var{i} + F(bn{k}_eps))")
+        code.add(f"np.divide({xc}, sd{i}, {xh})")
+    else:
+        code.comment("batch normalization with the running statistics m, v: "
+                     f"x̂ = (x − m)·(1/√(v + ε)){what}")
+        code.add(f"inv{i} = F(1.0) / np.sqrt(rv{k} + F(bn{k}_eps))")
+        code.add(f"np.subtract({x}, rm{k}, {xh})")
+        code.add(f"{xh} *= inv{i}")
+    if affine:
+        code.add(f"np.multiply({xh}, {call.inputs[1].name}, {out})")
+        code.add(f"{out} += {call.inputs[2].name}")
+    if call.kwargs["update"]:
+        code.comment("running statistics, in place: m ← (1 − momentum)·m + momentum·μ;  "
+                     "v ← (1 − momentum)·v + momentum·σ²·n/(n − 1)")
+        for stat, value in ((f"rm{k}", f"mu{i}"), (f"rv{k}", f"var{i} * F({n / (n - 1)!r})")):
+            code.add(f"{stat} *= F(1.0 - bn{k}_momentum)")
+            code.add(f"{stat} += {value} * F(bn{k}_momentum)")
+
+
+def _batch_norm_backward(call: Call, code: Code, grad: str, targets: list) -> None:
+    i, affine = _suffix(call), len(call.inputs) == 3
+    xh = f"xh{i}" if affine else call.output.name
+    delta = grad
+    if affine:
+        dxh = code.buffer(f"dxh{i}", call.output.shape)
+        code.rule(InverseRule.CONSTANT_INPUT, f"Σ_batch δ → {targets[2]}")
+        code.add(f"{_target(code, targets[2], call.inputs[2])}[:] = np.sum({grad}, axis=0)")
+        code.rule(InverseRule.WEIGHTED_INPUT, f"δ⊙γ back to x̂, Σ_batch δ⊙x̂ → {targets[1]}")
+        code.add(f"np.multiply({grad}, {xh}, {dxh})")
+        code.add(f"{_target(code, targets[1], call.inputs[1])}[:] = np.sum({dxh}, axis=0)")
+    if targets[0] is None:
+        return
+    target = _target(code, targets[0], call.inputs[0])
+    if affine:
+        delta = dxh
+        code.add(f"np.multiply({grad}, {call.inputs[1].name}, {dxh})  # δx̂ = δ⊙γ")
+    if not call.kwargs["batch"]:
+        code.comment("x̂ = (x − m)·(1/√(v + ε)) with constants m, v: δx = δx̂ · 1/√(v + ε)")
+        code.add(f"np.multiply({delta}, inv{i}, {target})")
+        return
+    _batch_norm_input_gradient(code, call, delta, xh, target)
+
+
+def _batch_norm_input_gradient(code: Code, call: Call, delta: str, xh: str, target: str) -> None:
+    """δx = (δx̂ − mean δx̂ − x̂·mean(δx̂⊙x̂))/√(σ² + ε), the three uses of x (x − μ, μ, σ²)."""
+    i, n = _suffix(call), call.kwargs["rows"]
+    code.rule(InverseRule.BRANCH_POINT, "x feeds x − μ, μ and σ²; their δs add up to "
+              "δx = (δx̂ − mean δx̂ − x̂·mean(δx̂⊙x̂))/√(σ² + ε)")
+    code.add(f"np.multiply({delta}, {xh}, {target})")
+    code.add(f"avg_dxh{i} = np.sum({target}, axis=0) / F({n})  # mean(δx̂⊙x̂)")
+    code.add(f"avg_d{i} = np.sum({delta}, axis=0) / F({n})  # mean δx̂")
+    code.add(f"np.multiply({xh}, avg_dxh{i}, {target})")
+    code.add(f"np.subtract({delta}, {target}, {target})")
+    code.add(f"{target} -= avg_d{i}")
+    code.add(f"{target} /= sd{i}")
 
 
 #: op class name → (forward emitter, backward emitter)
@@ -243,7 +385,9 @@ EMITTERS: dict[str, tuple[Callable, Callable]] = {
     "MeanSquaredError": (_mse_forward, _mse_backward),
     "SoftmaxCrossEntropy": (_cross_entropy_forward, _cross_entropy_backward),
     "SigmoidBinaryCrossEntropy": (_bce_forward, _bce_backward),
+    "nn.BatchNorm1d": (_batch_norm_forward, _batch_norm_backward),   # a module: several ops
 }
+
 
 def forward_lines(calls: list[Call]) -> Code:
     """The forward pass: one emitter per call, in order."""
@@ -278,25 +422,58 @@ def backward_lines(calls: list[Call], loss: Value) -> Code:
         EMITTERS[call.op][1](call, code, grad, targets)
         for v, part in sums:
             code.rule(InverseRule.BRANCH_POINT, f"{v.name} feeds several ops: δs add up")
-            code.add(f"{v.grad} = {v.grad} + {part}")
+            code.add(f"{v.grad} += {part}")
     return code
 
 
+def _layout(buffers: dict[str, tuple], kept: set[str]) -> tuple[dict, dict[str, int]]:
+    """Offsets of the buffers in ``work`` and ``kept`` (the names in ``kept``), each aligned."""
+    layout, sizes = {}, {"work": 0, "kept": 0}
+    for name, shape in buffers.items():
+        array = "kept" if name in kept else "work"
+        offset = sizes[array]
+        layout[name] = (array, offset, shape)
+        size = int(np.prod(shape))
+        sizes[array] = offset + -(-size // _ALIGN) * _ALIGN
+    return layout, sizes
+
+
+def _buffer_lines(layout: dict) -> list[str]:
+    lines = ["# the step's arrays: views of `work` (its own values) and `kept` (the parameters' "
+             "gradients, handed to the caller as .grad), allocated once for this signature"]
+    for name, (array, offset, shape) in layout.items():
+        lines.append(f"{name} = {array}[{offset}:{offset + int(np.prod(shape))}]"
+                     f".reshape({shape!r})")
+    return lines
+
+
+def _merged(codes: list[Code]) -> dict[str, tuple]:
+    buffers: dict[str, tuple] = {}
+    for code in codes:
+        for name, shape in code.buffers.items():
+            if buffers.setdefault(name, shape) != shape:
+                raise ValueError(f"codegen: buffer {name} declared with shapes "
+                                 f"{buffers[name]} and {shape}")
+    return buffers
+
+
 def generate(name: str, args: list[str], calls: list[Call], update: Code, grads: list[str],
-             title: list[str], prologue: Code, output: str, dtype) -> str:
-    """The source of a module defining ``def name(*args)``: forward (after ``prologue``),
-    backward, ``update``; it returns the loss, the model's output ``output`` and the gradients
-    ``grads`` (names of the code)."""
+             title: list[str], prologue: Code, dtype) -> Generated:
+    """A module defining ``def name(*args, work, kept, done)``: forward (after ``prologue``),
+    backward, ``update``; it returns the loss. ``work`` and ``kept`` hold its buffers (``kept``
+    the gradients ``grads``: names of the code); ``done[0]`` is counted up as its last act, so
+    the caller can tell a finished call from an interrupted one."""
     loss = calls[-1].output
-    body: list[str] = []
-    for title_, code in (("forward", prologue.lines + forward_lines(calls).lines),
-                         ("backward (the inverse network)", backward_lines(calls, loss).lines),
+    forward, backward = forward_lines(calls), backward_lines(calls, loss)
+    layout, sizes = _layout(_merged([prologue, forward, backward, update]), set(grads))
+    body = [""] + _buffer_lines(layout)
+    for title_, code in (("forward", prologue.lines + forward.lines),
+                         ("backward (the inverse network)", backward.lines),
                          ("optimizer update, in place", update.lines)):
         body += ["", f"# --- {title_} " + "-" * max(0, 80 - len(title_))] + code
-    returned = ", ".join(grads) + ("," if len(grads) == 1 else "")
-    body += ["", f"return {loss.name}, {output}, ({returned})"]
-    function = [f"def {name}({', '.join(args)}):"] + ["    " + line if line else ""
-                                                      for line in body]
+    body += ["", "done[0] += 1", f"return {loss.name}"]
+    signature = ", ".join(args + ["work", "kept", "done"])
+    function = [f"def {name}({signature}):"] + ["    " + line if line else "" for line in body]
     text = "\n".join(function)
     code_only = "\n".join(line.split("#")[0] for line in function)
     used = [k for k in KERNEL_BODIES if re.search(rf"\b{k}\(", code_only)]
@@ -309,4 +486,5 @@ def generate(name: str, args: list[str], calls: list[Call], update: Code, grads:
                "IDENTITY, RELU, TANH, SIGMOID = np.int64(0), np.int64(1), np.int64(2), "
                "np.int64(3)", "YES, NO = np.True_, np.False_", ""]
     header += [f"{k} = _{KERNEL_BODIES[k][0]}.{KERNEL_BODIES[k][1]}.dispatcher()" for k in used]
-    return "\n".join(header) + "\n\n\n" + text + "\n"
+    source = "\n".join(header) + "\n\n\n" + text + "\n"
+    return Generated(Source(source), layout, sizes)

@@ -20,16 +20,30 @@ steps mix freely and ``state_dict()`` works. Parameters, optimizer buffers and h
 before the call through ``nn.functional.dropout_mask`` from the module's generator, in forward
 order, so a compiled run and an eager run from the same seed match.
 
+The arrays a step computes live in buffers allocated once per signature (``codegen``): the
+forward values, δs and scratch arrays in one array, the parameters' gradients in another, whose
+views become ``.grad``. Eager gives each step a new ``.grad`` and leaves the old one alone; so
+does the compiled step where it can be seen: when the caller still holds the last gradients
+(a ``.grad`` Tensor, its array or a view), the step writes new ones instead
+(``_Gradients.claim``). ``last_output`` is a copy.
+
+A step is all or nothing, as ``Optimizer.step``: a Ctrl-C that arrives before the compiled call
+changes nothing; one that arrives during it (compiled code runs to its end; as plain Python the
+call holds Ctrl-C back) or during the Python bookkeeping after it (``.grad``, step counts, batch
+counts, versions) is raised once that bookkeeping is done.
+
 ``step.source`` is the generated function, plain commented Python: backpropagation written out
 for this network (see ``optim.codegen``). With ``NUMBA_DISABLE_JIT=1`` it runs as Python.
 
 What is compiled: the ops of ``codegen.EMITTERS`` (linear layers fused with ReLU/Tanh/Sigmoid or
-not, the activations, dropout, MSE / cross-entropy / BCE-with-logits losses) and the optimizers
-of ``UPDATES`` (SGD with momentum, Nesterov, weight decay; SGDMomentum; Adam, AdamW, amsgrad;
-RMSprop; Adagrad). Anything else is refused with an error naming the op or feature — forward
-hooks, tensor hooks, activity regularizers, batch norm, a Python branch on the data, a tensor
-computed outside the graph — or, with ``fallback=True``, run by the eager step after a one-time
-warning. Never silently wrong.
+not, the activations, dropout, MSE / cross-entropy / BCE-with-logits losses), ``BatchNorm1d`` on
+(batch, features) inputs — its several ops become one call, normalized by the batch's statistics
+in training mode (running mean and variance then updated in place, as eager does) or by the
+running ones in evaluation mode — and the optimizers of ``UPDATES`` (SGD with momentum,
+Nesterov, weight decay; SGDMomentum; Adam, AdamW, amsgrad; RMSprop; Adagrad). Anything else is
+refused with an error naming the op or feature — forward hooks, tensor hooks, activity
+regularizers, Gaussian noise, a Python branch on the data, a tensor computed outside the graph —
+or, with ``fallback=True``, run by the eager step after a one-time warning. Never silently wrong.
 
 This module imports ``nn`` (modules are inspected for hooks, dropout and regularizers), as the
 training loop does (tests/test_architecture.py).
@@ -48,6 +62,9 @@ import numpy as np
 
 import nn
 from autograd_core import Tensor, increment_version
+from autograd_core.interrupts import deferred_interrupts
+from autograd_core.kernels import jit_enabled
+from autograd_core.graph.rules import InverseRule
 from autograd_core.graph.walk import topological_order
 from nn.functional import dropout_mask
 
@@ -91,15 +108,20 @@ class _Slot:
 
 
 def _direction(slot: _Slot, group: dict, code: Code, coupled: bool = True) -> str:
-    """The gradient the update sees: −g when maximizing, + λ·p for (coupled) weight decay."""
-    g = slot.grad
-    if group.get("maximize", False):
-        code.add(f"u_{slot.name} = -{g}")
-        g = f"u_{slot.name}"
-    if coupled and group.get("weight_decay", 0.0):
-        code.add(f"u_{slot.name} = {g} + F({slot.hyper('weight_decay')}) * {slot.name}")
-        g = f"u_{slot.name}"
-    return g
+    """The gradient the update sees: −g when maximizing, + λ·p for (coupled) weight decay
+    (as eager: −g + λ·p, which is λ·p − g exactly)."""
+    maximize = group.get("maximize", False)
+    decay = coupled and group.get("weight_decay", 0.0)
+    if not (maximize or decay):
+        return slot.grad
+    u = code.buffer(f"u_{slot.name}", slot.param.shape)
+    if decay:
+        code.comment(("−g" if maximize else "g") + f" + λ·{slot.name}")
+        code.add(f"np.multiply({slot.name}, F({slot.hyper('weight_decay')}), {u})")
+        code.add(f"{u} {'-' if maximize else '+'}= {slot.grad}")
+    else:
+        code.add(f"np.negative({slot.grad}, {u})")
+    return u
 
 
 def _flat(name: str) -> str:
@@ -124,10 +146,13 @@ def _sgd(slot: _Slot, group: dict, code: Code) -> None:
 def _sgd_course(slot: _Slot, group: dict, code: Code) -> None:
     p, m = slot.name, slot.state("exp_avg")
     beta, lr = slot.hyper("beta"), slot.hyper("lr")
+    u = code.buffer(f"u_{p}", slot.param.shape)
     code.comment(f"m ← β·m + (1 − β)·g;  {p} ← {p} − η·m   (the course's momentum)")
     code.add(f"{m} *= F({beta})")
-    code.add(f"{m} += {slot.grad} * F(1.0 - {beta})")
-    code.add(f"{p} -= {m} * F({lr})")
+    code.add(f"np.multiply({slot.grad}, F(1.0 - {beta}), {u})")
+    code.add(f"{m} += {u}")
+    code.add(f"np.multiply({m}, F({lr}), {u})")
+    code.add(f"{p} -= {u}")
 
 
 def _adam(slot: _Slot, group: dict, code: Code, decoupled: bool = False) -> None:
@@ -196,6 +221,56 @@ def _hyper_value(group: dict, key: str) -> float:
     return float(group[key])
 
 
+# --- batch normalization -------------------------------------------------------------------------
+@dataclass
+class _Norm:
+    """A batch norm met in the traced forward (the k-th): how the generated code runs it."""
+
+    module: nn.BatchNorm1d
+    k: int
+    x: Tensor                    # its input
+    node: object                 # the node of its output
+    batch: bool                  # normalizes with the batch's statistics (else the running ones)
+    update: bool                 # updates the running statistics
+
+    @property
+    def running(self) -> bool:
+        """Reads or writes running_mean and running_var."""
+        return self.update or not self.batch
+
+    def arguments(self) -> list[str]:
+        """Its arguments of the generated function."""
+        k = self.k
+        return ([f"rm{k}", f"rv{k}"] if self.running else []) + \
+            ([f"bn{k}_momentum"] if self.update else []) + [f"bn{k}_eps"]
+
+    def values(self) -> list:
+        """The values of ``arguments()`` now; momentum None (a cumulative average) is 1/t for
+        the t-th batch, t counted by ``num_batches_tracked``, as eager does."""
+        m = self.module
+        if not self.running:
+            return [float(m.eps)]
+        if not self.update:
+            return [m.running_mean.data, m.running_var.data, float(m.eps)]
+        momentum = m.momentum
+        if momentum is None:
+            momentum = 1.0 / (int(m.num_batches_tracked.data) + 1)
+        return [m.running_mean.data, m.running_var.data, float(momentum), float(m.eps)]
+
+    def next_count(self) -> int | None:
+        """num_batches_tracked after this step (None: not counted)."""
+        return int(self.module.num_batches_tracked.data) + 1 if self.update else None
+
+    def after_step(self, count: int | None) -> None:
+        """What eager's forward also changes: the batch count (set to ``count``: idempotent)
+        and the statistics' versions."""
+        if self.update:
+            m = self.module
+            m.num_batches_tracked.data[...] = count
+            for t in (m.num_batches_tracked, m.running_mean, m.running_var):
+                increment_version(t)
+
+
 # --- watching the eager step ----------------------------------------------------------------------
 class _Watch:
     """While the traced forward runs: which dropout masks were drawn (by module, in order), and
@@ -207,14 +282,17 @@ class _Watch:
     def __init__(self, model) -> None:
         self.model = model
         self.dropouts: list = []                 # (module, output tensor) in forward order
+        self.norms: list = []                    # (module, input tensor, output tensor)
         self.reads: list[str] = []
         self._handles: list = []
         self._saved: dict = {}
 
     def __enter__(self) -> _Watch:
-        for module in self.model.modules():
+        for module in self.model.modules() if isinstance(self.model, nn.Module) else []:
             if isinstance(module, nn.Dropout):
                 self._handles.append(module.register_forward_hook(self._on_dropout))
+            elif isinstance(module, nn.BatchNorm1d):
+                self._handles.append(module.register_forward_hook(self._on_norm))
         for name in self._READERS:
             original = Tensor.__dict__.get(name)
             if original is None:
@@ -233,6 +311,9 @@ class _Watch:
     def _on_dropout(self, module, inputs, output) -> None:
         self.dropouts.append((module, output))
 
+    def _on_norm(self, module, inputs, output) -> None:
+        self.norms.append((module, inputs[0], output))
+
     def _reader(self, name: str, original):
         reads = self.reads
         state = {id(t) for t in self.model.parameters()}
@@ -250,7 +331,7 @@ class _Watch:
 
 def _check_static(model, loss_fn, optimizer) -> None:
     """Refuse what can be seen before any data: hooks, regularizers that need the activations,
-    batch norm, an optimizer without a compiled update."""
+    Gaussian noise, an optimizer without a compiled update."""
     if type(optimizer) not in UPDATES:
         names = ", ".join(sorted(cls.__name__ for cls in UPDATES))
         raise CompileError(f"compile_step: optimizer {type(optimizer).__name__} has no compiled "
@@ -267,9 +348,6 @@ def _check_static(model, loss_fn, optimizer) -> None:
                 raise CompileError(f"compile_step: {where} has an activity_regularizer; its "
                                    "penalty needs the layer's output, which the compiled step "
                                    "does not expose")
-            if isinstance(module, nn.BatchNorm1d):
-                raise CompileError(f"compile_step: {where}: batch normalization is not "
-                                   "supported by the compiled step")
             if isinstance(module, nn.GaussianNoise) and module.training and module.std:
                 raise CompileError(f"compile_step: {where}: Gaussian noise is not supported by "
                                    "the compiled step")
@@ -300,6 +378,11 @@ class _Builder:
             node = out._node
             if node is not None and node.op.__name__ == "Mul":
                 self.mask_of[id(node.inputs[1])] = module
+        self.norms: list[_Norm] = []
+        self.norm_at: dict[int, _Norm] = {}       # id of a batch norm's output node → its site
+        self.inside_norms: set[int] = set()        # ids of the other nodes of its formula
+        for module, x_in, out in watch.norms:
+            self._add_norm(module, x_in, out)
         if watch.reads:
             raise CompileError("compile_step: the forward reads tensor values into Python ("
                                f"{watch.reads[0]}), e.g. to branch on the data; one trace cannot "
@@ -312,23 +395,78 @@ class _Builder:
                                f"the model (got shape {loss.shape})")
         nodes = list(reversed(list(topological_order([loss._node]))))
         calls = []
-        for index, node in enumerate(nodes, 1):
-            op = node.op.__name__
-            if op not in codegen.EMITTERS:
-                raise CompileError(f"compile_step: op '{node.op.name}' ({node.name()}) has no "
-                                   "compilable form; supported ops: "
-                                   f"{', '.join(sorted(codegen.EMITTERS))}")
-            inputs = [self._value(t, node, i) for i, t in enumerate(node.inputs)]
+        for node in nodes:
+            if id(node) in self.inside_norms:         # part of a batch norm: emitted as one call
+                continue
+            norm = self.norm_at.get(id(node))
+            op, inputs, kwargs = (self._norm_parts(norm) if norm is not None
+                                  else self._op_parts(node))
             out = node.output
-            last = index == len(nodes)
-            name = "J" if last else f"a{index}"
+            name = "J" if node is loss._node else f"a{len(calls) + 1}"
             value = Value(name, "node", out.shape, requires_grad=True, grad=f"d{name}")
             self.values[id(out)] = value
             self.keep.append(out)
-            if op in ("Linear", "LinearActivation"):
-                self._check_linear(node, inputs)
-            calls.append(Call(op, inputs, dict(node.kwargs), value, node.op.inverse_rule))
+            rule = InverseRule.WEIGHTED_INPUT if norm is not None else node.op.inverse_rule
+            calls.append(Call(op, inputs, kwargs, value, rule))
         return calls
+
+    def _add_norm(self, module, x_in: Tensor, out: Tensor) -> None:
+        """Record a batch norm of the forward: the nodes of its formula (from its output back to
+        its input) become one call of the generated code."""
+        where = f"BatchNorm1d({module.num_features})"
+        if x_in.ndim != 2:
+            raise CompileError(f"compile_step: {where} on an input of shape {x_in.shape}: the "
+                               "compiled step takes (batch, features) inputs")
+        if out._node is None:
+            raise CompileError(f"compile_step: {where} records no gradient (no trainable γ, β "
+                               "and an input that does not require grad)")
+        if module.affine and not (module.weight.requires_grad and module.bias.requires_grad):
+            raise CompileError(f"compile_step: {where} has a frozen γ or β; the compiled step "
+                               "trains both or neither (affine=False)")
+        batch = module.training or not module.track_running_stats
+        site = _Norm(module, len(self.norms) + 1, x_in, out._node, batch,
+                     update=module.training and module.track_running_stats)
+        if site.running and module.running_mean.dtype != x_in.dtype:
+            raise CompileError(f"compile_step: {where} keeps running statistics in "
+                               f"{module.running_mean.dtype} but its input is {x_in.dtype}")
+        self.norms.append(site)
+        self.norm_at[id(out._node)] = site
+        stack = [out._node]
+        while stack:
+            for t in stack.pop().inputs:
+                if t is not x_in and t._node is not None and id(t._node) not in \
+                        self.inside_norms:
+                    self.inside_norms.add(id(t._node))
+                    stack.append(t._node)
+
+    def _norm_parts(self, site: _Norm) -> tuple[str, list[Value], dict]:
+        module, k = site.module, site.k
+        node = site.node
+        inputs = [self._value(site.x, node, 0)]
+        if module.affine:
+            for i, (t, name) in enumerate(((module.weight, "gamma"), (module.bias, "beta")), 1):
+                value = self._value(t, node, i)
+                value.name, value.grad = f"{name}{k}", f"d{name}{k}"
+                inputs.append(value)
+        kwargs = {"site": k, "rows": site.x.shape[0], "batch": site.batch,
+                  "update": site.update}
+        return "nn.BatchNorm1d", inputs, kwargs
+
+    def _op_parts(self, node) -> tuple[str, list[Value], dict]:
+        op = node.op.__name__
+        if op not in codegen.EMITTERS:
+            raise CompileError(f"compile_step: op '{node.op.name}' ({node.name()}) has no "
+                               "compilable form; supported ops: "
+                               f"{', '.join(sorted(codegen.EMITTERS))}")
+        inputs = [self._value(t, node, i) for i, t in enumerate(node.inputs)]
+        if op in ("Linear", "LinearActivation"):
+            self._check_linear(node, inputs)
+        if op == "Mul" and any(v.kind != "const" and v.shape != node.output.shape
+                               for v in inputs):
+            raise CompileError(f"compile_step: {node.name()} broadcasts "
+                               f"{' * '.join(str(v.shape) for v in inputs)}; the compiled step "
+                               "multiplies arrays of one shape (or by a scalar constant)")
+        return op, inputs, dict(node.kwargs)
 
     def _check_linear(self, node, inputs) -> None:
         if len(node.inputs[0].shape) != 2:
@@ -395,6 +533,53 @@ class _Builder:
 
 
 # --- one compiled program per input signature -----------------------------------------------------
+class _Gradients:
+    """The parameters' gradients a program hands to the caller as ``.grad``: views of one array,
+    ``kept``, which the compiled step writes, and one Tensor per parameter around its view.
+
+    Eager's ``zero_grad()`` + ``backward()`` give each step's ``.grad`` a new array and leave
+    the previous one as it was; the compiled step writes the same array again, which only the
+    step itself can tell apart — unless the caller kept the last ``.grad`` (the Tensor, its
+    array or a view of either). ``claim`` checks that by reference counts and, when it is so,
+    takes a new ``kept`` and new Tensors, so a kept gradient stays as it was, as in eager.
+    """
+
+    def __init__(self, params: list[Tensor], specs: list[tuple[int, tuple]], size: int,
+                 dtype) -> None:
+        self.params, self.specs, self.size, self.dtype = params, specs, size, dtype
+        self._allocate()
+
+    def _allocate(self) -> None:
+        self.kept = np.empty(self.size, self.dtype)
+        self.views = [self.kept[o:o + int(np.prod(shape))].reshape(shape)
+                      for o, shape in self.specs]
+        self.holders = [Tensor(view) for view in self.views]
+        for holder, view in zip(self.holders, self.views):
+            holder.data = view                      # the view itself, never a copy
+
+    def claim(self) -> np.ndarray:
+        """``kept``, free to be overwritten (a new one if the caller holds the last one)."""
+        refs, views, holders = sys.getrefcount, self.views, self.holders
+        # NOTE: references when nobody else holds them: kept — this attribute, the base of
+        # each view, getrefcount's argument; a view — the list, its Tensor, the argument; a
+        # Tensor — the list, the parameter's .grad, the argument (one fewer when .grad was
+        # replaced, e.g. by an eager step). No loop variables: they would count too.
+        free = refs(self.kept) <= len(views) + 2
+        for i in range(len(views)):
+            free = free and refs(views[i]) <= 3 and refs(holders[i]) <= 3
+        if not free:
+            self._allocate()
+        return self.kept
+
+    def hand_over(self) -> None:
+        """Each parameter's ``.grad`` is its Tensor, around its view (idempotent)."""
+        for p, holder, view in zip(self.params, self.holders, self.views):
+            if holder.data is not view:
+                holder.data = view
+            if p.grad is not holder:
+                p.grad = holder
+
+
 class _Program:
     """The generated function for one signature, and how to call it from the live objects."""
 
@@ -402,6 +587,7 @@ class _Program:
         self.optimizer = optimizer
         self.params = builder.params
         self.masks = builder.masks
+        self.norms = builder.norms
         self.values = [builder.values[id(p)] for p in self.params]
         self.dtype = self.params[0].dtype if self.params else builder.x.dtype
         for p in self.params:
@@ -416,23 +602,28 @@ class _Program:
         self.counted = [s for s in self.slots if s.counts_steps]
         self.y_dtype = builder.y_dtype
         self.classes = builder.calls[-1].inputs[1].shape[-1] if builder.target_one_hot else None
-        loss_call = builder.calls[-1]
-        self.output_name = loss_call.inputs[0].name
         args = (["x", "y"] + [f"m{i}" for i in range(1, len(self.masks) + 1)]
+                + [name for site in self.norms for name in site.arguments()]
                 + [v.name for v in self.values]
                 + [f"{s.name}_{k}" for s in self.slots for k in s.states]
                 + [f"h{g}_{k}" for g, k in self.hypers] + [f"{s.name}_step" for s in self.counted])
-        prologue = Code()
-        if builder.target_one_hot:
-            prologue.comment("the integer labels y as one-hot rows t")
-            prologue.add(f"t = np.zeros((y.shape[0], {loss_call.inputs[1].shape[-1]}), F)")
-            prologue.add("for i in range(y.shape[0]):")
-            prologue.add("    t[i, y[i]] = 1.0")
-        self.source = codegen.generate("train_step", args, builder.calls, update,
-                                       [v.grad for v in self.values], title, prologue,
-                                       self.output_name, self.dtype)
-        self.fn = None
-        self.grad_tensors = [Tensor(np.zeros(p.shape, p.dtype)) for p in self.params]
+        grads = [v.grad for v in self.values]
+        generated = codegen.generate("train_step", args, builder.calls, update, grads, title,
+                                     _prologue(builder), self.dtype)
+        self.source = generated.source
+        self.work = np.empty(generated.sizes["work"], self.dtype)
+        self.gradients = _Gradients(self.params, [generated.layout[g][1:] for g in grads],
+                                    generated.sizes["kept"], self.dtype)
+        self.output = self._view(generated.layout, builder.calls[-1].inputs[0].name)
+        self.done = np.zeros(1, np.int64)             # counted up by each finished call
+        self.fn, self.atomic = None, False
+
+    def _view(self, layout: dict, name: str) -> np.ndarray:
+        if name not in layout or layout[name][0] != "work":
+            raise CompileError(f"compile_step: the model's output ({name}) is not computed by "
+                               "the compiled step")
+        _, offset, shape = layout[name]
+        return self.work[offset:offset + int(np.prod(shape))].reshape(shape)
 
     def _updates(self, optimizer: Optimizer) -> tuple[list[_Slot], Code]:
         group_of = {id(p): i for i, g in enumerate(optimizer.param_groups) for p in g["params"]}
@@ -453,9 +644,17 @@ class _Program:
         module = _load(self.source)
         self.fn = module.train_step
         if _JIT:
-            self.fn = numba.njit(cache=True, error_model="numpy")(self.fn)
+            # NOTE: one dispatcher per generated module and process: a second step of the same
+            # network and signature (a search's next trial) starts compiled, not from disk
+            if not hasattr(module, "compiled_train_step"):
+                module.compiled_train_step = numba.njit(cache=True,
+                                                        error_model="numpy")(self.fn)
+            self.fn = module.compiled_train_step
+        # NOTE: compiled code cannot be stopped halfway (Python raises KeyboardInterrupt only
+        # between bytecodes); run as Python, the generated function holds Ctrl-C back itself
+        self.atomic = _JIT and jit_enabled()
 
-    def run(self, xa: np.ndarray, ya: np.ndarray) -> tuple[float, np.ndarray] | None:
+    def run(self, xa: np.ndarray, ya: np.ndarray) -> float | None:
         """One compiled step; None when the eager step must run instead: the optimizer's
         state lacks a buffer (a fresh optimizer state), or a label is outside [0, classes)
         (eager raises, or ignores ``ignore_index``)."""
@@ -473,23 +672,61 @@ class _Program:
         args = [xa, ya]
         for module, shape, dtype in self.masks:
             args.append(dropout_mask(shape, module.p, dtype, module.generator))
+        for site in self.norms:
+            args += site.values()
         args += [p.data for p in self.params]
         args += buffers
         args += [_hyper_value(groups[g], k) for g, k in self.hypers]
         args += steps
-        loss, output, grads = self.fn(*args)
-        # NOTE: each parameter keeps one gradient Tensor per program whose array is swapped
-        # for the new one (no copy): making a Tensor and checking it in the setter cost ~1 µs
-        # a parameter, as much as the whole compiled step of the course's small nets
-        for p, holder, g in zip(self.params, self.grad_tensors, grads):
-            holder.data = g
-            if p.grad is not holder:
-                p.grad = holder
+        args += [self.work, self.gradients.claim(), self.done]
+        counts = [site.next_count() for site in self.norms]
+        return self._call(args, steps, counts)
+
+    def _call(self, args: list, steps: list[int], counts: list) -> float:
+        """The compiled call and the bookkeeping it implies, all or nothing, as
+        ``Optimizer.step``: a Ctrl-C before the call changes nothing; one during or after it
+        is raised once the bookkeeping is done too (parameters, gradients, optimizer state and
+        step counts, running statistics always agree)."""
+        start = int(self.done[0])
+        try:
+            if self.atomic:
+                loss = self.fn(*args)
+            else:
+                with deferred_interrupts():
+                    loss = self.fn(*args)
+            self._commit(steps, counts)
+            return float(loss)
+        except KeyboardInterrupt:
+            if self.done[0] == start:                 # the step had not started
+                raise
+            with deferred_interrupts():
+                self._commit(steps, counts)
+            raise
+
+    def _commit(self, steps: list[int], counts: list) -> None:
+        """What the call leaves to Python: ``.grad``, versions, step counts, batch counts
+        (each assignment idempotent, so an interrupted commit can run again)."""
+        self.gradients.hand_over()
         for slot in self.slots:
             increment_version(slot.param)          # as Optimizer.step: old graphs refuse
+        state = self.optimizer.state
         for slot, step in zip(self.counted, steps):
             state[slot.param]["step"] = step
-        return float(loss), output
+        for site, count in zip(self.norms, counts):
+            site.after_step(count)
+
+
+def _prologue(builder: _Builder) -> Code:
+    """Before the forward: integer labels as the one-hot rows the loss reads."""
+    code = Code()
+    if builder.target_one_hot:
+        loss_call = builder.calls[-1]
+        t = code.buffer("t", loss_call.inputs[1].shape)
+        code.comment("the integer labels y as one-hot rows t")
+        code.add(f"{t}[:] = 0.0")
+        code.add("for i in range(y.shape[0]):")
+        code.add(f"    {t}[i, y[i]] = 1.0")
+    return code
 
 
 def _load(source: str):
@@ -530,33 +767,45 @@ class CompiledStep:
     def __init__(self, model, loss_fn, optimizer: Optimizer, fallback: bool = False) -> None:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.fallback = fallback
-        self.last_output: np.ndarray | None = None
+        self._last_output: np.ndarray | None = None
+        self._last_program: _Program | None = None     # its output is copied when asked for
         self._programs: dict = {}
         self._source: str | None = None
         self._warned = False
+        # NOTE: the modules' training flags are part of the signature (dropout and batch norm
+        # change with them); the list is taken once, as walking the tree costs µs a step
+        self._modules = list(model.modules()) if isinstance(model, nn.Module) else []
 
     def __repr__(self) -> str:
         return (f"CompiledStep({type(self.model).__name__}, {type(self.loss_fn).__name__}, "
                 f"{type(self.optimizer).__name__}, {len(self._programs)} signature(s))")
 
     @property
-    def source(self) -> str:
+    def source(self) -> codegen.Source:
         """The generated Python source (forward, backward, update) of the last compiled
-        signature."""
+        signature: a ``str`` that Jupyter shows highlighted (``codegen.Source``)."""
         if self._source is None:
             raise RuntimeError("compiled step: nothing compiled yet; call step(x, y) once (the "
                                "first call of a signature traces the eager step)")
         return self._source
 
+    @property
+    def last_output(self) -> np.ndarray | None:
+        """The model's output of the last step: an array of its own (the compiled step keeps
+        its values in a buffer that the next step overwrites, so this is a copy)."""
+        if self._last_output is None and self._last_program is not None:
+            self._last_output = self._last_program.output.copy()
+        return self._last_output
+
     def __call__(self, x, y) -> float:
         xa, ya = _array(x, "x"), _array(y, "y")
         key = (xa.shape, xa.dtype.str, ya.shape, ya.dtype.str,
-               getattr(self.model, "training", True), _structure(self.optimizer))
+               tuple([m.training for m in self._modules]), _structure(self.optimizer))
         program = self._programs.get(key)
         if program is not None and program is not _EAGER:
-            done = program.run(xa, ya)
-            if done is not None:
-                loss, self.last_output = done
+            loss = program.run(xa, ya)
+            if loss is not None:
+                self._last_output, self._last_program = None, program
                 return loss
         return self._eager(x, y, key, trace=program is None)
 
@@ -582,7 +831,7 @@ class CompiledStep:
                                   RuntimeWarning, stacklevel=3)
         loss.backward()
         self.optimizer.step()
-        self.last_output = output.data
+        self._last_output, self._last_program = output.data, None
         if program is not None:
             program.compile()                       # after the step: its state exists now
             self._programs[key] = program
@@ -597,6 +846,9 @@ class CompiledStep:
                  f"optimizer: {type(self.optimizer).__name__}",
                  "x input, y target, a1, a2, … forward values, d… their gradients δ = ∂J/∂·, "
                  "W1, b1, … the linear layers' parameters, J the cost."]
+        if builder.norms:
+            title.append("gamma1, beta1, … the batch norms' γ and β; rm1, rv1, … their running "
+                         "mean and variance.")
         return _Program(builder, self.optimizer, title)
 
 
@@ -612,10 +864,10 @@ def compile_step(model, loss_fn, optimizer: Optimizer, *, fallback: bool = False
     opt.step()`` as one compiled call (see the module docstring).
 
     Refused here (``CompileError``, naming the feature): forward hooks, gradient hooks on
-    parameters, activity regularizers, batch norm, Gaussian noise, an optimizer without a
-    compiled update. Refused at the first call of a signature: an op without a compilable form,
-    a Python read of a computed tensor's value (a data-dependent branch), a tensor made outside
-    the graph. ``fallback=True`` runs the eager step instead, with one warning.
+    parameters, activity regularizers, Gaussian noise, an optimizer without a compiled update.
+    Refused at the first call of a signature: an op without a compilable form, a Python read of
+    a computed tensor's value (a data-dependent branch), a tensor made outside the graph, a
+    batch norm of a 3-D input. ``fallback=True`` runs the eager step instead, with one warning.
 
     >>> import nn, optim, autograd_core as ag
     >>> _ = ag.manual_seed(0)

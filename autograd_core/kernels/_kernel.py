@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -55,7 +56,9 @@ class Compiled:
     ``py_func`` is the plain Python body (as on a Numba dispatcher), and ``inspect.signature``
     sees its signature. ``error_model="numpy"`` makes a float division by zero give ±inf/nan
     (as the numpy reference does) instead of raising, which also lets LLVM vectorize loops that
-    divide (Numba's default "python" model tests every divisor).
+    divide (Numba's default "python" model tests every divisor). A body may call another
+    body by its global name (``sigmoid_numba`` calls ``sigmoid_into``): the callee is compiled
+    first and the caller sees its dispatcher.
     """
 
     def __init__(self, py_func: Callable, error_model: str = "python") -> None:
@@ -68,11 +71,27 @@ class Compiled:
         """The Numba dispatcher (compiled, or loaded from the on-disk cache, on first use)."""
         if self._dispatcher is None:
             import numba
-            self._dispatcher = numba.njit(cache=True, error_model=self.error_model)(self.py_func)
+            body = _calling_dispatchers(self.py_func)
+            self._dispatcher = numba.njit(cache=True, error_model=self.error_model)(body)
         return self._dispatcher
 
     def __call__(self, *args):
         return self.dispatcher()(*args)
+
+
+def _calling_dispatchers(body: Callable) -> Callable:
+    """``body``, or, when it calls other bodies (``sigmoid_numba`` allocates and calls
+    ``sigmoid_into``), a copy of it whose globals name their dispatchers instead: Numba compiles a
+    call to compiled code only through a dispatcher, and a ``Compiled`` is a plain object."""
+    names = body.__code__.co_names
+    callees = {name: value.dispatcher() for name in names
+               if isinstance(value := body.__globals__.get(name), Compiled)}
+    if not callees:
+        return body
+    copy = types.FunctionType(body.__code__, {**body.__globals__, **callees}, body.__name__,
+                              body.__defaults__, body.__closure__)
+    functools.update_wrapper(copy, body)        # NOTE: same name and file: Numba's cache key
+    return copy
 
 
 def njit(*, error_model: str = "python") -> Callable[[Callable], Compiled]:

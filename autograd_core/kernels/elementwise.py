@@ -4,7 +4,9 @@ a Numba body with the same signature (see ``_kernel.py`` for the dispatch).
 Backward kernels of sigmoid, tanh and ReLU take the forward's output y (as the fused
 ``SigmoidBackward``/``TanhBackward``/``ReLUBackward`` ops do); the others take the input x.
 Every kernel returns the dtype of its first argument and stays finite for inputs of ±1000.
-Compiled bodies compute each element in float64 and round once to the array's dtype.
+Compiled bodies compute each element in float64 and round once to the array's dtype. Each body
+``<name>_numba`` allocates its result and calls ``<name>_into(…, out)``, which writes into a
+C-contiguous array it is given (``optim.compile_step`` reuses such arrays from step to step).
 
 Thresholds: ``benchmarks/bench_kernels.py``, µs per call on float32, 2-core VM, numba 0.68,
 numpy 2.4, best of 5 (numpy / serial njit / parallel njit); numpy's float32 ufuncs are SIMD while
@@ -68,14 +70,19 @@ def sigmoid_reference(x):
 
 
 @njit()
-def sigmoid_numba(x):
-    out = np.empty_like(x)
+def sigmoid_into(x, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         # NOTE: e = exp(−|x|) ≤ 1 never overflows; σ = 1/(1 + e) for x ≥ 0, e/(1 + e) below
         v = float(xs[i])
         e = math.exp(-abs(v))
         outs[i] = (1.0 if v >= 0.0 else e) / (1.0 + e)
+
+
+@njit()
+def sigmoid_numba(x):
+    out = np.empty_like(x)
+    sigmoid_into(x, out)
     return out
 
 
@@ -85,11 +92,16 @@ def sigmoid_backward_reference(grad, y):
 
 
 @njit()
-def sigmoid_backward_numba(grad, y):
-    out = np.empty_like(grad)
+def sigmoid_backward_into(grad, y, out):
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
     for i in range(gs.size):
         outs[i] = gs[i] * ys[i] * (1.0 - ys[i])
+
+
+@njit()
+def sigmoid_backward_numba(grad, y):
+    out = np.empty_like(grad)
+    sigmoid_backward_into(grad, y, out)
     return out
 
 
@@ -100,11 +112,16 @@ def tanh_reference(x):
 
 
 @njit()
-def tanh_numba(x):
-    out = np.empty_like(x)
+def tanh_into(x, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         outs[i] = math.tanh(xs[i])
+
+
+@njit()
+def tanh_numba(x):
+    out = np.empty_like(x)
+    tanh_into(x, out)
     return out
 
 
@@ -114,11 +131,16 @@ def tanh_backward_reference(grad, y):
 
 
 @njit()
-def tanh_backward_numba(grad, y):
-    out = np.empty_like(grad)
+def tanh_backward_into(grad, y, out):
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
     for i in range(gs.size):
         outs[i] = gs[i] * (1.0 - ys[i] * ys[i])
+
+
+@njit()
+def tanh_backward_numba(grad, y):
+    out = np.empty_like(grad)
+    tanh_backward_into(grad, y, out)
     return out
 
 
@@ -129,12 +151,17 @@ def relu_reference(x):
 
 
 @njit()
-def relu_numba(x):
-    out = np.empty_like(x)
+def relu_into(x, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         v = xs[i]
         outs[i] = 0.0 if v < 0.0 else v          # NOTE: nan stays nan, as np.maximum
+
+
+@njit()
+def relu_numba(x):
+    out = np.empty_like(x)
+    relu_into(x, out)
     return out
 
 
@@ -144,11 +171,16 @@ def relu_backward_reference(grad, y):
 
 
 @njit()
-def relu_backward_numba(grad, y):
-    out = np.empty_like(grad)
+def relu_backward_into(grad, y, out):
     gs, ys, outs = grad.ravel(), y.ravel(), out.ravel()
     for i in range(gs.size):
         outs[i] = gs[i] if ys[i] > 0.0 else 0.0
+
+
+@njit()
+def relu_backward_numba(grad, y):
+    out = np.empty_like(grad)
+    relu_backward_into(grad, y, out)
     return out
 
 
@@ -159,12 +191,17 @@ def leaky_relu_reference(x, negative_slope):
 
 
 @njit()
-def leaky_relu_numba(x, negative_slope):
-    out = np.empty_like(x)
+def leaky_relu_into(x, negative_slope, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         v = xs[i]
         outs[i] = v if v > 0.0 else v * negative_slope
+
+
+@njit()
+def leaky_relu_numba(x, negative_slope):
+    out = np.empty_like(x)
+    leaky_relu_into(x, negative_slope, out)
     return out
 
 
@@ -174,11 +211,16 @@ def leaky_relu_backward_reference(grad, x, negative_slope):
 
 
 @njit()
-def leaky_relu_backward_numba(grad, x, negative_slope):
-    out = np.empty_like(grad)
+def leaky_relu_backward_into(grad, x, negative_slope, out):
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
     for i in range(gs.size):
         outs[i] = gs[i] if xs[i] > 0.0 else gs[i] * negative_slope
+
+
+@njit()
+def leaky_relu_backward_numba(grad, x, negative_slope):
+    out = np.empty_like(grad)
+    leaky_relu_backward_into(grad, x, negative_slope, out)
     return out
 
 
@@ -191,12 +233,17 @@ def elu_reference(x, alpha):
 
 
 @njit()
-def elu_numba(x, alpha):
-    out = np.empty_like(x)
+def elu_into(x, alpha, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         v = xs[i]
         outs[i] = v if v > 0.0 else alpha * math.expm1(v)
+
+
+@njit()
+def elu_numba(x, alpha):
+    out = np.empty_like(x)
+    elu_into(x, alpha, out)
     return out
 
 
@@ -208,12 +255,17 @@ def elu_backward_reference(grad, x, alpha):
 
 
 @njit()
-def elu_backward_numba(grad, x, alpha):
-    out = np.empty_like(grad)
+def elu_backward_into(grad, x, alpha, out):
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
     for i in range(gs.size):
         v = xs[i]
         outs[i] = gs[i] if v > 0.0 else gs[i] * alpha * math.exp(v)
+
+
+@njit()
+def elu_backward_numba(grad, x, alpha):
+    out = np.empty_like(grad)
+    elu_backward_into(grad, x, alpha, out)
     return out
 
 
@@ -226,12 +278,17 @@ def softplus_reference(x, beta):
 
 
 @njit()
-def softplus_numba(x, beta):
-    out = np.empty_like(x)
+def softplus_into(x, beta, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         z = xs[i] * beta
         outs[i] = (max(z, 0.0) + math.log1p(math.exp(-abs(z)))) / beta
+
+
+@njit()
+def softplus_numba(x, beta):
+    out = np.empty_like(x)
+    softplus_into(x, beta, out)
     return out
 
 
@@ -241,13 +298,18 @@ def softplus_backward_reference(grad, x, beta):
 
 
 @njit()
-def softplus_backward_numba(grad, x, beta):
-    out = np.empty_like(grad)
+def softplus_backward_into(grad, x, beta, out):
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
     for i in range(gs.size):
         z = xs[i] * beta
         e = math.exp(-abs(z))
         outs[i] = gs[i] * (1.0 if z >= 0.0 else e) / (1.0 + e)
+
+
+@njit()
+def softplus_backward_numba(grad, x, beta):
+    out = np.empty_like(grad)
+    softplus_backward_into(grad, x, beta, out)
     return out
 
 
@@ -258,13 +320,18 @@ def silu_reference(x):
 
 
 @njit()
-def silu_numba(x):
-    out = np.empty_like(x)
+def silu_into(x, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         v = float(xs[i])
         e = math.exp(-abs(v))
         outs[i] = v * (1.0 if v >= 0.0 else e) / (1.0 + e)
+
+
+@njit()
+def silu_numba(x):
+    out = np.empty_like(x)
+    silu_into(x, out)
     return out
 
 
@@ -275,14 +342,19 @@ def silu_backward_reference(grad, x):
 
 
 @njit()
-def silu_backward_numba(grad, x):
-    out = np.empty_like(grad)
+def silu_backward_into(grad, x, out):
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
     for i in range(gs.size):
         v = float(xs[i])
         e = math.exp(-abs(v))
         s = (1.0 if v >= 0.0 else e) / (1.0 + e)
         outs[i] = gs[i] * s * (1.0 + v * (1.0 - s))
+
+
+@njit()
+def silu_backward_numba(grad, x):
+    out = np.empty_like(grad)
+    silu_backward_into(grad, x, out)
     return out
 
 
@@ -294,12 +366,17 @@ def gelu_reference(x):
 
 
 @njit()
-def gelu_numba(x):
-    out = np.empty_like(x)
+def gelu_into(x, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         v = float(xs[i])
         outs[i] = 0.5 * v * (1.0 + math.tanh(_SQRT_2_OVER_PI * (v + _GELU_C * v * v * v)))
+
+
+@njit()
+def gelu_numba(x):
+    out = np.empty_like(x)
+    gelu_into(x, out)
     return out
 
 
@@ -311,14 +388,19 @@ def gelu_backward_reference(grad, x):
 
 
 @njit()
-def gelu_backward_numba(grad, x):
-    out = np.empty_like(grad)
+def gelu_backward_into(grad, x, out):
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
     for i in range(gs.size):
         v = float(xs[i])
         t = math.tanh(_SQRT_2_OVER_PI * (v + _GELU_C * v * v * v))
         du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * v * v)
         outs[i] = gs[i] * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du)
+
+
+@njit()
+def gelu_backward_numba(grad, x):
+    out = np.empty_like(grad)
+    gelu_backward_into(grad, x, out)
     return out
 
 
@@ -339,12 +421,17 @@ def gelu_erf_reference(x):
 
 
 @njit()
-def gelu_erf_numba(x):
-    out = np.empty_like(x)
+def gelu_erf_into(x, out):
     xs, outs = x.ravel(), out.ravel()
     for i in range(xs.size):
         v = float(xs[i])
         outs[i] = 0.5 * v * (1.0 + math.erf(v * _SQRT_HALF))
+
+
+@njit()
+def gelu_erf_numba(x):
+    out = np.empty_like(x)
+    gelu_erf_into(x, out)
     return out
 
 
@@ -356,13 +443,18 @@ def gelu_erf_backward_reference(grad, x):
 
 
 @njit()
-def gelu_erf_backward_numba(grad, x):
-    out = np.empty_like(grad)
+def gelu_erf_backward_into(grad, x, out):
     gs, xs, outs = grad.ravel(), x.ravel(), out.ravel()
     for i in range(gs.size):
         v = float(xs[i])
         cdf = 0.5 * (1.0 + math.erf(v * _SQRT_HALF))
         outs[i] = gs[i] * (cdf + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI)
+
+
+@njit()
+def gelu_erf_backward_numba(grad, x):
+    out = np.empty_like(grad)
+    gelu_erf_backward_into(grad, x, out)
     return out
 
 

@@ -5,6 +5,10 @@ gradients, each a numpy reference beside a Numba body with the same signature.
     backward   δ = grad ⊙ ψ'(z)   (from a: tanh 1 − a², sigmoid a(1 − a), relu [a > 0])
                grad_x = δ·W,   grad_W = δᵀ·x,   grad_b = Σ_rows δ
 
+Each compiled body ``<name>_numba`` allocates its results and calls ``<name>_into``, which writes
+them into C-contiguous arrays it is given (``optim.compile_step`` calls these with buffers it
+keeps from one step to the next).
+
 ``activation`` is a code from ``ACTIVATIONS`` (0 = none). ``np.dot`` inside ``@njit`` calls
 BLAS (through SciPy's), so the products cost what numpy's do, while the bias, the activation,
 ψ' and the bias gradient are fused into single passes over the arrays, and a layer costs one
@@ -59,14 +63,14 @@ def linear_forward_reference(x, w, b, activation):
 
 
 @njit()
-def linear_forward_numba(x, w, b, activation):
+def linear_forward_into(x, w, b, activation, out):
     # NOTE: b is an empty array when the layer has no bias (Numba has no Optional array here)
-    z = np.dot(x, w.T)
-    rows, width = z.shape
+    np.dot(x, w.T, out)
+    rows, width = out.shape
     has_bias = b.shape[0] == width
     for i in range(rows):
         for j in range(width):
-            v = z[i, j] + b[j] if has_bias else z[i, j]
+            v = out[i, j] + b[j] if has_bias else out[i, j]
             if activation == 1:
                 if not v > 0.0:
                     v = v if math.isnan(v) else 0.0      # nan stays nan, as np.maximum
@@ -75,7 +79,13 @@ def linear_forward_numba(x, w, b, activation):
             elif activation == 3:
                 e = math.exp(-abs(v))
                 v = (1.0 if v >= 0.0 else e) / (1.0 + e)
-            z[i, j] = v
+            out[i, j] = v
+
+
+@njit()
+def linear_forward_numba(x, w, b, activation):
+    z = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
+    linear_forward_into(x, w, b, activation, z)
     return z
 
 
@@ -99,12 +109,13 @@ def linear_backward_reference(grad, x, w, y, activation, need_x, need_w, need_b)
 
 
 @njit()
-def linear_backward_numba(grad, x, w, y, activation, need_x, need_w, need_b):
+def linear_backward_into(grad, x, w, y, activation, grad_x, grad_w, grad_b, delta):
+    # NOTE: an output of size 0 is not computed; delta is the scratch array of δ when there is
+    # an activation (grad may be read-only, e.g. a broadcast seed), unused without one
     rows, width = grad.shape
-    grad_b = np.zeros(width if need_b else 0, dtype=grad.dtype)
-    # NOTE: δ gets its own array (grad may be read-only, e.g. a broadcast seed); without an
-    # activation δ = grad and only the bias gradient needs a pass
-    delta = np.empty((rows, width) if activation != 0 else (0, 0), dtype=grad.dtype)
+    need_b = grad_b.size > 0
+    if need_b:
+        grad_b[:] = 0.0
     if activation != 0 or need_b:
         for i in range(rows):
             for j in range(width):
@@ -119,13 +130,26 @@ def linear_backward_numba(grad, x, w, y, activation, need_x, need_w, need_b):
                     delta[i, j] = d
                 if need_b:
                     grad_b[j] += d
-    empty = np.empty((0, 0), dtype=grad.dtype)
     if activation == 0:
-        grad_x = np.dot(grad, w) if need_x else empty
-        grad_w = np.dot(grad.T, x) if need_w else empty
+        if grad_x.size > 0:
+            np.dot(grad, w, grad_x)
+        if grad_w.size > 0:
+            np.dot(grad.T, x, grad_w)
     else:
-        grad_x = np.dot(delta, w) if need_x else empty
-        grad_w = np.dot(delta.T, x) if need_w else empty
+        if grad_x.size > 0:
+            np.dot(delta, w, grad_x)
+        if grad_w.size > 0:
+            np.dot(delta.T, x, grad_w)
+
+
+@njit()
+def linear_backward_numba(grad, x, w, y, activation, need_x, need_w, need_b):
+    rows, width = grad.shape
+    grad_x = np.empty((rows, w.shape[1]) if need_x else (0, 0), dtype=grad.dtype)
+    grad_w = np.empty((width, x.shape[1]) if need_w else (0, 0), dtype=grad.dtype)
+    grad_b = np.empty(width if need_b else 0, dtype=grad.dtype)
+    delta = np.empty((rows, width) if activation != 0 else (0, 0), dtype=grad.dtype)
+    linear_backward_into(grad, x, w, y, activation, grad_x, grad_w, grad_b, delta)
     return grad_x, grad_w, grad_b
 
 

@@ -4,7 +4,9 @@ the same signature (see ``_kernel.py`` for the dispatch).
 A "row" is one slice ``x[..., :]``; every kernel takes arrays of any rank ≥ 1. Each row is
 shifted by its maximum m first (softmax is shift-invariant), so logits of ±1000 stay finite; a
 row whose maximum is not finite is shifted by 0 instead, as the engine's ``_stable_max`` does.
-Compiled bodies accumulate in float64 and round once to the array's dtype.
+Compiled bodies accumulate in float64 and round once to the array's dtype. The cross-entropy
+bodies ``<name>_numba`` allocate their result and call ``<name>_into``, which writes it into a
+C-contiguous array it is given (``optim.compile_step`` reuses such arrays from step to step).
 
 Thresholds: ``benchmarks/bench_kernels.py``, µs per call on float32 (rows of 10 classes), 2-core
 VM, numba 0.68, numpy 2.4, best of 5 (numpy / serial njit / parallel njit):
@@ -102,12 +104,13 @@ def softmax_cross_entropy_rows_reference(logits, target):
 
 
 @njit()
-def softmax_cross_entropy_rows_numba(logits, target):
-    out = np.zeros(logits.shape[:-1], dtype=logits.dtype)
+def softmax_cross_entropy_rows_into(logits, target, out):
     width = logits.shape[-1]
+    outs = out.reshape(-1)
     if width == 0:
-        return out
-    zs, ts, outs = logits.reshape((-1, width)), target.reshape((-1, width)), out.reshape(-1)
+        outs[:] = 0.0
+        return
+    zs, ts = logits.reshape((-1, width)), target.reshape((-1, width))
     for r in range(zs.shape[0]):
         m = float(np.max(zs[r]))
         if not math.isfinite(m):
@@ -122,6 +125,12 @@ def softmax_cross_entropy_rows_numba(logits, target):
             if t != 0.0:
                 loss -= t * ((float(zs[r, j]) - m) - log_total)
         outs[r] = loss
+
+
+@njit()
+def softmax_cross_entropy_rows_numba(logits, target):
+    out = np.empty(logits.shape[:-1], dtype=logits.dtype)
+    softmax_cross_entropy_rows_into(logits, target, out)
     return out
 
 
@@ -132,11 +141,10 @@ def softmax_cross_entropy_backward_rows_reference(logits, target, scale):
 
 
 @njit()
-def softmax_cross_entropy_backward_rows_numba(logits, target, scale):
-    out = np.empty_like(logits)
+def softmax_cross_entropy_backward_rows_into(logits, target, scale, out):
     width = logits.shape[-1]
     if width == 0:
-        return out
+        return
     zs, ts = logits.reshape((-1, width)), target.reshape((-1, width))
     outs = out.reshape((-1, width))
     for r in range(zs.shape[0]):
@@ -150,6 +158,12 @@ def softmax_cross_entropy_backward_rows_numba(logits, target, scale):
             total += e
         for j in range(width):
             outs[r, j] = scale * (outs[r, j] / total - ts[r, j])
+
+
+@njit()
+def softmax_cross_entropy_backward_rows_numba(logits, target, scale):
+    out = np.empty_like(logits)
+    softmax_cross_entropy_backward_rows_into(logits, target, scale, out)
     return out
 
 

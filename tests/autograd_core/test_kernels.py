@@ -156,6 +156,35 @@ def test_python_body_runs(name):
         np.testing.assert_allclose(got, kernel.reference(*args), **TOLERANCE[dtype])
 
 
+#: the kernels with a body writing into a given array (what the compiled training step calls)
+INTO = [name for name in NAMES
+        if hasattr(inspect.getmodule(KERNELS[name].compiled.py_func), f"{name}_into")]
+
+
+@pytest.mark.parametrize("name", INTO)
+def test_into_bodies_write_the_result_into_the_array_given(name):
+    """``<name>_into(…, out)``, compiled and as plain Python, writes into ``out`` (a 2-D array
+    or a view of a larger one, as the compiled training step gives it) what ``<name>_numba``
+    returns; ``<name>_numba`` is the allocation and that call."""
+    assert len(INTO) == 20
+    kernel = KERNELS[name]
+    into = getattr(inspect.getmodule(kernel.compiled.py_func), f"{name}_into")
+    assert isinstance(into, Compiled)
+    assert list(inspect.signature(into).parameters) == \
+        list(inspect.signature(kernel.compiled).parameters) + ["out"]
+    for dtype in DTYPES:
+        args = _args(kernel, np.linspace(-4, 4, 15).reshape(5, 3), dtype)
+        expected = kernel.compiled(*args)
+        for label, body in (("compiled", into), ("python", into.py_func)):
+            arena = np.full(40, np.nan, dtype)
+            out = arena[16:16 + expected.size].reshape(expected.shape)
+            assert body(*args, out) is None
+            np.testing.assert_allclose(out, expected, **(TOLERANCE[dtype] if label == "python"
+                                                         else {"rtol": 0, "atol": 0}),
+                                       err_msg=f"{name} ({label})")
+            assert np.isnan(arena[:16]).all() and np.isnan(arena[16 + expected.size:]).all()
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_twins_have_identical_signatures(name):
     kernel = KERNELS[name]

@@ -71,6 +71,34 @@ def test_backward_body_equals_reference(shape, activation, dtype, needs):
             np.testing.assert_allclose(g, e, **TOLERANCE[dtype], err_msg=f"{label} {name}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("needs", [(True, True, True), (False, True, False)])
+def test_into_bodies_write_into_the_arrays_given(activation, dtype, needs):
+    """``linear_forward_into`` / ``linear_backward_into`` write what the allocating bodies
+    return into arrays they are given (the compiled training step's buffers, which hold
+    stale values from the step before); an output of size 0 is not computed."""
+    x, w, b, grad = _layer(4, 3, 5, dtype)
+    code = ACTIVATIONS[activation]
+    y = linalg.linear_forward_numba(x, w, b, code)
+    expected = linalg.linear_backward_numba(grad, x, w, y, code, *needs)
+    for label, suffix in (("compiled", ""), ("python", ".py_func")):
+        forward = eval(f"linalg.linear_forward_into{suffix}")
+        backward = eval(f"linalg.linear_backward_into{suffix}")
+        out = np.full((4, 5), 7.0, dtype)
+        forward(x, w, b, code, out)
+        np.testing.assert_allclose(out, y, **TOLERANCE[dtype], err_msg=label)
+        got = [np.full(e.shape if need else (0,) * e.ndim, 7.0, dtype)
+               for e, need in zip(expected, needs)]
+        delta = np.full((4, 5) if code else (0, 0), 7.0, dtype)
+        assert backward(grad, x, w, y, code, *got, delta) is None
+        for g, e, need in zip(got, expected, needs):
+            if need:
+                np.testing.assert_allclose(g, e, **TOLERANCE[dtype], err_msg=label)
+            else:
+                assert g.size == 0
+
+
 def test_backward_reference_is_the_chain_rule_written_out():
     # one sample, 2 inputs → 1 tanh unit: δ = grad·(1 − a²), ∂J/∂w = δ·x, ∂J/∂b = δ, ∂J/∂x = δ·w
     x, w, b = np.array([[1.0, -2.0]]), np.array([[0.5, 0.25]]), np.array([0.1])

@@ -10,6 +10,7 @@ Python (``NUMBA_DISABLE_JIT=1``).
 """
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import subprocess
@@ -256,6 +257,208 @@ def test_a_learning_rate_changed_between_steps_is_used():
     _assert_same(eager, compiled, F64)
 
 
+# --- buffers: allocated once per signature, gradients handed over as eager does -----------------
+def test_buffers_are_allocated_once_and_reused_while_nobody_holds_them(jit):
+    batches = _batches(3, 2, np.float32, 4, labels=2)
+    step, eager, compiled = _run(_mlp(nn.Tanh, "float32"), OPTIMIZERS["adam"],
+                                 nn.CrossEntropyLoss(), batches[:2], F32)
+    program = next(iter(step._programs.values()))
+    work, kept = id(program.work), id(program.gradients.kept)
+    grads = [id(p.grad) for p in compiled[0].parameters()]
+    for x, y in batches[2:]:
+        np.testing.assert_allclose(step(x, y), _eager_step(eager[0], nn.CrossEntropyLoss(),
+                                                           eager[1], x, y), **F32)
+        _assert_same(eager, compiled, F32)
+    assert (id(program.work), id(program.gradients.kept)) == (work, kept)
+    assert [id(p.grad) for p in compiled[0].parameters()] == grads
+    assert "return J\n" in step.source and "np.empty" not in step.source
+
+
+def test_gradients_and_outputs_kept_by_the_caller_stay_as_they_were():
+    """Eager's zero_grad() + backward() give every step a new .grad and leave the old one
+    alone; so does the compiled step, although it writes its gradients into reused arrays: a
+    kept .grad Tensor, its array, a view of it, or last_output are not overwritten."""
+    batches = _batches(3, 2, np.float64, 4)
+    step, eager, compiled = _run(_mlp(nn.Sigmoid), OPTIMIZERS["sgd"], nn.MSELoss(), batches[:2],
+                                 F64)
+    w, b = compiled[0][0].weight, compiled[0][0].bias
+    for x, y in batches[2:]:
+        expected = [p.grad.data.copy() for p in eager[0].parameters()][:2] + \
+            [eager[0](ag.Tensor(x)).data]
+        held = (w.grad, b.grad.data[1:], step.last_output)
+        values = [np.array(h.data if isinstance(h, ag.Tensor) else h) for h in held]
+        np.testing.assert_allclose(step(x, y), _eager_step(eager[0], nn.MSELoss(), eager[1],
+                                                           x, y), **F64)
+        _assert_same(eager, compiled, F64)
+        assert w.grad is not held[0]
+        for h, value in zip(held, values):
+            np.testing.assert_array_equal(h.data if isinstance(h, ag.Tensor) else h, value)
+        np.testing.assert_allclose(held[0].data, expected[0], **F64)
+        np.testing.assert_allclose(held[1], expected[1][1:], **F64)
+        np.testing.assert_allclose(step.last_output, expected[2], **F64)
+        del held
+
+
+# --- batch normalization -------------------------------------------------------------------------
+def _normed(dtype="float64", momentum=0.1, affine_last=False):
+    """Linear → BatchNorm → ReLU → Linear → BatchNorm (affine or not) → Tanh → Linear.
+
+    NOTE: the Linear layers before a batch norm have no bias: its gradient would be 0 up to
+    rounding (the norm subtracts the mean), and Adam divides such noise by its own size."""
+    def make():
+        return nn.Sequential(nn.Linear(3, 5, bias=False, dtype=dtype),
+                             nn.BatchNorm1d(5, dtype=dtype, momentum=momentum),
+                             nn.ReLU(), nn.Linear(5, 4, bias=False, dtype=dtype),
+                             nn.BatchNorm1d(4, momentum=momentum, affine=affine_last,
+                                            dtype=dtype),
+                             nn.Tanh(), nn.Linear(4, 2, dtype=dtype))
+    return make
+
+
+def _assert_same_buffers(eager, compiled, tol) -> None:
+    buffers = dict(compiled[0].named_buffers())
+    assert buffers, "the model has batch norms"
+    for name, b1 in eager[0].named_buffers():
+        np.testing.assert_allclose(buffers[name].data, b1.data, **tol, err_msg=name)
+        assert buffers[name].dtype == b1.dtype, name
+
+
+def _run_normed(make, opt, batches, tol, step=None, pair=None):
+    eager, compiled = pair or _pair(make, OPTIMIZERS[opt])
+    step = step or optim.compile_step(compiled[0], nn.MSELoss(), compiled[1])
+    for x, y in batches:
+        expected = _eager_step(eager[0], nn.MSELoss(), eager[1], x, y)
+        np.testing.assert_allclose(step(x, y), expected, **tol)
+        _assert_same(eager, compiled, tol)
+        _assert_same_buffers(eager, compiled, tol)
+    return step, (eager, compiled)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", F64), ("float32", F32)])
+@pytest.mark.parametrize("opt", ["sgd_momentum_dampening", "adam"])
+def test_batch_norm_in_training_matches_eager(dtype, tol, opt):
+    """Batch statistics forward and backward, running mean and variance (unbiased) updated in
+    place, num_batches_tracked counted: all as the eager step, over several steps."""
+    step, _ = _run_normed(_normed(dtype), opt, _batches(3, 2, np.dtype(dtype), 5, rows=7), tol)
+    assert "rm1 *= F(1.0 - bn1_momentum)" in step.source
+    assert "rv2 += var5 * F(1.1666666666666667) * F(bn2_momentum)" in step.source
+
+
+def test_batch_norm_cumulative_average_and_evaluation_mode():
+    """momentum=None averages the running statistics over all batches (1/t for the t-th); in
+    evaluation mode they normalize (read, not written), and back in training a new program."""
+    step, pairs = _run_normed(_normed(momentum=None, affine_last=True), "adam",
+                              _batches(3, 2, np.float64, 3), F64)
+    eager, compiled = pairs
+    assert int(compiled[0][1].num_batches_tracked.data) == 3
+    for model, _ in pairs:
+        model.eval()
+    _run_normed(None, None, _batches(3, 2, np.float64, 3, seed=4), F64, step, pairs)
+    assert "inv2 = F(1.0) / np.sqrt(rv1 + F(bn1_eps))" in step.source
+    assert "rm1 *=" not in step.source
+    compiled[0][4].train()                     # one module back in training: a new signature
+    eager[0][4].train()
+    _run_normed(None, None, _batches(3, 2, np.float64, 2, seed=5), F64, step, pairs)
+    assert len(step._programs) == 3
+
+
+def test_batch_norm_of_the_input_and_without_running_statistics(jit):
+    """A batch norm of x itself (no δ to send back) and one that keeps no running statistics
+    (batch statistics in both modes), compiled with Numba, in float32."""
+    def make():
+        return nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 6), nn.Sigmoid(),
+                             nn.BatchNorm1d(6, track_running_stats=False), nn.Linear(6, 2))
+    step, _ = _run_normed(make, "sgd_nesterov_decay", _batches(3, 2, np.float32, 4), F32)
+    assert hasattr(next(iter(step._programs.values())).fn, "signatures")     # a dispatcher
+    backward = step.source.split("# --- backward")[1]
+    assert backward.count("x feeds x − μ, μ and σ²") == 1
+    assert "np.multiply(da1, gamma1, dxh1)" not in backward        # no δx̂ for the input x
+
+
+# --- Ctrl-C: all or nothing, as Optimizer.step ---------------------------------------------------
+def _state(model, opt) -> dict:
+    """Everything a step changes: parameters, buffers, optimizer state (not .grad)."""
+    state = {f"model.{k}": np.array(v) for k, v in model.state_dict().items()}
+    for i, p in enumerate(model.parameters()):
+        for key, value in opt.state.get(p, {}).items():
+            if not key.startswith("_"):
+                state[f"opt.{i}.{key}"] = np.array(value)
+    return state
+
+
+def _interrupted_step(at_line: int, wrap_call: bool) -> tuple:
+    """A fresh model's third step (the second compiled one), with Ctrl-C (``interrupt_main``)
+    at the ``at_line``-th line run in optim/compile.py or the generated code — or, with
+    ``wrap_call``, right after the compiled function returns, as if it came during it.
+    Returns (state before, state after, gradients after, whether KeyboardInterrupt came)."""
+    ag.manual_seed(0)
+    model = _normed()()
+    opt = OPTIMIZERS["adam"](model.parameters())
+    step = optim.compile_step(model, nn.MSELoss(), opt)
+    (x, y), = _batches(3, 2, np.float64, 1)
+    step(x, y)
+    step(x, y)
+    before = _state(model, opt)
+    program = next(iter(step._programs.values()))
+    if wrap_call:
+        real = program.fn
+
+        def interrupted_during(*args):
+            loss = real(*args)
+            _thread.interrupt_main()
+            return loss
+        program.fn = interrupted_during
+    lines = [0]
+
+    def tracer(frame, event, arg):
+        name = frame.f_code.co_filename
+        if "neurona_step_" not in name and not name.endswith(os.path.join("optim", "compile.py")):
+            return None
+        if event == "line":
+            lines[0] += 1
+            if lines[0] == at_line:
+                _thread.interrupt_main()
+        return tracer
+    came = False
+    try:
+        sys.settrace(None if wrap_call else tracer)
+        step(x, y)
+        sys.settrace(None)
+        for _ in range(5):                              # a late Ctrl-C lands here
+            pass
+    except KeyboardInterrupt:
+        sys.settrace(None)
+        came = True
+    return before, _state(model, opt), [p.grad.data.copy() for p in model.parameters()], came
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jit_on", [False, True])
+def test_ctrl_c_at_any_moment_of_a_compiled_step_is_all_or_nothing(jit_on, monkeypatch):
+    """Ctrl-C at every line of the compiled step (the Python around the compiled call, and
+    the generated function itself when it runs as Python), and during the compiled call: the
+    step then either changed nothing or completed — parameters, Adam's moments and step
+    counts, batch norm's running statistics and batch count, .grad — as Optimizer.step."""
+    monkeypatch.setattr("optim.compile._JIT", jit_on)
+    before, after, grads, came = _interrupted_step(10 ** 9, wrap_call=False)
+    assert not came and any(not np.array_equal(after[k], before[k]) for k in before)
+    outcomes = {"nothing": 0, "all": 0}
+    cases = [(None, True)] + [(line, False) for line in range(1, 10 ** 4)]
+    for line, wrap in cases:
+        start, end, got_grads, came = _interrupted_step(line, wrap)
+        if not came:
+            break
+        if all(np.array_equal(end[k], start[k]) for k in start):
+            outcomes["nothing"] += 1
+            continue
+        outcomes["all"] += 1
+        for k in after:
+            np.testing.assert_array_equal(end[k], after[k], err_msg=f"line {line}: {k}")
+        for g, want in zip(got_grads, grads):
+            np.testing.assert_array_equal(g, want, err_msg=f"line {line}: .grad")
+    assert outcomes["nothing"] > 3 and outcomes["all"] > 3, outcomes
+
+
 # --- refusals -------------------------------------------------------------------------------------
 class _Branchy(nn.Module):
     def __init__(self):
@@ -297,9 +500,11 @@ def test_refusals_name_the_op_or_feature():
     model = _mlp(nn.Tanh)()
     with pytest.raises(optim.CompileError, match="optimizer Adadelta has no compiled update"):
         _refused(model, optim.Adadelta(model.parameters()))
-    model = nn.Sequential(nn.Linear(3, 2, dtype="float64"), nn.BatchNorm1d(2, dtype="float64"))
-    with pytest.raises(optim.CompileError, match="batch normalization"):
-        _refused(model)
+    model = nn.Sequential(nn.BatchNorm1d(3, dtype="float64"))
+    step = optim.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(optim.CompileError, match=r"BatchNorm1d\(3\) on an input of shape "
+                                                 r"\(4, 3, 2\)"):
+        step(np.ones((4, 3, 2)), np.ones((4, 3, 2)))
 
 
 def test_fallback_warns_once_and_runs_the_eager_step():
@@ -351,6 +556,25 @@ def test_source_of_the_course_232_network_names_the_rules_in_order():
     assert "sigmoid_backward" not in backward          # fused: ψ' inside linear_backward
     assert backward.index("dW2") < backward.index("dW1")
     compile(source, "<step>", "exec")                   # plain, valid Python
+
+
+def test_source_shows_as_highlighted_python_in_jupyter():
+    """``step.source`` is a str (print, split, ``in``) whose Markdown form is one fenced Python
+    block holding exactly the code: what Jupyter renders with highlighting."""
+    model = _course_232()
+    step = optim.compile_step(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    step(np.array([[0.5, -0.25], [1.0, 0.5]]), np.array([[0.8, 0.2], [0.1, 0.9]]))
+    source = step.source
+    assert isinstance(source, str) and str(source) == source
+    markdown = source._repr_markdown_()
+    first, *body, last = markdown.split("\n")
+    assert (first, last) == ("```python", "```")
+    assert "\n".join(body) == source.rstrip()
+    IPython = pytest.importorskip("IPython.core.formatters")
+    shown, _ = IPython.DisplayFormatter().format(source)
+    assert shown["text/markdown"] == markdown
+    tricky = optim.codegen.Source("x = '```'\n")
+    assert tricky._repr_markdown_() == "````python\nx = '```'\n````"
 
 
 _PLAIN_PYTHON_RUN = """
