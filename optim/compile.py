@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import operator
 import os
 import sys
 import tempfile
@@ -617,6 +618,8 @@ class _Program:
         self.output = self._view(generated.layout, builder.calls[-1].inputs[0].name)
         self.done = np.zeros(1, np.int64)             # counted up by each finished call
         self.fn, self.atomic = None, False
+        self.layout: list[tuple] = []         # (shape, dtype) of each array written in place
+        self.checked: list | None = None      # the arrays last found to fit the layout
 
     def _view(self, layout: dict, name: str) -> np.ndarray:
         if name not in layout or layout[name][0] != "work":
@@ -641,6 +644,7 @@ class _Program:
         """Load the source as a module (a file named by its hash, so Numba's cache finds it
         again in a new process) and compile ``train_step`` with ``numba.njit(cache=True)``."""
         import numba
+        self.layout = [(a.shape, a.dtype) for a in self._written(self.optimizer.state)]
         module = _load(self.source)
         self.fn = module.train_step
         if _JIT:
@@ -665,22 +669,32 @@ class _Program:
         state = self.optimizer.state
         groups = self.optimizer.param_groups
         try:
-            buffers = [state[s.param][k] for s in self.slots for k in s.states]
+            written = self._written(state)
             steps = [state[s.param]["step"] + 1 for s in self.counted]
         except KeyError:
             return None
+        # NOTE: the same array objects as last time cannot have changed shape, dtype or layout
+        # (in-place updates keep them); a replaced one is checked once, in ~0.2 µs per array
+        if self.checked is None or not all(map(operator.is_, written, self.checked)):
+            if not _fits(written, self.layout):
+                return None
+            self.checked = written
         args = [xa, ya]
         for module, shape, dtype in self.masks:
             args.append(dropout_mask(shape, module.p, dtype, module.generator))
         for site in self.norms:
             args += site.values()
-        args += [p.data for p in self.params]
-        args += buffers
+        args += written
         args += [_hyper_value(groups[g], k) for g, k in self.hypers]
         args += steps
         args += [self.work, self.gradients.claim(), self.done]
         counts = [site.next_count() for site in self.norms]
         return self._call(args, steps, counts)
+
+    def _written(self, state) -> list[np.ndarray]:
+        """The arrays the generated code updates in place: parameters, then buffers."""
+        return [p.data for p in self.params] + [state[s.param][k] for s in self.slots
+                                                for k in s.states]
 
     def _call(self, args: list, steps: list[int], counts: list) -> float:
         """The compiled call and the bookkeeping it implies, all or nothing, as
@@ -714,6 +728,14 @@ class _Program:
             state[slot.param]["step"] = step
         for site, count in zip(self.norms, counts):
             site.after_step(count)
+
+
+def _fits(arrays: list[np.ndarray], layout: list[tuple]) -> bool:
+    """Can the generated code update these arrays in place? The shapes and dtypes it was
+    compiled for, C order (its ``ravel()`` of any other array is a copy: the update would be
+    lost) and writeable. If not, the eager step runs: it takes them, or names what is wrong."""
+    return all(a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
+               and a.flags.writeable for a, (shape, dtype) in zip(arrays, layout))
 
 
 def _prologue(builder: _Builder) -> Code:
@@ -753,9 +775,15 @@ def _load(source: str):
 
 # --- the public object ----------------------------------------------------------------------------
 def _array(v, what: str) -> np.ndarray:
-    data = v.data if isinstance(v, Tensor) else np.asarray(v)
+    try:
+        data = v.data if isinstance(v, Tensor) else np.asarray(v)
+    except ValueError:
+        raise ValueError(f"compiled step: {what} is a ragged list (rows of different lengths); "
+                         "pass an array") from None
     if data.dtype.kind not in "fiub":
         raise TypeError(f"compiled step: {what} must hold numbers, got {data.dtype}")
+    if not data.dtype.isnative:                    # as Tensor does: Numba takes native order
+        data = data.astype(data.dtype.newbyteorder("="))
     return data if data.flags.c_contiguous else np.ascontiguousarray(data)
 
 

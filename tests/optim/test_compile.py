@@ -653,3 +653,70 @@ def test_labels_the_compiled_step_cannot_take_run_the_eager_step():
     bad[0] = 7
     with pytest.raises(ValueError, match="label 7 is out of range for 2 classes"):
         step(x, bad)
+
+
+# --- live arrays the generated code cannot take as they are: the eager step runs instead -------
+def _replace_after_two_steps(change):
+    """Both models take two steps, then ``change(model, optimizer)`` is applied to each; the
+    compiled step must then do exactly what the eager step does."""
+    batches = _batches(3, 2, np.float64, 4)
+    step, eager, compiled = _run(_mlp(nn.Tanh), OPTIMIZERS["adam"], nn.MSELoss(), batches[:2],
+                                 F64)
+    for model, opt in (eager, compiled):
+        change(model, opt)
+    for x, y in batches[2:]:
+        expected = _eager_step(eager[0], nn.MSELoss(), eager[1], x, y)
+        np.testing.assert_allclose(step(x, y), expected, **F64)
+        _assert_same(eager, compiled, F64)
+
+
+@pytest.mark.parametrize("change", [
+    # a transposed copy (Fortran order): ravel() made a copy and every update was lost
+    lambda m, o: setattr(m[0].weight, "data", np.asfortranarray(m[0].weight.data)),
+    # a strided view of a larger array: the same
+    lambda m, o: setattr(m[0].weight, "data", np.repeat(m[0].weight.data, 2, axis=1)[:, ::2]),
+    # an optimizer buffer in Fortran order: the moment was updated in a copy
+    lambda m, o: o.state[m[0].weight].update(exp_avg=np.asfortranarray(
+        o.state[m[0].weight]["exp_avg"])),
+])
+def test_a_parameter_or_buffer_the_code_would_copy_takes_the_eager_step(change):
+    _replace_after_two_steps(change)
+
+
+def test_a_parameter_or_buffer_of_another_shape_or_dtype_is_refused_as_eager_refuses_it():
+    """What the eager step raises (by name), the compiled step raises too — never a bare Numba
+    error, and never a kernel writing past the end of a smaller buffer."""
+    batches = _batches(3, 2, np.float64, 3)
+    changes = [
+        (lambda m, o: setattr(m[0].bias, "data", np.zeros(4)), ValueError),
+        (lambda m, o: setattr(m[0].weight, "data", m[0].weight.data.astype(np.float32)), None),
+        (lambda m, o: o.state[m[0].weight].update(exp_avg=np.zeros(2)), ValueError),
+    ]
+    for change, error in changes:
+        step, eager, compiled = _run(_mlp(nn.Tanh), OPTIMIZERS["adam"], nn.MSELoss(),
+                                     batches[:2], F64)
+        for model, opt in (eager, compiled):
+            change(model, opt)
+        x, y = batches[2]
+        if error is None:                                  # eager runs it: so must compiled
+            expected = _eager_step(eager[0], nn.MSELoss(), eager[1], x, y)
+            np.testing.assert_allclose(step(x, y), expected, **F64)
+            _assert_same(eager, compiled, F64)
+            continue
+        with pytest.raises(error) as eager_error:
+            _eager_step(eager[0], nn.MSELoss(), eager[1], x, y)
+        with pytest.raises(error) as compiled_error:
+            step(x, y)
+        assert str(compiled_error.value) == str(eager_error.value)
+
+
+def test_inputs_in_another_byte_order_or_ragged_are_taken_or_named():
+    batches = _batches(3, 2, np.float32, 3)
+    swapped = [(x.astype(">f4"), y.astype(">f4")) for x, y in batches]
+    _run(_mlp(nn.Tanh, "float32"), OPTIMIZERS["sgd"], nn.MSELoss(), swapped, F32)
+    step = optim.compile_step(*(lambda m: (m, nn.MSELoss(), optim.SGD(m.parameters(), lr=0.1)))(
+        _mlp(nn.Tanh)()))
+    with pytest.raises(ValueError, match=r"compiled step: x is a ragged list \(rows of different "
+                                         r"lengths\)"):
+        step([[0.1, 0.2, 0.3], [1.0]], [[1.0, 2.0], [3.0, 4.0]])
+
