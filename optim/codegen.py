@@ -14,7 +14,8 @@ network:
     (Σ δ → ∂J/∂b);  branch point → sum of outputs.
 
 Names follow the course: ``x`` the input, ``y`` the target, ``a1, a2, …`` the values of the
-forward pass, ``d1, d2, …`` their gradients δ = ∂J/∂a, ``W1, b1, …`` the parameters of the
+forward pass, ``da1, da2, …`` their gradients ∂J/∂a (course 000 keeps δ for ∂J/∂z, the
+gradient at a layer's weighted input), ``W1, b1, …`` the parameters of the
 first, second… linear layer and ``dW1, db1, …`` their gradients (``unused``: an output a
 kernel need not compute). ``F`` is the step's float type
 (``np.float32`` or ``np.float64``): constants are wrapped in it so that float32 arrays stay
@@ -267,6 +268,28 @@ def _mse_backward(call: Call, code: Code, grad: str, targets: list) -> None:
              f"{_target(code, targets[0], y)})")
 
 
+def _squared_error_forward(call: Call, code: Code) -> None:
+    """The course's C = ½‖y − t‖² per sample, averaged ("mean") or summed over the samples."""
+    y, t = call.inputs
+    samples = (f"{y.name}.shape[0]" if len(y.shape) else "1") \
+        if call.kwargs["reduction"] == "mean" else "1"
+    diff = code.buffer(f"diff{_suffix(call)}", y.shape)
+    code.comment(f"loss function L = {'1/n ' if samples != '1' else ''}Σ ½‖ŷ − t‖² "
+                 "(the course's quadratic cost)")
+    code.add(f"np.subtract({y.name}, {t.name}, {diff})")
+    code.add(f"{call.output.name} = F(0.5 * np.dot({diff}.ravel(), {diff}.ravel()) / "
+             f"{samples})")
+
+
+def _squared_error_backward(call: Call, code: Code, grad: str, targets: list) -> None:
+    y = call.inputs[0]
+    samples = (f"{y.name}.shape[0]" if len(y.shape) else "1") \
+        if call.kwargs["reduction"] == "mean" else "1"
+    code.rule(InverseRule.LOSS, f"L' = (ŷ − t){'/n' if samples != '1' else ''}")
+    code.add(f"np.multiply(diff{_suffix(call)}, F({grad} / {samples}), "
+             f"{_target(code, targets[0], y)})")
+
+
 def _cross_entropy_forward(call: Call, code: Code) -> None:
     z, t = call.inputs
     reduce = "np.mean" if call.kwargs["reduction"] == "mean" else "np.sum"
@@ -383,6 +406,7 @@ EMITTERS: dict[str, tuple[Callable, Callable]] = {
     **{op: (_activation_forward, _activation_backward) for op in (*_FROM_OUTPUT, *_FROM_INPUT)},
     "Mul": (_mul_forward, _mul_backward),
     "MeanSquaredError": (_mse_forward, _mse_backward),
+    "SquaredError": (_squared_error_forward, _squared_error_backward),
     "SoftmaxCrossEntropy": (_cross_entropy_forward, _cross_entropy_backward),
     "SigmoidBinaryCrossEntropy": (_bce_forward, _bce_backward),
     "nn.BatchNorm1d": (_batch_norm_forward, _batch_norm_backward),   # a module: several ops

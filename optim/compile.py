@@ -872,7 +872,8 @@ class CompiledStep:
                  "",
                  f"model: {type(self.model).__name__}, loss: {type(self.loss_fn).__name__}, "
                  f"optimizer: {type(self.optimizer).__name__}",
-                 "x input, y target, a1, a2, … forward values, d… their gradients δ = ∂J/∂·, "
+                 "x input, y target, a1, a2, … forward values, da1, da2, … their gradients "
+                 "∂J/∂a (δ = ∂J/∂z is formed inside linear_backward from ∂J/∂a and ψ'), "
                  "W1, b1, … the linear layers' parameters, J the cost."]
         if builder.norms:
             title.append("gamma1, beta1, … the batch norms' γ and β; rm1, rv1, … their running "

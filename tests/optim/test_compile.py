@@ -174,7 +174,7 @@ def test_every_activation_matches_eager(name):
 
 
 @pytest.mark.parametrize("loss", ["mse_sum", "ce_labels", "ce_sum", "ce_probabilities",
-                                  "bce_logits"])
+                                  "bce_logits", "squared_error", "squared_error_sum"])
 def test_every_loss_matches_eager(loss):
     rng = np.random.default_rng(9)
     if loss.startswith("ce"):
@@ -186,6 +186,9 @@ def test_every_loss_matches_eager(loss):
         batches = [(x, (rng.random(y.shape) > 0.5).astype(np.float64))
                    for x, y in _batches(3, 2, np.float64, 4)]
         fn = nn.BCEWithLogitsLoss()
+    elif loss.startswith("squared_error"):               # the course's ½‖y − t‖²
+        batches = _batches(3, 2, np.float64, 4)
+        fn = nn.SquaredError(reduction="sum" if loss.endswith("sum") else "mean")
     else:
         batches, fn = _batches(3, 2, np.float64, 4), nn.MSELoss(reduction="sum")
     _run(_mlp(nn.Sigmoid), OPTIMIZERS["sgd_momentum_dampening"], fn, batches, F64)
