@@ -495,7 +495,8 @@ def generate(name: str, args: list[str], calls: list[Call], update: Code, grads:
                          ("backward (the inverse network)", backward.lines),
                          ("optimizer update, in place", update.lines)):
         body += ["", f"# --- {title_} " + "-" * max(0, 80 - len(title_))] + code
-    body += ["", "done[0] += 1", f"return {loss.name}"]
+    body += ["", "# the step ran to its end (how compile_step tells it from an interrupted one)",
+             "done[0] += 1", f"return {loss.name}"]
     signature = ", ".join(args + ["work", "kept", "done"])
     function = [f"def {name}({signature}):"] + ["    " + line if line else "" for line in body]
     text = "\n".join(function)
