@@ -61,8 +61,9 @@ def _element(e, expl, fmt, say) -> list[str]:
         check = say("explain.agrees")
     else:
         check = say("explain.differs", v=fmt.number(e.engine))
-    if e.grad is not None and e.agrees(e.grad):
-        check += say("explain.and_grad", w=expl.wrt)
+    if e.grad is not None:
+        check += say("explain.and_grad", w=expl.wrt) if e.agrees(e.grad) else \
+            say("explain.grad_differs", w=expl.wrt, v=fmt.number(e.grad))
     lines.append(fmt.line(parts + [("t", fmt.words("   " + check))]))
     return lines
 

@@ -353,3 +353,16 @@ def test_float32_rounding_of_cancelling_paths_is_not_called_a_disagreement():
     (element,) = explain(J, w, names={"w": w}).elements
     assert element.eps == np.finfo(np.float32).eps
     assert not element.agrees(element.total + 1e-3 * max(abs(p.product) for p in element.paths))
+
+
+def test_a_grad_accumulated_twice_is_pointed_out():
+    J, names, _ = corpus.single_neuron()
+    w = names["w"]
+    J.backward(retain_graph=True)
+    J.backward(retain_graph=True)                         # no zero_grad: w.grad is twice ∂J/∂w
+    (element,) = explain(J, w, names=names).elements
+    assert float(w.grad.data) == pytest.approx(2 * element.engine)
+    assert str(explain(J, w, names=names)).endswith(
+        f"✓ the engine's backward gives the same; w.grad holds {2 * element.engine:.4g} "
+        "(backward adds to .grad: was it run more than once without zero_grad()?)")
+    assert "; w.grad vale" in str(explain(J, w, names=names, lang="es"))
