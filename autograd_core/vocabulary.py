@@ -162,6 +162,10 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "explain.agrees": ("✓ the engine's backward gives the same",
                        "✓ el backward del motor da lo mismo"),
     "explain.and_grad": (", as does {w}.grad", ", igual que {w}.grad"),
+    "explain.grad_differs": ("; {w}.grad holds {v} (backward adds to .grad: was it run more "
+                             "than once without zero_grad()?)",
+                             "; {w}.grad vale {v} (backward suma en .grad: ¿se ejecutó más de "
+                             "una vez sin zero_grad()?)"),
     "explain.differs": ("✗ the engine's backward gives {v}", "✗ el backward del motor da {v}"),
     "explain.delta": ("The delta recursion (course 000), from the output layer down",
                       "La recursión de las deltas (curso 000), desde la capa de salida"),

@@ -44,8 +44,21 @@ _DIGEST_PREFIX = b"neurona-sha256:"
 _COMMENT_SIZE = len(_DIGEST_PREFIX) + 64
 
 
-def _encode(obj, arrays: dict, where: str):
-    """The JSON tree for ``obj``; arrays are moved into ``arrays`` and referenced by name."""
+#: containers nested deeper than this are refused (a state dict is a few levels deep)
+MAX_DEPTH = 100
+
+
+def _encode(obj, arrays: dict, where: str, inside: tuple = ()):
+    """The JSON tree for ``obj``; arrays are moved into ``arrays`` and referenced by name.
+    ``inside`` holds the ids of the containers ``obj`` sits in, to refuse a cycle."""
+    if isinstance(obj, (dict, list, tuple)):
+        if id(obj) in inside:
+            raise ValueError(f"save: {where} is a container it sits in (a reference cycle), "
+                             "which cannot be saved")
+        if len(inside) >= MAX_DEPTH:
+            raise ValueError(f"save: obj is nested more than {MAX_DEPTH} levels deep (at "
+                             f"{where[:80]}…)")
+        inside = (*inside, id(obj))
     if isinstance(obj, _SCALARS):
         if isinstance(obj, float) and not math.isfinite(obj):
             return {"float": repr(obj)}           # NOTE: JSON has no nan/inf; keep them exactly
@@ -68,17 +81,21 @@ def _encode(obj, arrays: dict, where: str):
             if not isinstance(key, _SCALARS):
                 raise TypeError(f"save: {where} has a key of type {type(key).__name__}; keys "
                                 "must be str, int, float, bool or None")
-            items.append([_encode(key, arrays, where), _encode(value, arrays, f"{where}[{key!r}]")])
+            items.append([_encode(key, arrays, where),
+                          _encode(value, arrays, f"{where}[{key!r}]", inside)])
         return {"dict": items}
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
-        return {kind: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
+        return {kind: [_encode(v, arrays, f"{where}[{i}]", inside) for i, v in enumerate(obj)]}
     raise TypeError(f"save: {where} is a {type(obj).__name__}, which cannot be saved; expected "
                     "arrays, Tensors, numbers, strings, None, and dicts/lists/tuples of them")
 
 
 def _format(path, format: str | None) -> str:
     """``format``, or the one the suffix names: ``.safetensors`` → safetensors, else npz."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"save/load: the path must be a str or os.PathLike, got "
+                        f"{type(path).__name__}")
     if format is None:
         return "safetensors" if os.fspath(path).endswith(".safetensors") else "npz"
     if format not in ("npz", "safetensors"):
@@ -346,6 +363,8 @@ def load(path: str | os.PathLike, *, format: str | None = None):
     if _format(path, format) == "safetensors":
         return safetensors_io.load(path)
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"load: {path!r} is a folder, not a file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such file: {path!r}")
     try:

@@ -69,11 +69,21 @@ class ElementPaths:
     paths: list[Path] | None
     engine: float               # the engine's ∂J/∂w (our own backward pass)
     grad: float | None          # w.grad at that element, when the user's backward has run
+    eps: float = 2.0 ** -52     # the machine epsilon of the graph's lowest precision
 
     @property
     def total(self) -> float:
         return float(sum(p.product for p in self.paths)) if self.paths is not None \
             else self.engine
+
+    def agrees(self, value: float) -> bool:
+        """Does ``value`` (the engine's ∂J/∂w, or ``w.grad``) equal the sum over the paths, up
+        to the rounding of the engine's dtype? The paths are summed in float64, the engine ran
+        in the graph's dtype: large paths that cancel leave a difference of a few eps times
+        their size (NaN agrees with NaN)."""
+        size = max([abs(p.product) for p in self.paths or []] + [abs(self.engine)])
+        atol = max(1e-7, 64 * self.eps * size) if np.isfinite(size) else 1e-7
+        return bool(np.isclose(self.total, value, rtol=1e-4, atol=atol, equal_nan=True))
 
 
 @dataclass
@@ -142,13 +152,15 @@ def explain(output, wrt, *, index=None, names=None, model=None, lang: str = "en"
     bp = _Pass(output, d)
     engine = _engine_gradient(bp, d, target)
     jac = _Jacobians(d, target)
+    eps = max(float(np.finfo(v.data.dtype).eps) for v in d.values.values()
+              if np.issubdtype(v.data.dtype, np.floating))
     found = []
     for idx in elements:
         count, paths = jac.paths(target, idx, max_paths)
         user = None if target.tensor is None or target.tensor.grad is None \
             else float(target.tensor.grad.data[idx])
         found.append(ElementPaths(element_name(d.names.get(target.key, "?"), idx, target.shape),
-                                  idx, count, paths, float(engine[idx]), user))
+                                  idx, count, paths, float(engine[idx]), user, eps))
     layers = dense_layers(d, bp)
     batch = _batch_size(layers)
     return Explanation(d.names.get(f"t{id(output)}", "J"), d.names.get(target.key, "?"), lang,

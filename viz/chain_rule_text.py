@@ -58,19 +58,15 @@ def _element(e, expl, fmt, say) -> list[str]:
         parts = [("t", fmt.words(say("explain.sum") + ": "))] + parts
     if e.paths is None:                        # the total is the engine's: nothing to compare
         check = say("explain.by_engine")
-    elif _same(total, e.engine):
+    elif e.agrees(e.engine):
         check = say("explain.agrees")
     else:
         check = say("explain.differs", v=fmt.number(e.engine))
-    if e.grad is not None and _same(e.grad, e.engine):
-        check += say("explain.and_grad", w=expl.wrt)
+    if e.grad is not None:
+        check += say("explain.and_grad", w=expl.wrt) if e.agrees(e.grad) else \
+            say("explain.grad_differs", w=expl.wrt, v=fmt.number(e.grad))
     lines.append(fmt.line(parts + [("t", fmt.words("   " + check))]))
     return lines
-
-
-def _same(a: float, b: float) -> bool:
-    """Equal to float32 rounding; NaN equals NaN (both sides met the same NaN)."""
-    return bool(np.isclose(a, b, rtol=1e-4, atol=1e-7, equal_nan=True))
 
 
 def _local_derivatives(paths, lang, fmt, say) -> list[str]:

@@ -96,6 +96,30 @@ def test_unsavable_objects_are_refused(tmp_path):
     assert not (tmp_path / "x.npz").exists()
 
 
+def test_cycles_deep_nesting_and_bad_paths_are_named(tmp_path):
+    cyclic: dict = {"w": np.ones(2)}
+    cyclic["again"] = [cyclic]
+    deep: list = []
+    inner = deep
+    for _ in range(5000):
+        inner.append([])
+        inner = inner[0]
+    path = tmp_path / "s.npz"
+    for obj, message in [(cyclic, r"save: obj\['again'\]\[0\] is a container it sits in \(a "
+                                  r"reference cycle\)"),
+                         (deep, r"save: obj is nested more than 100 levels deep \(at obj\[0\]")]:
+        with pytest.raises(ValueError, match=message):             # was a bare RecursionError
+            nn.save(obj, path)
+    shared = np.ones(2)
+    nn.save({"a": [shared], "b": [shared]}, path)                # shared, not a cycle: fine
+    assert [v[0].tolist() for v in nn.load(path).values()] == [[1.0, 1.0], [1.0, 1.0]]
+    for call in (lambda: nn.save({}, 3), lambda: nn.load(3)):
+        with pytest.raises(TypeError, match="save/load: the path must be a str or os.PathLike, "
+                                            "got int"):
+            call()
+    with pytest.raises(IsADirectoryError, match="load: .* is a folder, not a file"):
+        nn.load(tmp_path)
+
 @pytest.mark.parametrize("keep", [0, 10, 0.5, -1])
 def test_truncated_files_are_rejected(tmp_path, keep):
     path = tmp_path / "model.npz"
