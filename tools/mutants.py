@@ -74,6 +74,7 @@ GROUPS = {
 # mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), folded into what we report:
 # killed = a test failed, pytest errored, timed out or the type check caught it
 KILLED = {1, 3, 36, 37, -24, 24, 152, 255}
+TIMEOUT = {-24, 24, 152}                            # among KILLED: a mutant that loops forever
 SURVIVED = {0}
 NO_TESTS = {5, 33}                                  # no test of the group runs that function
 
@@ -94,7 +95,15 @@ def _deselect_args(group: Group) -> list[str]:
     return [arg for test in group.deselect for arg in ("--deselect", test)]
 
 
-def _mutmut_config(group: Group) -> str:
+def _mutmut_config(group: Group, timeout: float) -> str:
+    """mutmut's settings for one group.
+
+    A mutant's test run is stopped after ``timeout`` × (the tests' own time + 5 s) of wall time
+    (twice that of CPU time), and counted as killed: a mutant that loops forever (``-=`` → ``+=``
+    in a worklist) would otherwise hold a core for mutmut's default of 15 ×, which is what kept
+    the ``graph`` group from finishing. ``--timeout`` raises it to recheck the timeouts when the
+    machine is loaded (mutmut reruns only the timed-out mutants when it changes).
+    """
     tests = [t for t in group.tests if (ROOT / t).exists()]
     lines = ["", "[tool.mutmut]",
              'source_paths = ["autograd_core", "nn", "optim", "viz"]',
@@ -102,11 +111,12 @@ def _mutmut_config(group: Group) -> str:
              f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
              "pytest_add_cli_args = "
              f"{json.dumps(['-p', 'no:cacheprovider', *_deselect_args(group)])}",
+             f"timeout_multiplier = {float(timeout)}", "timeout_constant = 5.0",
              "use_git_change_detection = false", ""]
     return "\n".join(lines)
 
 
-def prepare(name: str, group: Group, keep: bool) -> Path:
+def prepare(name: str, group: Group, keep: bool, timeout: float) -> Path:
     """Copy the project into build/mutants/<name> with a [tool.mutmut] section for the group."""
     where = WORK / name
     if where.exists() and not keep:
@@ -118,7 +128,7 @@ def prepare(name: str, group: Group, keep: bool) -> Path:
             shutil.copy2(source, target)
     text = (ROOT / "pyproject.toml").read_text()
     text = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "", text, flags=re.S)
-    (where / "pyproject.toml").write_text(text + _mutmut_config(group))
+    (where / "pyproject.toml").write_text(text + _mutmut_config(group, timeout))
     return where
 
 
@@ -160,18 +170,19 @@ def results(where: Path) -> dict[str, dict[str, int | None]]:
 def report(by_file: dict, accepted: dict[str, str]) -> list[str]:
     """Print one score line per file; return the surviving mutants not accepted as equivalent."""
     open_survivors = []
-    print(f"{'file':40} {'mutants':>7} {'killed':>6} {'equiv':>5} {'surv':>4} {'untested':>8}"
-          f" {'other':>5} {'score':>7}")
+    print(f"{'file':40} {'mutants':>7} {'killed':>6} {'(timeout)':>9} {'equiv':>5} {'surv':>4}"
+          f" {'untested':>8} {'other':>5} {'score':>7}")
     for path, codes in by_file.items():
         killed = sum(c in KILLED for c in codes.values())
+        timeouts = sum(c in TIMEOUT for c in codes.values())
         equivalent = [n for n, c in codes.items() if c in SURVIVED and n in accepted]
         survivors = [n for n, c in codes.items() if c in SURVIVED and n not in accepted]
         untested = sum(c in NO_TESTS for c in codes.values())
         other = len(codes) - killed - len(equivalent) - len(survivors) - untested
         judged = len(codes) - len(equivalent)
         score = 100.0 * killed / judged if judged else 100.0
-        print(f"{path:40} {len(codes):7} {killed:6} {len(equivalent):5} {len(survivors):4}"
-              f" {untested:8} {other:5} {score:6.1f}%")
+        print(f"{path:40} {len(codes):7} {killed:6} {timeouts:9} {len(equivalent):5}"
+              f" {len(survivors):4} {untested:8} {other:5} {score:6.1f}%")
         open_survivors += survivors
     return open_survivors
 
@@ -182,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"groups to run (default: all of {', '.join(GROUPS)})")
     parser.add_argument("--keep", action="store_true", help="reuse the previous copy and results")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--timeout", type=float, default=4.0, metavar="FACTOR",
+                        help="stop a mutant's tests after FACTOR × (their time + 5 s); default 4")
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
                         help="retest only these mutants (implies --keep)")
     args = parser.parse_args(argv)
@@ -192,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     survivors = []
     for name in args.groups or list(GROUPS):
         print(f"== mutants: {name} ==", flush=True)
-        where = prepare(name, GROUPS[name], args.keep or bool(args.only))
+        where = prepare(name, GROUPS[name], args.keep or bool(args.only), args.timeout)
         code = run_group(where, args.jobs, args.only)
         if code != 0:
             print(f"mutmut run failed for group {name} (exit code {code})")
