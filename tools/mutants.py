@@ -138,6 +138,12 @@ def run_group(where: Path, jobs: int, names: list[str] = ()) -> int:
     env = dict(os.environ)
     env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
     env.pop("PYTHONPATH", None)                 # mutmut puts its mutants/ first on sys.path
+    # NOTE: mutmut forks each mutant's test run from a process that already ran the suite; an
+    # OpenMP or OpenBLAS thread pool started there (torch's, for the parity tests) is gone in
+    # the child, whose first parallel call then waits forever at the pool's barrier: every
+    # mutant that reaches a torch test "timed out", i.e. was counted killed. One thread each.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
     command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names]
     return subprocess.run(command, cwd=where, env=env).returncode
 
