@@ -52,7 +52,8 @@ GROUPS = {
                     "tests/autograd_core/test_engine_details.py",
                     "tests/autograd_core/test_course_examples.py",
                     "tests/autograd_core/test_reliability.py",          # hooks, observers, no-copy
-                    "tests/autograd_core/test_backward_arrays.py"),     # the array-level rules
+                    "tests/autograd_core/test_backward_arrays.py",      # the array-level rules
+                    "tests/autograd_core/test_vocabulary.py"),          # InverseRule.label
                    deselect=tuple(f"tests/autograd_core/test_memory.py::{name}" for name in (
                        "test_million_node_chain_backward_without_recursion",    # 150 s alone
                        "test_deep_chain_can_be_dropped_without_backward",
@@ -62,15 +63,21 @@ GROUPS = {
     "checks": Group(("autograd_core/checks.py",),
                     ("tests/autograd_core/test_checks.py",
                      "tests/autograd_core/test_gradcheck_tolerance.py",
-                     "tests/autograd_core/test_gradcheck_details.py")),
+                     "tests/autograd_core/test_gradcheck_details.py",
+                     "tests/autograd_core/test_graph_checks.py")),      # check_ops, check_inputs
     "ops": Group(("autograd_core/ops/*",),
                  ("tests/autograd_core/test_ops.py", "tests/autograd_core/test_tensor.py",
                   "tests/autograd_core/test_numerics.py",
                   "tests/autograd_core/test_course_examples.py")),
     "optim": Group(("optim/optimizer.py", "optim/optimizers.py"),
-                   ("tests/optim/test_optimizers.py", "tests/optim/test_optimizer_by_hand.py")),
+                   ("tests/optim/test_optimizers.py", "tests/optim/test_optimizer_by_hand.py",
+                    "tests/optim/test_reliability.py")),                # all-or-nothing steps
     "losses": Group(("nn/losses.py",),
                     ("tests/nn/test_losses.py", "tests/nn/test_losses_by_hand.py")),
+    # viz's label code: number formatting and the es/en words every picture reads
+    "labels": Group(("viz/labels.py", "autograd_core/vocabulary.py"),
+                    ("tests/autograd_core/test_vocabulary.py", "tests/viz/test_label_truth.py",
+                     "tests/viz/test_graph_model.py")),
 }
 
 # mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), folded into what we report:
