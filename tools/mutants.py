@@ -71,7 +71,8 @@ GROUPS = {
                   "tests/autograd_core/test_course_examples.py")),
     "optim": Group(("optim/optimizer.py", "optim/optimizers.py"),
                    ("tests/optim/test_optimizers.py", "tests/optim/test_optimizer_by_hand.py",
-                    "tests/optim/test_reliability.py")),                # all-or-nothing steps
+                    "tests/optim/test_reliability.py",                  # all-or-nothing steps
+                    "tests/viz/test_update.py")),       # record_step, update_terms: the pictures
     "losses": Group(("nn/losses.py",),
                     ("tests/nn/test_losses.py", "tests/nn/test_losses_by_hand.py")),
     # viz's label code: number formatting and the es/en words every picture reads
