@@ -127,3 +127,66 @@ def test_a_parameter_without_gradient_is_left_alone_even_with_weight_decay():
     np.testing.assert_array_equal(q.numpy(), [1.0, 1.0, 1.0])
     assert q not in opt.state
     np.testing.assert_allclose(p.numpy(), P0 * 0.95, rtol=1e-15)
+
+
+# --- defaults and options ------------------------------------------------------------------------
+# PyTorch's documented defaults (torch.optim, 2.x), Keras's for FTRL, the course's for SGDMomentum
+DEFAULTS = {
+    "SGD": dict(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                maximize=False),
+    "SGDMomentum": dict(lr=1e-3, beta=0.9),
+    "Adagrad": dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                    eps=1e-10, maximize=False),
+    "RMSprop": dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                    centered=False, maximize=False),
+    "Adam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 maximize=False),
+    "AdamW": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                  maximize=False),
+    "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False),
+    "Adamax": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False),
+    "NAdam": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                  momentum_decay=4e-3, maximize=False),
+    "FTRL": dict(lr=1e-3, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                 l2_shrinkage_regularization_strength=0.0, beta=0.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULTS))
+def test_defaults_are_the_documented_ones(name):
+    opt = getattr(optim, name)([_param()])
+    assert opt.defaults == DEFAULTS[name]
+    group = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
+    assert group == DEFAULTS[name]
+
+
+def test_ftrl_takes_kerass_learning_rate_name():
+    opt = optim.FTRL([_param()], learning_rate=0.25)
+    assert opt.param_groups[0]["lr"] == 0.25
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("lr", 0.0, "FTRL: invalid lr = 0.0; expected > 0"),
+    ("lr", -1.0, "FTRL: invalid lr = -1.0; expected >= 0.0"),     # the base class's check
+    ("learning_rate_power", 0.5, "FTRL: invalid learning_rate_power = 0.5; expected [-inf, 0.0]"),
+    ("initial_accumulator_value", -0.1,
+     "FTRL: invalid initial_accumulator_value = -0.1; expected >= 0.0"),
+    ("l1_regularization_strength", -0.1,
+     "FTRL: invalid l1_regularization_strength = -0.1; expected >= 0.0"),
+    ("l2_regularization_strength", -0.1,
+     "FTRL: invalid l2_regularization_strength = -0.1; expected >= 0.0"),
+    ("l2_shrinkage_regularization_strength", -0.1,
+     "FTRL: invalid l2_shrinkage_regularization_strength = -0.1; expected >= 0.0"),
+    ("beta", -0.1, "FTRL: invalid beta = -0.1; expected >= 0.0"),
+])
+def test_ftrl_refuses_bad_options_by_name(option, value, message):
+    with pytest.raises(ValueError) as caught:
+        optim.FTRL([_param()], **{option: value})
+    assert str(caught.value) == message
+
+
+def test_ftrl_accepts_the_edges_of_its_ranges():
+    opt = optim.FTRL([_param()], lr=1e-12, learning_rate_power=0.0, initial_accumulator_value=0.0,
+                     l1_regularization_strength=0.0, beta=0.0)
+    assert opt.param_groups[0]["learning_rate_power"] == 0.0
