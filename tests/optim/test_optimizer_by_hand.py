@@ -190,3 +190,168 @@ def test_ftrl_accepts_the_edges_of_its_ranges():
     opt = optim.FTRL([_param()], lr=1e-12, learning_rate_power=0.0, initial_accumulator_value=0.0,
                      l1_regularization_strength=0.0, beta=0.0)
     assert opt.param_groups[0]["learning_rate_power"] == 0.0
+
+
+def _refusal(make):
+    with pytest.raises(ValueError) as caught:
+        make()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("SGD", dict(lr=-0.1), "SGD: invalid lr = -0.1; expected >= 0.0"),
+    ("Adam", dict(eps=-1e-8), "Adam: invalid eps = -1e-08; expected >= 0.0"),
+    ("RMSprop", dict(weight_decay=-0.5), "RMSprop: invalid weight_decay = -0.5; expected >= 0.0"),
+    ("SGD", dict(momentum=-0.9), "SGD: invalid momentum = -0.9; expected >= 0.0"),
+    ("SGD", dict(nesterov=True, momentum=0.0),
+     "SGD: nesterov momentum requires momentum > 0 and dampening = 0"),
+    ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1),
+     "SGD: nesterov momentum requires momentum > 0 and dampening = 0"),
+    ("SGDMomentum", dict(beta=1.0), "SGDMomentum: invalid beta = 1.0; expected [0.0, 1.0)"),
+    ("SGDMomentum", dict(beta=-0.1), "SGDMomentum: invalid beta = -0.1; expected [0.0, 1.0)"),
+    ("Adagrad", dict(lr_decay=-1.0), "Adagrad: invalid lr_decay = -1.0; expected >= 0.0"),
+    ("Adagrad", dict(initial_accumulator_value=-0.1),
+     "Adagrad: invalid initial_accumulator_value = -0.1; expected >= 0.0"),
+    ("RMSprop", dict(alpha=-0.5), "RMSprop: invalid alpha = -0.5; expected >= 0.0"),
+    ("RMSprop", dict(momentum=-0.5), "RMSprop: invalid momentum = -0.5; expected >= 0.0"),
+    ("Adam", dict(betas=(1.0, 0.999)), "Adam: invalid betas[0] = 1.0; expected [0.0, 1.0)"),
+    ("AdamW", dict(betas=(0.9, 1.0)), "AdamW: invalid betas[1] = 1.0; expected [0.0, 1.0)"),
+    ("Adamax", dict(betas=(-0.1, 0.9)), "Adamax: invalid betas[0] = -0.1; expected [0.0, 1.0)"),
+    ("NAdam", dict(betas=(0.9, 1.5)), "NAdam: invalid betas[1] = 1.5; expected [0.0, 1.0)"),
+    ("Adadelta", dict(rho=1.1), "Adadelta: invalid rho = 1.1; expected [0.0, 1.0]"),
+    ("Adadelta", dict(rho=-0.1), "Adadelta: invalid rho = -0.1; expected [0.0, 1.0]"),
+    ("NAdam", dict(momentum_decay=-1e-3),
+     "NAdam: invalid momentum_decay = -0.001; expected >= 0.0"),
+])
+def test_bad_hyperparameters_are_refused_by_name_with_the_valid_range(name, options, message):
+    assert _refusal(lambda: getattr(optim, name)([_param()], **options)) == message
+
+
+@pytest.mark.parametrize("name, options", [
+    ("SGD", dict(lr=0.0, momentum=0.0, weight_decay=0.0)),
+    ("SGD", dict(nesterov=True, momentum=1e-9)),
+    ("SGDMomentum", dict(beta=0.0)), ("SGDMomentum", dict(beta=0.999)),
+    ("Adagrad", dict(lr_decay=0.0, initial_accumulator_value=0.0, eps=0.0)),
+    ("RMSprop", dict(alpha=0.0, momentum=0.0)),
+    ("Adam", dict(betas=(0.0, 0.0))), ("Adamax", dict(betas=(0.999, 0.999))),
+    ("Adadelta", dict(rho=1.0)), ("Adadelta", dict(rho=0.0)),
+    ("NAdam", dict(momentum_decay=0.0)),
+])
+def test_the_edges_of_each_range_are_accepted(name, options):
+    opt = getattr(optim, name)([_param()], **options)
+    for key, value in options.items():
+        assert opt.param_groups[0][key] == value
+
+
+def test_maximize_reaches_each_optimizer_that_takes_it():
+    # one step from p with g and with −g while maximizing: the same parameters
+    for name in ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adadelta", "Adamax", "NAdam"):
+        p, q = _param(), _param()
+        (descent,) = _steps(getattr(optim, name)([p], lr=0.1), p, [[1.0, -2.0, 0.5]])
+        (ascent,) = _steps(getattr(optim, name)([q], lr=0.1, maximize=True), q,
+                           [[-1.0, 2.0, -0.5]])
+        np.testing.assert_array_equal(ascent, descent, err_msg=name)
+        assert not np.array_equal(descent, P0), name
+
+
+# --- steps allocate nothing -----------------------------------------------------------------------
+@pytest.mark.parametrize("name, options", [
+    ("SGD", {}), ("SGD", dict(momentum=0.9)), ("SGDMomentum", {}), ("Adagrad", {}),
+    ("RMSprop", {}), ("Adam", {}), ("AdamW", {}),
+])
+def test_a_step_after_the_first_allocates_no_array(name, options):
+    # the buffers are made at the first step; later steps write in place (numpy out=, kernels)
+    import tracemalloc
+    p = ag.tensor(np.ones(2 ** 16), dtype="float64", requires_grad=True)
+    p.grad = ag.tensor(np.full(2 ** 16, 0.5))
+    opt = getattr(optim, name)([p], **options)
+    opt.step()
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < p.data.nbytes / 10, peak
+
+
+# --- state_dict and load_state_dict ---------------------------------------------------------------
+class _ListState(optim.Optimizer):
+    """An optimizer of one's own that keeps a list (mutable, not an array) in its state."""
+
+    def __init__(self, params):
+        super().__init__(params, dict(lr=0.1, schedule=[1.0, 0.5]))
+
+    def _update(self, param, grad, state, group):
+        state.setdefault("history", []).append(float(grad[0]))
+        param -= group["lr"] * grad
+
+
+def _stepped(opt_factory, grads=([1.0, 1.0, 1.0],)):
+    p = _param()
+    opt = opt_factory([p])
+    _steps(opt, p, grads)
+    return p, opt
+
+
+def test_state_dict_holds_copies_of_mutable_options_and_state_and_no_scratch():
+    p, opt = _stepped(_ListState)
+    sd = opt.state_dict()
+    sd["param_groups"][0]["schedule"].append(0.25)
+    sd["state"][0]["history"].append(99.0)
+    assert opt.param_groups[0]["schedule"] == [1.0, 0.5]
+    assert opt.state[p]["history"] == [1.0]
+    _, momentum = _stepped(lambda ps: optim.SGDMomentum(ps, lr=0.1))
+    assert "_work" in next(iter(momentum.state.values()))          # the scratch array exists
+    assert set(momentum.state_dict()["state"][0]) == {"exp_avg"}   # but is not saved
+
+
+def test_load_state_dict_keeps_copies_and_the_parameters_dtype():
+    p, opt = _stepped(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9))
+    sd = opt.state_dict()
+    q = ag.tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    other = optim.SGD([q], lr=0.5, momentum=0.9)
+    other.load_state_dict(sd)
+    buffer = other.state[q]["momentum_buffer"]
+    assert buffer.dtype == np.float32
+    np.testing.assert_array_equal(buffer, [1.0, 1.0, 1.0])
+    same_dtype = optim.SGD([_param()], lr=0.5, momentum=0.9)
+    same_dtype.load_state_dict(sd)
+    sd["state"][0]["momentum_buffer"][...] = 7.0                 # the saved dict changes later
+    assert np.all(same_dtype.state[same_dtype.param_groups[0]["params"][0]]
+                  ["momentum_buffer"] == 1.0)
+
+
+def test_load_state_dict_copies_mutable_options_and_values_and_reads_tensors_and_scalars():
+    _, opt = _stepped(_ListState)
+    sd = opt.state_dict()
+    sd["state"][0]["buffer"] = ag.tensor(np.array([1.0, 2.0, 3.0]))   # a Tensor value
+    sd["state"][0]["count"] = np.array(3)                            # a 0-d array
+    q = _param()
+    other = _ListState([q])
+    other.load_state_dict(sd)
+    state = other.state[q]
+    assert isinstance(state["buffer"], np.ndarray) and state["buffer"].tolist() == [1, 2, 3]
+    assert state["count"] == 3 and isinstance(state["count"], int)
+    sd["param_groups"][0]["schedule"].append(0.0)
+    sd["state"][0]["history"].append(5.0)
+    assert other.param_groups[0]["schedule"] == [1.0, 0.5] and state["history"] == [1.0]
+
+
+def test_load_state_dict_errors_say_what_is_wrong():
+    p, opt = _stepped(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9))
+    sd = opt.state_dict()
+    expected = "SGD.load_state_dict: expected a dict with 'state' and 'param_groups'"
+    assert _refusal(lambda: opt.load_state_dict([sd])) == expected
+    assert _refusal(lambda: opt.load_state_dict({"param_groups": sd["param_groups"]})) == expected
+    assert _refusal(lambda: opt.load_state_dict({"state": {}})) == expected
+    two = optim.SGD([_param(), _param()], lr=0.1, momentum=0.9)
+    assert _refusal(lambda: two.load_state_dict(sd)) == (
+        "SGD.load_state_dict: group 0 has 1 parameters in the state, 2 in the optimizer")
+    stray = {"state": {5: sd["state"][0]}, "param_groups": sd["param_groups"]}
+    assert _refusal(lambda: opt.load_state_dict(stray)) == (
+        "SGD.load_state_dict: state for parameter 5, which no group lists")
+    small = optim.SGD([ag.tensor(np.zeros(2), requires_grad=True)], lr=0.1, momentum=0.9)
+    assert _refusal(lambda: small.load_state_dict(sd)) == (
+        "SGD.load_state_dict: state 'momentum_buffer' has shape (3,), but its parameter has "
+        "shape (2,)")
