@@ -355,3 +355,24 @@ def test_load_state_dict_errors_say_what_is_wrong():
     assert _refusal(lambda: small.load_state_dict(sd)) == (
         "SGD.load_state_dict: state 'momentum_buffer' has shape (3,), but its parameter has "
         "shape (2,)")
+
+
+def test_repr_lists_each_groups_options_in_order():
+    a, b = _param(), _param()
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1, momentum=0.9)
+    assert repr(opt) == "\n".join([
+        "SGD (", "Parameter Group 0", "    dampening: 0.0", "    lr: 0.1", "    maximize: False",
+        "    momentum: 0.9", "    nesterov: False", "    weight_decay: 0.0",
+        "Parameter Group 1", "    dampening: 0.0", "    lr: 0.5", "    maximize: False",
+        "    momentum: 0.9", "    nesterov: False", "    weight_decay: 0.0", ")"])
+
+
+def test_an_optimizer_without_an_update_rule_says_so_at_its_first_step():
+    class Unfinished(optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, dict(lr=0.1))
+
+    p = _param()
+    p.grad = ag.tensor(np.ones(3))
+    with pytest.raises(NotImplementedError, match="^Unfinished must implement _update$"):
+        Unfinished([p]).step()
