@@ -376,3 +376,91 @@ def test_an_optimizer_without_an_update_rule_says_so_at_its_first_step():
     p.grad = ag.tensor(np.ones(3))
     with pytest.raises(NotImplementedError, match="^Unfinished must implement _update$"):
         Unfinished([p]).step()
+
+
+# --- what a step keeps, and the rule a picture shows ----------------------------------------------
+# PyTorch's state layout (FTRL: Keras's slots; SGDMomentum: the course's m), after two steps
+STATE_KEYS = [
+    ("SGD", {}, set()),
+    ("SGD", dict(momentum=0.9), {"momentum_buffer"}),
+    ("SGDMomentum", {}, {"exp_avg"}),
+    ("Adagrad", {}, {"step", "sum"}),
+    ("RMSprop", {}, {"step", "square_avg"}),
+    ("RMSprop", dict(momentum=0.5), {"step", "square_avg", "momentum_buffer"}),
+    ("RMSprop", dict(centered=True), {"step", "square_avg", "grad_avg"}),
+    ("RMSprop", dict(centered=True, momentum=0.5),
+     {"step", "square_avg", "grad_avg", "momentum_buffer"}),
+    ("Adam", {}, {"step", "exp_avg", "exp_avg_sq"}),
+    ("Adam", dict(amsgrad=True), {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+    ("AdamW", {}, {"step", "exp_avg", "exp_avg_sq"}),
+    ("Adadelta", {}, {"step", "square_avg", "acc_delta"}),
+    ("Adamax", {}, {"step", "exp_avg", "exp_inf"}),
+    ("NAdam", {}, {"step", "exp_avg", "exp_avg_sq", "mu_product"}),
+    ("FTRL", {}, {"accumulator", "linear"}),
+]
+
+
+@pytest.mark.parametrize("name, options, keys", STATE_KEYS,
+                         ids=[f"{n}{sorted(o)}" for n, o, _ in STATE_KEYS])
+def test_the_state_a_step_keeps_is_pytorchs(name, options, keys):
+    p = _param()
+    opt = getattr(optim, name)([p], **options)
+    _steps(opt, p, [[1.0, -2.0, 0.5], [0.5, 1.0, -1.0]])
+    saved = opt.state_dict()["state"]
+    assert set(saved.get(0, {})) == keys
+    if "step" in keys:
+        assert saved[0]["step"] == 2
+
+
+@pytest.mark.parametrize("name", ["SGDMomentum", "Adadelta", "Adamax", "NAdam", "FTRL"])
+def test_the_scratch_array_follows_the_parameters_dtype(name):
+    p = _param()
+    opt = getattr(optim, name)([p], lr=0.01)
+    _steps(opt, p, [[1.0, -2.0, 0.5]])
+    p.data = p.data.astype(np.float32)             # e.g. model.float() between steps
+    p.grad = ag.tensor(np.array([1.0, -2.0, 0.5], dtype=np.float32))
+    opt.step()
+    assert opt.state[p]["_work"].dtype == np.float32 and p.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["Adadelta", "Adamax", "NAdam", "FTRL"])
+def test_the_numpy_updates_make_at_most_one_temporary_array(name):
+    import tracemalloc
+    p = ag.tensor(np.ones(2 ** 16), dtype="float64", requires_grad=True)
+    p.grad = ag.tensor(np.full(2 ** 16, 0.5))
+    opt = getattr(optim, name)([p])
+    opt.step()
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * p.data.nbytes, peak / p.data.nbytes
+
+
+# the formulas of the class docstrings, in the symbols of the terms
+RULES = [
+    ("SGD", {}, "wₜ₊₁ = wₜ − η·g"),
+    ("SGD", dict(momentum=0.9), "wₜ₊₁ = wₜ − η·v"),
+    ("SGD", dict(momentum=0.9, nesterov=True), "wₜ₊₁ = wₜ − η·(g + μ·v)"),
+    ("SGDMomentum", {}, "wₜ₊₁ = wₜ − η·m"),
+    ("Adagrad", {}, "wₜ₊₁ = wₜ − η·g/(√s + ε)"),
+    ("Adagrad", dict(lr_decay=0.1), "wₜ₊₁ = wₜ − ηₜ·g/(√s + ε)"),
+    ("RMSprop", {}, "wₜ₊₁ = wₜ − η·g/(√v + ε)"),
+    ("RMSprop", dict(centered=True), "wₜ₊₁ = wₜ − η·g/(√(v − ḡ²) + ε)"),
+    ("RMSprop", dict(momentum=0.5), "wₜ₊₁ = wₜ − η·b"),
+    ("Adam", {}, "wₜ₊₁ = wₜ − η·m̂/(√v̂ + ε)"),
+    ("AdamW", {}, "wₜ₊₁ = (1 − η·λ)·wₜ − η·m̂/(√v̂ + ε)"),
+    ("Adadelta", {}, "wₜ₊₁ = wₜ − η·Δ"),
+    ("Adamax", {}, "wₜ₊₁ = wₜ − η·m̂/u"),
+    ("NAdam", {}, "wₜ₊₁ = wₜ − η·(1 − μₜ)/(1 − Πₜ)·g/(√v̂ + ε) − η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/(√v̂ + ε)"),
+    ("FTRL", {}, "wₜ₊₁ = (clip(zₜ₊₁, −λ₁, λ₁) − zₜ₊₁)/q"),
+]
+
+
+@pytest.mark.parametrize("name, options, rule", RULES,
+                         ids=[f"{n}{sorted(o)}" for n, o, _ in RULES])
+def test_the_update_rule_a_picture_shows(name, options, rule):
+    opt = getattr(optim, name)([_param()], **options)
+    assert opt.update_rule(opt.param_groups[0]) == rule
