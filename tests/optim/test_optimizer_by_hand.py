@@ -283,7 +283,7 @@ class _ListState(optim.Optimizer):
         super().__init__(params, dict(lr=0.1, schedule=[1.0, 0.5]))
 
     def _update(self, param, grad, state, group):
-        state.setdefault("history", []).append(float(grad[0]))
+        state.setdefault("history", []).append([float(grad[0])])     # a list of lists
         param -= group["lr"] * grad
 
 
@@ -298,9 +298,10 @@ def test_state_dict_holds_copies_of_mutable_options_and_state_and_no_scratch():
     p, opt = _stepped(_ListState)
     sd = opt.state_dict()
     sd["param_groups"][0]["schedule"].append(0.25)
-    sd["state"][0]["history"].append(99.0)
+    sd["state"][0]["history"].append([99.0])
+    sd["state"][0]["history"][0].append(98.0)
     assert opt.param_groups[0]["schedule"] == [1.0, 0.5]
-    assert opt.state[p]["history"] == [1.0]
+    assert opt.state[p]["history"] == [[1.0]]
     _, momentum = _stepped(lambda ps: optim.SGDMomentum(ps, lr=0.1))
     assert "_work" in next(iter(momentum.state.values()))          # the scratch array exists
     assert set(momentum.state_dict()["state"][0]) == {"exp_avg"}   # but is not saved
@@ -334,8 +335,9 @@ def test_load_state_dict_copies_mutable_options_and_values_and_reads_tensors_and
     assert isinstance(state["buffer"], np.ndarray) and state["buffer"].tolist() == [1, 2, 3]
     assert state["count"] == 3 and isinstance(state["count"], int)
     sd["param_groups"][0]["schedule"].append(0.0)
-    sd["state"][0]["history"].append(5.0)
-    assert other.param_groups[0]["schedule"] == [1.0, 0.5] and state["history"] == [1.0]
+    sd["state"][0]["history"].append([5.0])
+    sd["state"][0]["history"][0].append(4.0)
+    assert other.param_groups[0]["schedule"] == [1.0, 0.5] and state["history"] == [[1.0]]
 
 
 def test_load_state_dict_errors_say_what_is_wrong():
@@ -464,3 +466,118 @@ RULES = [
 def test_the_update_rule_a_picture_shows(name, options, rule):
     opt = getattr(optim, name)([_param()], **options)
     assert opt.update_rule(opt.param_groups[0]) == rule
+
+
+# --- param groups, zero_grad, step ----------------------------------------------------------------
+def test_param_group_errors_say_what_is_wrong():
+    p, q = _param(), _param()
+    opt = optim.SGD([p], lr=0.1)
+    with pytest.raises(TypeError) as caught:
+        opt.add_param_group(5)
+    assert str(caught.value) == "SGD: a param group must be a dict, got int"
+    assert _refusal(lambda: opt.add_param_group({"lr": 0.1})) == (
+        "SGD: a param group needs a 'params' entry")
+    assert _refusal(lambda: opt.add_param_group({"params": [q, p]})) == (
+        "SGD: parameter 1 (shape (3,)) appears in more than one place; each parameter may "
+        "belong to one group once")
+    frozen = ag.tensor(np.ones(2))
+    assert _refusal(lambda: opt.add_param_group({"params": [frozen]})) == (
+        "SGD: parameter 0 (shape (2,)) does not require grad, so it can never be updated; set "
+        "requires_grad=True")
+
+
+def test_zero_grad_in_place_reaches_every_parameter_and_detaches():
+    a, b, c = _param(), _param(), _param()
+    opt = optim.SGD([a, b, c], lr=0.1)
+    b.grad = ag.tensor(np.ones(3))
+    c.grad = ag.tensor(np.full(3, 2.0), requires_grad=True)   # e.g. left by create_graph
+    opt.zero_grad(set_to_none=False)
+    assert a.grad is None
+    np.testing.assert_array_equal(b.grad.numpy(), np.zeros(3))
+    assert c.grad.requires_grad is False and c.grad.grad_fn is None
+    np.testing.assert_array_equal(c.grad.numpy(), np.zeros(3))
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None and c.grad is None
+
+
+def test_step_without_a_closure_returns_none():
+    p = _param()
+    p.grad = ag.tensor(np.ones(3))
+    assert optim.SGD([p], lr=0.1).step() is None
+
+
+# --- the step as a picture reads it ---------------------------------------------------------------
+def test_the_gradient_term_says_which_gradient_the_update_uses():
+    def g_term(opt):
+        terms = opt.update_terms(opt.param_groups[0])
+        return (terms[0].symbol, terms[0].formula, terms[0].uses) if terms else None
+
+    assert g_term(optim.SGD([_param()], lr=0.1)) is None                     # g is ∂J/∂w
+    assert g_term(optim.SGD([_param()], lr=0.1, weight_decay=0.5)) == (
+        "g", "g = ∂J/∂w + λ·wₜ", ("∂J/∂w", "wₜ"))
+    assert g_term(optim.SGD([_param()], lr=0.1, maximize=True)) == ("g", "g = −∂J/∂w", ("∂J/∂w",))
+    assert g_term(optim.SGD([_param()], lr=0.1, momentum=0.9, maximize=True,
+                            weight_decay=0.5)) == ("g", "g = −∂J/∂w + λ·wₜ", ("∂J/∂w", "wₜ"))
+    adamw = optim.AdamW([_param()], weight_decay=0.5)          # decoupled: g is ∂J/∂w
+    assert [t.symbol for t in adamw.update_terms(adamw.param_groups[0])][0] == "m"
+
+
+def test_the_options_a_picture_lists_are_those_its_formulas_use():
+    def shown(opt):
+        return opt.shown_options(opt.param_groups[0])
+
+    assert shown(optim.SGD([_param()], lr=0.1, momentum=0.9, weight_decay=0.5)) == [
+        ("lr", "η", 0.1), ("weight_decay", "λ", 0.5), ("momentum", "μ", 0.9)]
+    assert shown(optim.SGD([_param()], lr=0.1, momentum=0.9, dampening=0.3)) == [
+        ("lr", "η", 0.1), ("momentum", "μ", 0.9), ("dampening", "τ", 0.3)]
+    assert shown(optim.Adam([_param()], lr=0.1, betas=(0.8, 0.9))) == [
+        ("lr", "η", 0.1), ("eps", "ε", 1e-8), ("betas.0", "β₁", 0.8), ("betas.1", "β₂", 0.9)]
+    assert shown(optim.FTRL([_param()], lr=0.1, l1_regularization_strength=0.01)) == [
+        ("lr", "η", 0.1), ("learning_rate_power", "p", -0.5),
+        ("initial_accumulator_value", "n₀", 0.1), ("l1_regularization_strength", "λ₁", 0.01),
+        ("l2_regularization_strength", "λ₂", 0.0),
+        ("l2_shrinkage_regularization_strength", "λ₂ₛ", 0.0), ("beta", "β", 0.0)]
+
+
+def _after_one_step(name, **options):
+    p = _param()
+    opt = getattr(optim, name)([p], lr=0.1, **options)
+    _steps(opt, p, [[1.0, -2.0, 0.5]])
+    p.grad = ag.tensor(np.array([0.5, 0.5, -1.0]))
+    return p, opt
+
+
+def test_a_preview_changes_nothing_and_keeps_its_own_copies():
+    p, opt = _after_one_step("SGD", momentum=0.9)
+    buffer = opt.state[p]["momentum_buffer"].copy()                 # [1, −2, 0.5]
+    (r,) = opt.record_step()
+    np.testing.assert_array_equal(p.numpy(), P0 - 0.1 * np.array([1.0, -2.0, 0.5]))
+    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"], buffer)
+    np.testing.assert_array_equal(r.state_before["momentum_buffer"], buffer)
+    np.testing.assert_allclose(r.state["momentum_buffer"], 0.9 * buffer + [0.5, 0.5, -1.0])
+    np.testing.assert_allclose(r.w_next, p.numpy() - 0.1 * r.state["momentum_buffer"])
+    assert not np.shares_memory(r.g, p.grad.data) and not np.shares_memory(r.grad, p.grad.data)
+    r.g[...] = 0.0
+    np.testing.assert_array_equal(p.grad.numpy(), [0.5, 0.5, -1.0])
+
+
+def test_an_applied_record_keeps_the_state_of_its_step():
+    p, opt = _after_one_step("SGD", momentum=0.9)
+    before = opt.state[p]["momentum_buffer"].copy()
+    (r,) = opt.record_step(apply=True)
+    after = opt.state[p]["momentum_buffer"].copy()
+    np.testing.assert_array_equal(r.state_before["momentum_buffer"], before)
+    np.testing.assert_array_equal(r.state["momentum_buffer"], after)
+    np.testing.assert_array_equal(r.w_next, p.numpy())
+    opt.step()                                                      # a later step
+    np.testing.assert_array_equal(r.state["momentum_buffer"], after)
+    np.testing.assert_array_equal(r.state_before["momentum_buffer"], before)
+
+
+def test_record_step_refuses_a_closure():
+    p, opt = _after_one_step("SGD")
+    with pytest.raises(ValueError) as caught:
+        opt.record_step(closure=lambda: None)
+    assert str(caught.value) == (
+        "SGD.record_step: closure is only for optimizers whose step computes its own "
+        "gradients (Newton); set .grad by backward()")
