@@ -50,7 +50,10 @@ GROUPS = {
                     "tests/autograd_core/test_tensor.py", "tests/autograd_core/test_checks.py",
                     "tests/autograd_core/test_gradcheck_details.py",
                     "tests/autograd_core/test_engine_details.py",
-                    "tests/autograd_core/test_course_examples.py"),
+                    "tests/autograd_core/test_course_examples.py",
+                    "tests/autograd_core/test_reliability.py",          # hooks, observers, no-copy
+                    "tests/autograd_core/test_backward_arrays.py",      # the array-level rules
+                    "tests/autograd_core/test_vocabulary.py"),          # InverseRule.label
                    deselect=tuple(f"tests/autograd_core/test_memory.py::{name}" for name in (
                        "test_million_node_chain_backward_without_recursion",    # 150 s alone
                        "test_deep_chain_can_be_dropped_without_backward",
@@ -60,20 +63,28 @@ GROUPS = {
     "checks": Group(("autograd_core/checks.py",),
                     ("tests/autograd_core/test_checks.py",
                      "tests/autograd_core/test_gradcheck_tolerance.py",
-                     "tests/autograd_core/test_gradcheck_details.py")),
+                     "tests/autograd_core/test_gradcheck_details.py",
+                     "tests/autograd_core/test_graph_checks.py")),      # check_ops, check_inputs
     "ops": Group(("autograd_core/ops/*",),
                  ("tests/autograd_core/test_ops.py", "tests/autograd_core/test_tensor.py",
                   "tests/autograd_core/test_numerics.py",
                   "tests/autograd_core/test_course_examples.py")),
     "optim": Group(("optim/optimizer.py", "optim/optimizers.py"),
-                   ("tests/optim/test_optimizers.py", "tests/optim/test_optimizer_by_hand.py")),
+                   ("tests/optim/test_optimizers.py", "tests/optim/test_optimizer_by_hand.py",
+                    "tests/optim/test_reliability.py",                  # all-or-nothing steps
+                    "tests/viz/test_update.py")),       # record_step, update_terms: the pictures
     "losses": Group(("nn/losses.py",),
                     ("tests/nn/test_losses.py", "tests/nn/test_losses_by_hand.py")),
+    # viz's label code: number formatting and the es/en words every picture reads
+    "labels": Group(("viz/labels.py", "autograd_core/vocabulary.py"),
+                    ("tests/autograd_core/test_vocabulary.py", "tests/viz/test_label_truth.py",
+                     "tests/viz/test_graph_model.py")),
 }
 
 # mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), folded into what we report:
 # killed = a test failed, pytest errored, timed out or the type check caught it
 KILLED = {1, 3, 36, 37, -24, 24, 152, 255}
+TIMEOUT = {-24, 24, 152}                            # among KILLED: a mutant that loops forever
 SURVIVED = {0}
 NO_TESTS = {5, 33}                                  # no test of the group runs that function
 
@@ -94,7 +105,15 @@ def _deselect_args(group: Group) -> list[str]:
     return [arg for test in group.deselect for arg in ("--deselect", test)]
 
 
-def _mutmut_config(group: Group) -> str:
+def _mutmut_config(group: Group, timeout: float) -> str:
+    """mutmut's settings for one group.
+
+    A mutant's test run is stopped after ``timeout`` × (the tests' own time + 5 s) of wall time
+    (twice that of CPU time) and counted as killed, as a mutant that loops forever should be.
+    At low priority on a busy machine a run that does not loop can take many times its own
+    time too, so the report counts timeouts apart: recheck them with a larger ``--timeout``
+    (mutmut then reruns only the mutants that timed out).
+    """
     tests = [t for t in group.tests if (ROOT / t).exists()]
     lines = ["", "[tool.mutmut]",
              'source_paths = ["autograd_core", "nn", "optim", "viz"]',
@@ -102,11 +121,12 @@ def _mutmut_config(group: Group) -> str:
              f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
              "pytest_add_cli_args = "
              f"{json.dumps(['-p', 'no:cacheprovider', *_deselect_args(group)])}",
+             f"timeout_multiplier = {float(timeout)}", "timeout_constant = 5.0",
              "use_git_change_detection = false", ""]
     return "\n".join(lines)
 
 
-def prepare(name: str, group: Group, keep: bool) -> Path:
+def prepare(name: str, group: Group, keep: bool, timeout: float) -> Path:
     """Copy the project into build/mutants/<name> with a [tool.mutmut] section for the group."""
     where = WORK / name
     if where.exists() and not keep:
@@ -118,7 +138,7 @@ def prepare(name: str, group: Group, keep: bool) -> Path:
             shutil.copy2(source, target)
     text = (ROOT / "pyproject.toml").read_text()
     text = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "", text, flags=re.S)
-    (where / "pyproject.toml").write_text(text + _mutmut_config(group))
+    (where / "pyproject.toml").write_text(text + _mutmut_config(group, timeout))
     return where
 
 
@@ -126,6 +146,12 @@ def run_group(where: Path, jobs: int, names: list[str] = ()) -> int:
     env = dict(os.environ)
     env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
     env.pop("PYTHONPATH", None)                 # mutmut puts its mutants/ first on sys.path
+    # NOTE: mutmut forks each mutant's test run from a process that already ran the suite; an
+    # OpenMP or OpenBLAS thread pool started there (torch's, for the parity tests) is gone in
+    # the child, whose first parallel call then waits forever at the pool's barrier: every
+    # mutant that reaches a torch test "timed out", i.e. was counted killed. One thread each.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
     command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names]
     return subprocess.run(command, cwd=where, env=env).returncode
 
@@ -160,18 +186,19 @@ def results(where: Path) -> dict[str, dict[str, int | None]]:
 def report(by_file: dict, accepted: dict[str, str]) -> list[str]:
     """Print one score line per file; return the surviving mutants not accepted as equivalent."""
     open_survivors = []
-    print(f"{'file':40} {'mutants':>7} {'killed':>6} {'equiv':>5} {'surv':>4} {'untested':>8}"
-          f" {'other':>5} {'score':>7}")
+    print(f"{'file':40} {'mutants':>7} {'killed':>6} {'(timeout)':>9} {'equiv':>5} {'surv':>4}"
+          f" {'untested':>8} {'other':>5} {'score':>7}")
     for path, codes in by_file.items():
         killed = sum(c in KILLED for c in codes.values())
+        timeouts = sum(c in TIMEOUT for c in codes.values())
         equivalent = [n for n, c in codes.items() if c in SURVIVED and n in accepted]
         survivors = [n for n, c in codes.items() if c in SURVIVED and n not in accepted]
         untested = sum(c in NO_TESTS for c in codes.values())
         other = len(codes) - killed - len(equivalent) - len(survivors) - untested
         judged = len(codes) - len(equivalent)
         score = 100.0 * killed / judged if judged else 100.0
-        print(f"{path:40} {len(codes):7} {killed:6} {len(equivalent):5} {len(survivors):4}"
-              f" {untested:8} {other:5} {score:6.1f}%")
+        print(f"{path:40} {len(codes):7} {killed:6} {timeouts:9} {len(equivalent):5}"
+              f" {len(survivors):4} {untested:8} {other:5} {score:6.1f}%")
         open_survivors += survivors
     return open_survivors
 
@@ -182,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"groups to run (default: all of {', '.join(GROUPS)})")
     parser.add_argument("--keep", action="store_true", help="reuse the previous copy and results")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="FACTOR",
+                        help="stop a mutant's tests after FACTOR × (their time + 5 s) of wall "
+                             "time; default 10")
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
                         help="retest only these mutants (implies --keep)")
     args = parser.parse_args(argv)
@@ -192,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     survivors = []
     for name in args.groups or list(GROUPS):
         print(f"== mutants: {name} ==", flush=True)
-        where = prepare(name, GROUPS[name], args.keep or bool(args.only))
+        where = prepare(name, GROUPS[name], args.keep or bool(args.only), args.timeout)
         code = run_group(where, args.jobs, args.only)
         if code != 0:
             print(f"mutmut run failed for group {name} (exit code {code})")

@@ -69,3 +69,10 @@ def test_plurals_and_unknown_language():
         text("unit", "fr")
     with pytest.raises(KeyError, match="no entry"):
         text("no such word")
+
+
+def test_inverse_rule_label_names_itself_and_the_languages_it_knows():
+    with pytest.raises(ValueError) as caught:
+        ag.InverseRule.ACTIVATION.label("fr")
+    assert str(caught.value) == ("InverseRule.label: unknown language 'fr'; expected 'en' or "
+                                 "'es'")
