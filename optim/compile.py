@@ -50,6 +50,7 @@ training loop does (tests/test_architecture.py).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import operator
@@ -64,7 +65,7 @@ import numpy as np
 import nn
 from autograd_core import Tensor, increment_version
 from autograd_core.interrupts import deferred_interrupts
-from autograd_core.kernels import jit_enabled
+from autograd_core.kernels import jit_enabled, references_only
 from autograd_core.graph.rules import InverseRule
 from autograd_core.graph.walk import topological_order
 from nn.functional import dropout_mask
@@ -842,29 +843,36 @@ class CompiledStep:
         xt = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
         yt = y if isinstance(y, Tensor) else Tensor(np.asarray(y))
         self.optimizer.zero_grad()
-        with _Watch(self.model) as watch:
-            output = self.model(xt)
-            loss = self.loss_fn(output, yt)
-        program = None
-        if trace:
-            try:
-                program = self._build(loss, xt, yt, watch)
-            except CompileError as error:
-                if not self.fallback:
-                    raise
-                self._programs[key] = _EAGER
-                if not self._warned:
-                    self._warned = True
-                    warnings.warn(f"{error}; running the eager step instead (fallback=True)",
-                                  RuntimeWarning, stacklevel=3)
-        loss.backward()
-        self.optimizer.step()
+        # NOTE: the traced step runs numpy's kernels: compiling Numba's here would be wasted
+        # work, as the generated step compiles the ones it calls (kernels.references_only)
+        with references_only() if trace else contextlib.nullcontext():
+            with _Watch(self.model) as watch:
+                output = self.model(xt)
+                loss = self.loss_fn(output, yt)
+            program = self._program(loss, xt, yt, watch, key) if trace else None
+            loss.backward()
+            self.optimizer.step()
         self._last_output, self._last_program = output.data, None
         if program is not None:
             program.compile()                       # after the step: its state exists now
             self._programs[key] = program
             self._source = program.source
         return float(loss.data)
+
+    def _program(self, loss, xt, yt, watch, key) -> _Program | None:
+        """The program of ``key`` built from the traced graph; None when it is refused and
+        ``fallback`` runs the eager step instead (one warning)."""
+        try:
+            return self._build(loss, xt, yt, watch)
+        except CompileError as error:
+            if not self.fallback:
+                raise
+            self._programs[key] = _EAGER
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"{error}; running the eager step instead (fallback=True)",
+                              RuntimeWarning, stacklevel=4)
+            return None
 
     def _build(self, loss, xt, yt, watch) -> _Program:
         builder = _Builder(loss, xt, yt, self.optimizer, watch)

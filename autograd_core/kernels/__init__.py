@@ -7,7 +7,7 @@ has its own dispatch and tests instead of a ``Kernel``.
 """
 from __future__ import annotations
 
-from ._kernel import KERNELS, Compiled, Kernel, jit_enabled
+from ._kernel import KERNELS, Compiled, Kernel, jit_enabled, references_only
 from .elementwise import (
     elu,
     elu_backward,

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from ._kernel import jit_enabled, njit
+from ._kernel import _REFERENCE_THREADS, jit_enabled, njit, use_references
 
 #: activation name → code passed to the kernels (None: the affine layer alone)
 ACTIVATIONS = {None: 0, "relu": 1, "tanh": 2, "sigmoid": 3}
@@ -175,6 +175,8 @@ def _compilable(arrays) -> bool:
     """One float dtype (float32 or float64) for all, and no empty array: what the bodies take."""
     dtype = arrays[0].dtype
     if dtype.char not in "fd" or not dtype.isnative:      # Numba cannot type swapped bytes
+        return False
+    if _REFERENCE_THREADS and use_references():
         return False
     for a in arrays:
         if (a.dtype is not dtype and a.dtype != dtype) or a.size == 0:

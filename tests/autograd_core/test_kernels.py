@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -222,6 +223,38 @@ def test_dispatch_by_size_and_dtype(monkeypatch):
     np.testing.assert_array_equal(out, strided)
     with pytest.raises(ValueError, match="already registered"):
         Kernel(ref.py_func, fast, 100, "probe")
+
+
+def test_references_only_is_per_thread_and_nests(monkeypatch):
+    calls = []
+    fast = Compiled(lambda x: calls.append("compiled") or x)
+    monkeypatch.setattr(fast, "dispatcher", lambda: fast.py_func)
+    monkeypatch.setattr("autograd_core.kernels._kernel.jit_enabled", lambda: True)
+    monkeypatch.setattr("autograd_core.kernels._kernel.KERNELS", {})
+    kernel = Kernel(lambda x: calls.append("reference") or x, fast, 0, "probe_refs")
+    seen_elsewhere = []
+    with kernels.references_only():
+        with kernels.references_only():              # nested: the inner exit keeps it on
+            kernel(np.zeros(4, np.float32))
+        kernel(np.zeros(4, np.float32))
+        other = threading.Thread(target=lambda: seen_elsewhere.append(
+            kernel(np.zeros(4, np.float32)) is not None and calls[-1]))
+        other.start()
+        other.join()
+    kernel(np.zeros(4, np.float32))
+    assert calls == ["reference", "reference", "compiled", "compiled"]
+    assert seen_elsewhere == ["compiled"]                 # another thread compiles as before
+
+
+def test_references_only_covers_the_linear_layer(monkeypatch):
+    from autograd_core.kernels import linalg
+    monkeypatch.setattr(linalg, "_dispatchers", (None, None))   # calling them would raise
+    x, w, b = (np.ones(s, np.float32) for s in ((3, 2), (4, 2), (4,)))
+    with kernels.references_only():
+        z = linalg.linear_forward(x, w, b, 2)
+        grads = linalg.linear_backward(np.ones_like(z), x, w, z, 2, True, True, True)
+    np.testing.assert_allclose(z, np.tanh(3.0), rtol=1e-6)
+    assert [g.shape for g in grads] == [(3, 2), (4, 2), (4,)]
 
 
 def test_dispatch_without_jit(monkeypatch):

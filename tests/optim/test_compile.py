@@ -137,6 +137,23 @@ def test_float32_matches_eager_to_rounding(name):
          _batches(3, 2, np.float32, 5), F32)
 
 
+def test_the_traced_first_step_runs_numpys_kernels(monkeypatch):
+    """Compiling the eager step's Numba kernels during the trace would be wasted work (the
+    generated step compiles the ones it calls): the first call runs the numpy references."""
+    from autograd_core.kernels import Kernel, linalg
+    eager, compiled = _pair(_mlp(nn.Tanh, "float32"), OPTIMIZERS["adam"])
+    (x, y), = _batches(3, 2, np.float32, 1)
+    expected = _eager_step(*eager[:1], nn.MSELoss(), eager[1], x, y)
+
+    def refuse(*args):
+        raise AssertionError("a compiled kernel ran in the traced step")
+    monkeypatch.setattr(Kernel, "run", refuse)
+    monkeypatch.setattr(linalg, "_dispatchers", (refuse, refuse))
+    step = optim.compile_step(compiled[0], nn.MSELoss(), compiled[1])
+    np.testing.assert_allclose(step(x, y), expected, **F32)
+    _assert_same(eager, compiled, F32)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["sgd_nesterov_decay", "sgd_course_momentum",
                                   "adam_amsgrad_decay", "adamw", "rmsprop_centered_momentum",
