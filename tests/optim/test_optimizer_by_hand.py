@@ -581,3 +581,43 @@ def test_record_step_refuses_a_closure():
     assert str(caught.value) == (
         "SGD.record_step: closure is only for optimizers whose step computes its own "
         "gradients (Newton); set .grad by backward()")
+
+
+def _terms(opt, record) -> dict:
+    return {t.symbol: np.asarray(t.read(record), dtype=float)
+            for t in opt.update_terms(opt.param_groups[0])}
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adams_bias_corrected_terms_give_the_step(amsgrad):
+    """The m̂ and v̂ a picture shows are the ones the step used: wₜ₊₁ = wₜ − η·m̂/(√v̂ + ε),
+    m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ) (vₘₐₓ with amsgrad), t after the step."""
+    p = _param()
+    opt = optim.Adam([p], lr=0.1, betas=(0.8, 0.7), eps=0.01, amsgrad=amsgrad)
+    _steps(opt, p, [[1.0, -2.0, 0.5], [-3.0, 0.25, 2.0]])
+    p.grad = ag.tensor(np.array([0.5, 0.5, -1.0]))
+    (r,) = opt.record_step()
+    t = _terms(opt, r)
+    assert int(t["t"]) == 3
+    v = r.state["max_exp_avg_sq"] if amsgrad else r.state["exp_avg_sq"]
+    np.testing.assert_allclose(t["m̂"], r.state["exp_avg"] / (1 - 0.8 ** 3), rtol=1e-12)
+    np.testing.assert_allclose(t["v̂"], v / (1 - 0.7 ** 3), rtol=1e-12)
+    np.testing.assert_allclose(r.w_next, r.w - 0.1 * t["m̂"] / (np.sqrt(t["v̂"]) + 0.01),
+                               rtol=1e-12)
+
+
+def test_nadams_terms_give_the_step():
+    """NAdam's picture: wₜ₊₁ = wₜ − η·(1 − μₜ)/(1 − Πₜ)·g/(√v̂ + ε)
+    − η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/(√v̂ + ε), from the terms it shows."""
+    p = _param()
+    opt = optim.NAdam([p], lr=0.1, betas=(0.8, 0.7), eps=0.01)
+    _steps(opt, p, [[1.0, -2.0, 0.5], [-3.0, 0.25, 2.0]])
+    p.grad = ag.tensor(np.array([0.5, 0.5, -1.0]))
+    (r,) = opt.record_step()
+    t = _terms(opt, r)
+    np.testing.assert_allclose(t["v̂"], r.state["exp_avg_sq"] / (1 - 0.7 ** 3), rtol=1e-12)
+    mu, mu_next, product = t["μₜ"], t["μₜ₊₁"], t["Πₜ"]
+    root = np.sqrt(t["v̂"]) + 0.01
+    expected = (r.w - 0.1 * (1 - mu) / (1 - product) * r.g / root
+                - 0.1 * mu_next / (1 - product * mu_next) * r.state["exp_avg"] / root)
+    np.testing.assert_allclose(r.w_next, expected, rtol=1e-12)
