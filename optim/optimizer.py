@@ -36,8 +36,7 @@ def check_hyperparameter(optimizer: str, name: str, value: float, *, low: float 
     ``[low, high]`` (``[low, high)`` with ``high_open``)."""
     bad = value < low or (high is not None and (value >= high if high_open else value > high))
     if bad:
-        upper = "" if high is None else f", {high}{')' if high_open else ']'}"
-        interval = f"[{low}{upper}" if high is not None else f">= {low}"
+        interval = f">= {low}" if high is None else f"[{low}, {high}{')' if high_open else ']'}"
         raise ValueError(f"{optimizer}: invalid {name} = {value!r}; expected {interval}")
 
 
