@@ -443,3 +443,27 @@ def test_anomaly_mode_is_restored_after_an_error_and_when_nested(ops):
             pass
         with pytest.raises(RuntimeError, match=r"\blog\b"):        # outer context still on
             ag.log(ag.tensor([-1.0]))
+
+
+def test_detect_anomaly_keeps_one_backward_observer_while_any_block_is_open():
+    """The backward NaN check is one engine observer, registered by the first open block and
+    removed by the last; ``check_nan=False`` registers nothing (the count must come back to
+    where it was, or a later backward elsewhere would be checked, or not, by accident)."""
+    from autograd_core.graph import engine
+    from autograd_core.checks import _observer
+
+    def count():
+        return len(engine._observers)
+
+    base, users = count(), _observer["users"]
+    with ag.detect_anomaly(check_nan=False):
+        assert count() == base and _observer["users"] == users
+    assert count() == base and _observer["users"] == users
+    with ag.detect_anomaly():
+        assert count() == base + 1 and _observer["users"] == users + 1
+        with ag.detect_anomaly():
+            assert count() == base + 1 and _observer["users"] == users + 2
+            with ag.detect_anomaly(check_nan=False):
+                assert count() == base + 1 and _observer["users"] == users + 2
+        assert count() == base + 1 and _observer["users"] == users + 1
+    assert count() == base and _observer["users"] == users and _observer["handle"] is None

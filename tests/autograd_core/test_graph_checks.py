@@ -282,3 +282,83 @@ def test_bad_inputs_are_refused_by_name():
         check_inputs(L, ag.tensor(np.arange(3)), order_of(L))
     assert str(caught.value) == ("check_inputs: input 0 has dtype int64; only floating tensors "
                                  "can be checked by finite differences")
+
+
+# --- cases the mutation run found unchecked ------------------------------------------------------
+class _TakeAt(ag.Op):
+    """out = x[k] for integer positions k (a float k is refused by numpy)."""
+
+    @staticmethod
+    def forward(ctx, x, k):
+        return np.take(x, k)
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = np.zeros(ctx.inputs[0].shape)
+        np.add.at(g, ctx.inputs[1].data, grad.data)
+        return ag.tensor(g), None
+
+
+class _NoGradient(ag.Op):
+    """out = x, whose backward gives x no gradient (None)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None
+
+
+def test_an_op_that_needs_integer_positions_gets_them_in_check_ops_and_replay():
+    x, k = f64([0.5, -1.0, 2.0]), ag.tensor(np.array([2, 0]))
+    y = (_TakeAt.apply(x, k) * 3.0).sum()                  # 3·(x₂ + x₀) = 7.5
+    assert set(status_by_op(y).values()) == {"ok"}
+    np.testing.assert_allclose(replay(y, order_of(y), {}).numpy(), 7.5)
+    (r,) = check_inputs(y, [x], order_of(y))
+    assert r.status == "ok"
+    np.testing.assert_allclose(r.analytical, [3.0, 0.0, 3.0])
+
+
+def test_an_input_whose_only_path_gives_no_gradient_is_unused():
+    x = f64([0.5, -1.0], name="x")
+    y = _NoGradient.apply(x).sum()
+    (r,) = check_inputs(y, [x], order_of(y))
+    assert (r.name, r.tensor, r.status, r.max_error) == ("x", x, "unused", 0.0)
+    np.testing.assert_array_equal(r.analytical, np.zeros(2))
+
+
+def test_a_matrix_input_is_perturbed_element_by_element_in_its_shape():
+    w = f64([[0.5, -1.0], [2.0, 0.25]])
+    y = (ag.tanh(w) * ag.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]))).sum()
+    (r,) = check_inputs(y, [w], order_of(y))
+    assert (r.status, r.method) == ("ok", "full") and r.numerical.shape == (2, 2)
+    expected = (1 - np.tanh(w.numpy()) ** 2) * [[1.0, 2.0], [3.0, 4.0]]
+    np.testing.assert_allclose(r.numerical, expected, rtol=1e-8)
+
+
+def test_an_error_equal_to_the_tolerance_passes():
+    x = f64([0.5, -1.0])
+    y = _HalfSquare.apply(x).sum()
+    error = check_inputs(y, [x], order_of(y))[0].max_error       # ≈ 1, as computed
+    assert check_inputs(y, [x], order_of(y), atol=error, rtol=0.0)[0].status == "ok"
+    assert check_inputs(y, [x], order_of(y), atol=np.nextafter(error, 0), rtol=0.0
+                        )[0].status == "fail"
+
+
+def test_an_empty_input_checks_ok_with_no_error():
+    x = f64(np.zeros(0))
+    y = (x * 2.0).sum() + f64([1.0]).sum()
+    (r,) = check_inputs(y, [x], order_of(y))
+    assert (r.status, r.max_error) == ("ok", 0.0)
+
+
+def test_the_documented_defaults():
+    import inspect
+    ops_defaults = inspect.signature(check_ops).parameters
+    inputs_defaults = inspect.signature(check_inputs).parameters
+    assert ops_defaults["max_inputs"].default == 2000
+    assert {k: inputs_defaults[k].default for k in ("max_full", "projections", "eps", "atol",
+                                                    "rtol")} == {
+        "max_full": 100, "projections": 3, "eps": 1e-6, "atol": 1e-5, "rtol": 1e-3}
