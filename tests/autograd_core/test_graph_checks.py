@@ -362,3 +362,17 @@ def test_the_documented_defaults():
     assert {k: inputs_defaults[k].default for k in ("max_full", "projections", "eps", "atol",
                                                     "rtol")} == {
         "max_full": 100, "projections": 3, "eps": 1e-6, "atol": 1e-5, "rtol": 1e-3}
+
+
+def test_the_default_limits_at_their_boundaries():
+    """check_ops checks up to 2,000 input elements; check_inputs perturbs up to 100 elements one
+    by one, larger inputs along 3 random directions."""
+    at, over = f64(np.linspace(-1, 1, 2000)), f64(np.linspace(-1, 1, 2001))
+    assert set(status_by_op(ag.tanh(at).sum()).values()) == {"ok"}
+    assert set(status_by_op(ag.tanh(over).sum()).values()) == {"skipped"}
+    full, projected = f64(np.linspace(-1, 1, 100)), f64(np.linspace(-1, 1, 101))
+    y_full, y_projected = ag.tanh(full).sum(), ag.tanh(projected).sum()
+    r_full = check_inputs(y_full, [full], order_of(y_full))[0]
+    r_projected = check_inputs(y_projected, [projected], order_of(y_projected))[0]
+    assert (r_full.method, r_full.numerical.shape) == ("full", (100,))
+    assert (r_projected.method, r_projected.numerical.shape) == ("projected", (3,))
