@@ -78,6 +78,7 @@ GROUPS = {
     # viz's label code: number formatting and the es/en words every picture reads
     "labels": Group(("viz/labels.py", "autograd_core/vocabulary.py"),
                     ("tests/autograd_core/test_vocabulary.py", "tests/viz/test_label_truth.py",
+                     "tests/viz/test_labels_text.py",
                      "tests/viz/test_graph_model.py")),
 }
 
