@@ -90,8 +90,6 @@ def value_lines(head: str, values, max_elements: int = 6, lang: str = "en") -> l
         return [f"{head} = []"]
     if a.size == 1 and a.ndim <= 1:
         return [f"{head} = {format_number(a.reshape(-1)[0])}"]
-    if a.ndim == 0:
-        return [f"{head} = {format_number(a)}"]
     if a.ndim == 1:
         return [f"{head} ="] + [format_number(v) for v in a]
     return [f"{head} ="] + [format_array(row, max_elements) for row in a.reshape(-1, a.shape[-1])]

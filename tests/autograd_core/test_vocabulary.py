@@ -64,6 +64,7 @@ def test_every_entry_has_both_languages_and_spanish_differs_where_english_is_eng
 
 def test_plurals_and_unknown_language():
     assert count(1, "op", "en") == "1 op" and count(2, "op", "en") == "2 ops"
+    assert count(2, "op") == "2 ops"                                     # English by default
     assert count(1, "tensor", "es") == "1 tensor" and count(0, "tensor", "es") == "0 tensores"
     with pytest.raises(ValueError, match="unknown language 'fr'"):
         text("unit", "fr")

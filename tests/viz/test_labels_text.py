@@ -40,6 +40,10 @@ def test_value_lines_scalar_column_rows_and_shape():
     assert value_lines("W", np.ones((3, 3)), lang="es") == ["W: forma (3,3)"]
     assert value_lines("W", np.ones((2, 4)), max_elements=8) == ["W =", "[1, 1, 1, 1]",
                                                                 "[1, 1, 1, 1]"]
+    assert value_lines("W", np.ones(7)) == ["W: shape (7,)"]                # default limit 6
+    assert value_lines("W", np.ones((1, 8)), max_elements=8) == ["W =", "[1, 1, 1, 1, 1, 1, 1, 1]"]
+    assert value_lines("W", [[0.5]]) == ["W =", "[0.5]"]                    # a 1×1 matrix is a row
+    assert value_lines("T", np.ones((2, 1, 3))) == ["T =", "[1, 1, 1]", "[1, 1, 1]"]
 
 
 def test_format_axes_sum_names_the_summed_axes():
@@ -47,6 +51,8 @@ def test_format_axes_sum_names_the_summed_axes():
     assert format_axes_sum((4, 3), (1, 3), lang="es") == "Σ sobre el eje 0: (4,3)→(1,3)"
     assert format_axes_sum((2, 4, 3), (1,)) == "Σ over axes 0, 1, 2: (2,4,3)→(1,)"
     assert format_axes_sum((2, 4, 3), (4, 1)) == "Σ over axes 0, 2: (2,4,3)→(4,1)"
+    assert format_axes_sum((1, 3, 4), (3, 1)) == "Σ over axes 0, 2: (1,3,4)→(3,1)"
+    assert format_axes_sum((4, 2), (4, 1)) == "Σ over axis 1: (4,2)→(4,1)"
 
 
 @pytest.mark.parametrize("value, optional, low, error, message", [
@@ -63,6 +69,8 @@ def test_check_count_names_the_picture_and_the_option(value, optional, low, erro
 
 
 def test_check_count_accepts_ints_at_the_bound_and_none_when_optional():
+    with pytest.raises(TypeError, match="must be an int, got NoneType"):    # not optional
+        check_count("draw", "max_nodes", None)
     check_count("draw", "max_nodes", 0)
     check_count("draw", "max_nodes", 2, low=2)
     check_count("draw", "max_nodes", np.int64(3))
