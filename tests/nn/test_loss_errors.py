@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import autograd_core as ag
+import nn
 from nn import functional as F
 
 LOSSES = ["mse_loss", "squared_error", "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -76,3 +77,68 @@ def test_label_smoothing_of_1_is_allowed_and_gives_the_uniform_target():
     expected = -np.mean(z - np.log(np.exp(z).sum()))
     got = F.cross_entropy(ag.tensor(z), ag.tensor(np.array([1])), label_smoothing=1.0)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
+# --- the loss modules: their options reach the function, weights are buffers ----------------------
+X2 = np.array([[0.25, 0.5, -1.0], [1.5, -0.5, 0.0]])
+LABELS = np.array([1, 2])
+
+
+def _module_cases():
+    w = [0.5, 2.0, 1.0]
+    probs = np.array([[0.2, 0.7, 0.4], [0.9, 0.1, 0.5]])
+    binary = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    return [
+        (nn.BCELoss(weight=w, reduction="sum"), F.binary_cross_entropy,
+         (probs, binary), dict(weight=w, reduction="sum"), {"weight": w}),
+        (nn.BCEWithLogitsLoss(weight=w, reduction="none", pos_weight=[3.0, 1.0, 0.5]),
+         F.binary_cross_entropy_with_logits, (X2, binary),
+         dict(weight=w, reduction="none", pos_weight=[3.0, 1.0, 0.5]),
+         {"weight": w, "pos_weight": [3.0, 1.0, 0.5]}),
+        (nn.CrossEntropyLoss(weight=w, ignore_index=2, reduction="sum", label_smoothing=0.2),
+         F.cross_entropy, (X2, LABELS),
+         dict(weight=w, ignore_index=2, reduction="sum", label_smoothing=0.2), {"weight": w}),
+        (nn.NLLLoss(weight=w, ignore_index=2, reduction="sum"), F.nll_loss,
+         (X2, LABELS), dict(weight=w, ignore_index=2, reduction="sum"), {"weight": w}),
+        (nn.HingeLoss(margin=0.5, reduction="sum"), F.hinge_loss, (X2, LABELS),
+         dict(margin=0.5, reduction="sum"), {}),
+        (nn.MultiMarginLoss(p=2, margin=0.5, weight=w, reduction="sum"), F.multi_margin_loss,
+         (X2, LABELS), dict(p=2, margin=0.5, weight=w, reduction="sum"), {"weight": w}),
+        (nn.CategoricalHinge(reduction="none"), F.categorical_hinge, (X2, LABELS),
+         dict(reduction="none"), {}),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_a_loss_module_gives_its_function_every_option(case):
+    module, function, (x, t), options, buffers = _module_cases()[case]
+    options = {k: (ag.tensor(np.asarray(v, dtype=np.float64)) if k in buffers else v)
+               for k, v in options.items()}
+    x64 = ag.tensor(np.asarray(x, dtype=np.float64))
+    module = module.double()
+    expected = function(x64, ag.tensor(t), **options).numpy()
+    np.testing.assert_allclose(module(x64, ag.tensor(t)).numpy(), expected, rtol=1e-6)
+    state = module.state_dict()
+    assert sorted(state) == sorted(buffers)
+    for name, values in buffers.items():
+        np.testing.assert_allclose(np.asarray(state[name]), values)
+
+
+@pytest.mark.parametrize("cls", [nn.MSELoss, nn.SquaredError, nn.BCELoss, nn.BCEWithLogitsLoss,
+                                 nn.CrossEntropyLoss, nn.NLLLoss, nn.HingeLoss,
+                                 nn.MultiMarginLoss, nn.CategoricalHinge])
+def test_a_loss_module_checks_its_reduction_by_its_name_and_defaults_to_mean(cls):
+    assert cls().reduction == "mean"
+    with pytest.raises(ValueError, match=re.escape(
+            f"{cls.__name__}: reduction must be one of ('mean', 'sum', 'none'), got 'avg'")):
+        cls(reduction="avg")
+
+
+@pytest.mark.parametrize("p", [0, 3])
+def test_multi_margin_loss_takes_p_1_or_2(p):
+    with pytest.raises(ValueError, match=re.escape(f"MultiMarginLoss: p must be 1 or 2, got {p}")):
+        nn.MultiMarginLoss(p=p)
+
+
+def test_the_default_ignore_index_is_pytorchs():
+    assert nn.NLLLoss().ignore_index == -100 and nn.CrossEntropyLoss().ignore_index == -100
