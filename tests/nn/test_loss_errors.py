@@ -142,3 +142,19 @@ def test_multi_margin_loss_takes_p_1_or_2(p):
 
 def test_the_default_ignore_index_is_pytorchs():
     assert nn.NLLLoss().ignore_index == -100 and nn.CrossEntropyLoss().ignore_index == -100
+
+
+@pytest.mark.parametrize("with_weight, with_pos_weight", [(True, False), (False, True),
+                                                           (True, True), (False, False)])
+def test_bce_with_logits_weights_by_hand(with_weight, with_pos_weight):
+    """ℓ = w·[(1 − t)·z + (1 + (p − 1)·t)·ln(1 + e^{−z})] for each combination of the element
+    weight w and the positive weight p (w = 1, p = 1 when not given), summed."""
+    z = np.array([[0.25, -2.0, 3.0], [1.5, -0.5, 0.0]])
+    t = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5]])
+    w = np.array([0.5, 2.0, 1.5]) if with_weight else np.ones(3)
+    p = np.array([3.0, 1.0, 0.5]) if with_pos_weight else np.ones(3)
+    expected = np.sum(w * ((1 - t) * z + (1 + (p - 1) * t) * np.log1p(np.exp(-z))))
+    got = F.binary_cross_entropy_with_logits(
+        ag.tensor(z), ag.tensor(t), weight=ag.tensor(w) if with_weight else None,
+        reduction="sum", pos_weight=ag.tensor(p) if with_pos_weight else None)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
