@@ -80,8 +80,14 @@ def _checked(value, array: np.ndarray) -> np.ndarray:
                 else f"{type(value).__name__} {value!r:.60}")
         raise TypeError(f"tensor: cannot make a tensor from {what}: expected numbers (a bool, "
                         f"integer or floating dtype), not {_kind_name(dtype)}")
-    if not dtype.isnative:
-        return array.astype(dtype.newbyteorder("="))
+    return native_order(array)
+
+
+def native_order(array: np.ndarray) -> np.ndarray:
+    """``array``, or a copy in the machine's byte order when it is byte-swapped (Numba's
+    kernels cannot type swapped bytes)."""
+    if not array.dtype.isnative:
+        return array.astype(array.dtype.newbyteorder("="))
     return array
 
 

@@ -268,11 +268,18 @@ def _mse_backward(call: Call, code: Code, grad: str, targets: list) -> None:
              f"{_target(code, targets[0], y)})")
 
 
+def _samples(call: Call) -> str:
+    """What SquaredError divides by: the number of samples for "mean", else 1."""
+    y = call.inputs[0]
+    if call.kwargs["reduction"] != "mean" or not len(y.shape):
+        return "1"
+    return f"{y.name}.shape[0]"
+
+
 def _squared_error_forward(call: Call, code: Code) -> None:
     """The course's C = ½‖y − t‖² per sample, averaged ("mean") or summed over the samples."""
     y, t = call.inputs
-    samples = (f"{y.name}.shape[0]" if len(y.shape) else "1") \
-        if call.kwargs["reduction"] == "mean" else "1"
+    samples = _samples(call)
     diff = code.buffer(f"diff{_suffix(call)}", y.shape)
     code.comment(f"loss function L = {'1/n ' if samples != '1' else ''}Σ ½‖ŷ − t‖² "
                  "(the course's quadratic cost)")
@@ -283,8 +290,7 @@ def _squared_error_forward(call: Call, code: Code) -> None:
 
 def _squared_error_backward(call: Call, code: Code, grad: str, targets: list) -> None:
     y = call.inputs[0]
-    samples = (f"{y.name}.shape[0]" if len(y.shape) else "1") \
-        if call.kwargs["reduction"] == "mean" else "1"
+    samples = _samples(call)
     code.rule(InverseRule.LOSS, f"L' = (ŷ − t){'/n' if samples != '1' else ''}")
     code.add(f"np.multiply(diff{_suffix(call)}, F({grad} / {samples}), "
              f"{_target(code, targets[0], y)})")
@@ -472,13 +478,11 @@ def _buffer_lines(layout: dict) -> list[str]:
 
 
 def _merged(codes: list[Code]) -> dict[str, tuple]:
-    buffers: dict[str, tuple] = {}
+    merged = Code()
     for code in codes:
         for name, shape in code.buffers.items():
-            if buffers.setdefault(name, shape) != shape:
-                raise ValueError(f"codegen: buffer {name} declared with shapes "
-                                 f"{buffers[name]} and {shape}")
-    return buffers
+            merged.buffer(name, shape)
+    return merged.buffers
 
 
 def generate(name: str, args: list[str], calls: list[Call], update: Code, grads: list[str],

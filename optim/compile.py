@@ -64,6 +64,7 @@ import numpy as np
 
 import nn
 from autograd_core import Tensor, increment_version
+from autograd_core.dtypes import native_order
 from autograd_core.interrupts import deferred_interrupts
 from autograd_core.kernels import jit_enabled, references_only
 from autograd_core.graph.rules import InverseRule
@@ -553,8 +554,7 @@ class _Gradients:
 
     def _allocate(self) -> None:
         self.kept = np.empty(self.size, self.dtype)
-        self.views = [self.kept[o:o + int(np.prod(shape))].reshape(shape)
-                      for o, shape in self.specs]
+        self.views = [_view(self.kept, o, shape) for o, shape in self.specs]
         self.holders = [Tensor(view) for view in self.views]
         for holder, view in zip(self.holders, self.views):
             holder.data = view                      # the view itself, never a copy
@@ -616,18 +616,18 @@ class _Program:
         self.work = np.empty(generated.sizes["work"], self.dtype)
         self.gradients = _Gradients(self.params, [generated.layout[g][1:] for g in grads],
                                     generated.sizes["kept"], self.dtype)
-        self.output = self._view(generated.layout, builder.calls[-1].inputs[0].name)
+        self.output = self._output(generated.layout, builder.calls[-1].inputs[0].name)
         self.done = np.zeros(1, np.int64)             # counted up by each finished call
         self.fn, self.atomic = None, False
         self.layout: list[tuple] = []         # (shape, dtype) of each array written in place
         self.checked: list | None = None      # the arrays last found to fit the layout
 
-    def _view(self, layout: dict, name: str) -> np.ndarray:
+    def _output(self, layout: dict, name: str) -> np.ndarray:
         if name not in layout or layout[name][0] != "work":
             raise CompileError(f"compile_step: the model's output ({name}) is not computed by "
                                "the compiled step")
         _, offset, shape = layout[name]
-        return self.work[offset:offset + int(np.prod(shape))].reshape(shape)
+        return _view(self.work, offset, shape)
 
     def _updates(self, optimizer: Optimizer) -> tuple[list[_Slot], Code]:
         group_of = {id(p): i for i, g in enumerate(optimizer.param_groups) for p in g["params"]}
@@ -731,6 +731,11 @@ class _Program:
             site.after_step(count)
 
 
+def _view(buffer: np.ndarray, offset: int, shape: tuple) -> np.ndarray:
+    """The array of ``shape`` at ``offset`` in a flat buffer (a view, as the generated code's)."""
+    return buffer[offset:offset + int(np.prod(shape))].reshape(shape)
+
+
 def _fits(arrays: list[np.ndarray], layout: list[tuple]) -> bool:
     """Can the generated code update these arrays in place? The shapes and dtypes it was
     compiled for, C order (its ``ravel()`` of any other array is a copy: the update would be
@@ -783,8 +788,7 @@ def _array(v, what: str) -> np.ndarray:
                          "pass an array") from None
     if data.dtype.kind not in "fiub":
         raise TypeError(f"compiled step: {what} must hold numbers, got {data.dtype}")
-    if not data.dtype.isnative:                    # as Tensor does: Numba takes native order
-        data = data.astype(data.dtype.newbyteorder("="))
+    data = native_order(data)                      # as Tensor does: Numba takes native order
     return data if data.flags.c_contiguous else np.ascontiguousarray(data)
 
 

@@ -72,8 +72,9 @@ def references_only() -> Iterator[None]:
 
 
 def use_references() -> bool:
-    """True inside ``references_only()`` on this thread."""
-    return bool(_REFERENCE_THREADS) and threading.get_ident() in _REFERENCE_THREADS
+    """True inside ``references_only()`` on this thread. Hot paths test ``_REFERENCE_THREADS``
+    (empty almost always) first and call this only when it is not."""
+    return threading.get_ident() in _REFERENCE_THREADS
 
 
 def jit_enabled() -> bool:

@@ -127,6 +127,11 @@ def test_each_parameter_has_its_explanation(lesson):
     assert "Suma sobre los caminos: ∂J/∂W⁽¹⁾₁,₁ = 3.857" in w1
 
 
+def _url(path) -> str:
+    """The lesson page's file:// address."""
+    return "file://" + urllib.parse.quote(os.path.abspath(path))
+
+
 def _dom(url: str, screenshot: str | None = None) -> str:
     args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
             "--host-resolver-rules=MAP * ~NOTFOUND",         # nothing can be fetched
@@ -143,7 +148,7 @@ def test_in_a_browser_frame_k_highlights_the_kth_engine_step(lesson, tmp_path):
     J, path = lesson
     page = _parse(open(path, encoding="utf-8").read())
     expected = ["unit"] + _engine_frames(J, {f["data-current"] for f in page.frames})
-    url = "file://" + urllib.parse.quote(os.path.abspath(path))
+    url = _url(path)
     for k, node_id in enumerate(expected):
         dom = _parse(_dom(f"{url}#frame={k}"))
         assert dom.body.get("data-frame") == str(k)
@@ -159,7 +164,7 @@ def test_in_a_browser_frame_k_highlights_the_kth_engine_step(lesson, tmp_path):
 @needs_chromium
 def test_in_a_browser_the_chosen_parameter_is_explained(lesson):
     _, path = lesson
-    url = "file://" + urllib.parse.quote(os.path.abspath(path))
+    url = _url(path)
     dom = _parse(_dom(f"{url}#frame=2&param=" + urllib.parse.quote("b⁽²⁾")))
     shown = [e["data-param"] for e in dom.explanations if "hidden" not in e]
     assert shown == ["b⁽²⁾"] and dom.body.get("data-param") == "b⁽²⁾"
@@ -195,7 +200,7 @@ def test_the_update_step_is_the_optimizers_next_step(tmp_path):
 @needs_chromium
 def test_in_a_browser_an_unknown_parameter_shows_the_first(lesson):
     _, path = lesson
-    url = "file://" + urllib.parse.quote(os.path.abspath(path))
+    url = _url(path)
     dom = _parse(_dom(f"{url}#param=" + urllib.parse.quote("W⁽⁹⁾")))
     assert [e["data-param"] for e in dom.explanations if "hidden" not in e] == ["W⁽¹⁾"]
 
