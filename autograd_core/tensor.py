@@ -15,7 +15,8 @@ import numbers
 
 import numpy as np
 
-from .dtypes import get_default_dtype, is_floating, scalar_array, to_array
+from .dtypes import (NUMERIC_KINDS, get_default_dtype, is_floating, native_order, scalar_array,
+                     to_array)
 from .errors import describe
 from .grad_mode import STATE
 
@@ -33,7 +34,7 @@ class Tensor:
     tensor([2., 4.])
     """
 
-    __slots__ = ("data", "_grad", "_requires_grad", "_node", "_version_box", "name", "_hooks",
+    __slots__ = ("_data", "_grad", "_requires_grad", "_node", "_version_box", "name", "_hooks",
                  "_retains_grad", "__weakref__")
     __array_ufunc__ = None      # numpy defers to our reflected operators: ndarray * Tensor works
     __array_priority__ = 1000
@@ -41,8 +42,8 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None
                  ) -> None:
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = to_array(data, dtype)
+            data = data._data
+        self._data = to_array(data, dtype)
         self._grad = None
         self._requires_grad = False
         self._node = None
@@ -57,7 +58,7 @@ class Tensor:
     def _from_op(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
         """Fast constructor for op results (no conversion, no checks)."""
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
         t._grad = None
         t._requires_grad = requires_grad
         t._node = None
@@ -80,6 +81,34 @@ class Tensor:
         raise TypeError(f"unsupported operand type {type(value).__name__}; expected a Tensor, "
                         "numpy array or Python number")
 
+    # --- the array -----------------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The numpy array this tensor holds (shared, not copied; changing it is not recorded)."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        """Replace the array, keeping the tensor (``p.data = new`` as in PyTorch; not recorded).
+
+        The new array is checked as at creation (numeric dtype; a byte-swapped array is copied to
+        the machine's order), and a tensor that requires grad keeps a floating dtype: integers or
+        booleans are refused here, as PyTorch refuses them, rather than at the next op.
+        """
+        array = value._data if isinstance(value, Tensor) else value
+        if isinstance(array, np.generic):
+            array = np.asarray(array)
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"data: expected a numpy array or Tensor, got {type(value).__name__}; "
+                            "make one with np.asarray(value)")
+        if array.dtype.kind not in NUMERIC_KINDS or (self._requires_grad
+                                                     and not is_floating(array.dtype)):
+            needed = ("a floating dtype, as this tensor requires grad" if self._requires_grad
+                      else "a numeric dtype (bool, integer, floating)")
+            raise TypeError(f"data: the new array holds {array.dtype} with shape {array.shape}; "
+                            f"expected {needed}. Convert it first, e.g. array.astype('float32')")
+        self._data = native_order(array)
+
     # --- autograd attributes --------------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
@@ -92,7 +121,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only; floating dtypes only). Returns self."""
-        if requires_grad and not is_floating(self.data.dtype):
+        if requires_grad and not is_floating(self._data.dtype):
             raise TypeError(f"requires_grad_: only floating-point tensors can require gradients; "
                             f"this tensor is {self.data.dtype} with shape {self.shape}. "
                             f"Convert it first, e.g. x.astype('float32')")
@@ -176,7 +205,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut off from the graph (no grad)."""
-        t = Tensor._from_op(self.data, False)
+        t = Tensor._from_op(self._data, False)
         t._version_box = self._box()
         return t
 
@@ -189,26 +218,26 @@ class Tensor:
     # --- array attributes -----------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
         """Number of elements (numpy's name; ``numel()`` is PyTorch's)."""
-        return self.data.size
+        return self._data.size
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def T(self) -> Tensor:
@@ -217,7 +246,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying array (not a copy)."""
-        return self.data
+        return self._data
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """``np.asarray(t)``: the values of a tensor that does not require grad.
@@ -231,33 +260,33 @@ class Tensor:
                             "converted to an array implicitly: the result would carry no "
                             "gradient. Use the tensor's own operations to keep the gradient, or "
                             "t.detach().numpy() / t.numpy() for the values")
-        data = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        data = self._data if dtype is None else self._data.astype(dtype, copy=False)
         return data.copy() if copy else data
 
     def item(self) -> float | int | bool:
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only a tensor with one element can be converted to a Python "
                              f"scalar; this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"bool: the truth value of a tensor with shape {self.shape} is "
                              "ambiguous; use .any() or .all()")
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -268,9 +297,9 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", threshold=200)
         extras = []
-        if self.data.dtype not in (get_default_dtype(), np.int64, np.bool_):
+        if self._data.dtype not in (get_default_dtype(), np.int64, np.bool_):
             extras.append(f"dtype={self.data.dtype}")
         if self._node is not None:
             extras.append(f"grad_fn=<{self._node.name()}>")
@@ -314,9 +343,9 @@ class Tensor:
                     f"setitem: the assigned value (shape {value.shape}) requires grad, but writing "
                     "into a tensor is not recorded, so its gradient would be lost; build the "
                     "result with where/concatenate/stack, or assign value.detach()")
-            value = value.data
+            value = value._data
         try:
-            self.data[ops.shape.to_numpy_index(index)] = value
+            self._data[ops.shape.to_numpy_index(index)] = value
         except (ValueError, IndexError) as error:
             raise type(error)(f"setitem: cannot assign {describe(np.asarray(value))} to index "
                               f"{index!r} of a tensor of {describe(self)}: {error}") from None
@@ -334,15 +363,15 @@ class Tensor:
                 f"{op}: in-place modification of a tensor that is part of a recorded graph "
                 f"(made by {self._node.name()}, shape {self.shape}) is not supported; use the "
                 "out-of-place operation instead")
-        if not self.data.flags.writeable:
+        if not self._data.flags.writeable:
             raise ValueError(f"{op}: the tensor's data (shape {self.shape}) is read-only, e.g. a "
                              "broadcast view; make a copy with .clone() first")
 
     def _inplace(self, op: str, ufunc, other) -> Tensor:
         self._check_inplace(op)
-        other = other.data if isinstance(other, Tensor) else other
+        other = other._data if isinstance(other, Tensor) else other
         try:
-            ufunc(self.data, other, out=self.data, casting="same_kind")
+            ufunc(self._data, other, out=self._data, casting="same_kind")
         except (ValueError, TypeError) as error:
             raise ValueError(f"{op}: cannot update a tensor of {describe(self)} in place with "
                              f"{describe(np.asarray(other))}: {error}") from None
@@ -368,9 +397,9 @@ class Tensor:
     def copy_(self, source) -> Tensor:
         """Copy ``source`` (broadcast to self's shape) into self, in place."""
         self._check_inplace("copy_")
-        source = source.data if isinstance(source, Tensor) else source
+        source = source._data if isinstance(source, Tensor) else source
         try:
-            np.copyto(self.data, source, casting="same_kind")
+            np.copyto(self._data, source, casting="same_kind")
         except (ValueError, TypeError) as error:
             raise ValueError(f"copy_: cannot copy {describe(np.asarray(source))} into a tensor of "
                              f"{describe(self)}: {error}") from None
@@ -380,7 +409,7 @@ class Tensor:
     def fill_(self, value, _op: str = "fill_") -> Tensor:
         """Set every element to ``value``, in place."""
         self._check_inplace(_op)
-        self.data.fill(value)
+        self._data.fill(value)
         self._bump_version()
         return self
 
@@ -475,11 +504,11 @@ class Tensor:
 
     def all(self, axis=None, keepdims=False, *, out=None):
         _numpy_call(self, "all", None, out)
-        return Tensor(np.all(self.data, axis=axis, keepdims=keepdims))
+        return Tensor(np.all(self._data, axis=axis, keepdims=keepdims))
 
     def any(self, axis=None, keepdims=False, *, out=None):
         _numpy_call(self, "any", None, out)
-        return Tensor(np.any(self.data, axis=axis, keepdims=keepdims))
+        return Tensor(np.any(self._data, axis=axis, keepdims=keepdims))
 
     # --- shape ------------------------------------------------------------------------------------
     def reshape(self, *shape): return ops.reshape(self, *shape)
@@ -518,7 +547,7 @@ def _numpy_call(t: Tensor, op: str, dtype, out) -> Tensor:
 
 
 def _scaled(other, alpha):
-    return (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
+    return (other._data if isinstance(other, Tensor) else np.asarray(other)) * alpha
 
 
 from . import ops  # noqa: E402  (the documented tensor <-> ops cycle)

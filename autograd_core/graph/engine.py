@@ -175,7 +175,7 @@ def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) ->
     if create_graph or op.backward_arrays is None:
         rule, given = op.backward, grad
     else:
-        rule, given = op.backward_arrays, grad.data
+        rule, given = op.backward_arrays, grad._data
     raw = _rule_under_anomaly(rule, node, given) if STATE.anomaly_enabled else rule(node, given)
     if type(raw) is not tuple:
         raw = (raw,)
@@ -195,7 +195,7 @@ def _run_node(node, grad, pending, leaves, capture, create_graph, hooks=True) ->
             continue
         if type(g) is not Tensor:
             g = g if isinstance(g, Tensor) else Tensor._from_op(np.asarray(g), False)
-        g_data, t_data = g.data, t.data
+        g_data, t_data = g._data, t._data
         # NOTE: ``is`` first: numpy's builtin dtypes are usually the same object, and comparing
         # them with ``!=`` costs as much as a small array operation
         if g_data.shape != t_data.shape or (g_data.dtype is not t_data.dtype
@@ -303,8 +303,8 @@ def _run_hook(hook, t, g):
         raise RuntimeError(f"hook {name!r} registered on a tensor of shape {t.shape} returned a "
                            f"gradient of shape {replaced.shape}; a hook must return a gradient "
                            "of the tensor's shape (or None to keep it)")
-    if anomaly and not np.isfinite(replaced.data).all():
-        bad = "nan" if np.isnan(replaced.data).any() else "inf"
+    if anomaly and not np.isfinite(replaced._data).all():
+        bad = "nan" if np.isnan(replaced._data).any() else "inf"
         raise RuntimeError(f"detect_anomaly: hook {name!r} registered on a tensor of shape "
                            f"{t.shape} returned {bad} in the gradient during backward")
     return replaced
@@ -315,16 +315,16 @@ def _accumulate_leaf(t, g, create_graph: bool, private: bool = False) -> None:
     current = t._grad
     if create_graph:
         t._grad = g if current is None else current + g
-    elif current is None and private and t._node is None and g.data.dtype == t.data.dtype:
+    elif current is None and private and t._node is None and g._data.dtype == t._data.dtype:
         # NOTE: no copy: g is about to be dropped by the engine and no one else can see its
         # memory, so .grad may own it (a parameter's gradient is megabytes; copying it costs
         # ~15% of a batch-1 step on the course's MNIST network)
-        t._grad = Tensor._from_op(g.data, False)
+        t._grad = Tensor._from_op(g._data, False)
     elif current is None or current.requires_grad or t._node is not None:
-        data = g.data.astype(t.dtype, copy=True) if current is None else current.data + g.data
+        data = g._data.astype(t.dtype, copy=True) if current is None else current._data + g._data
         t._grad = Tensor._from_op(data, False)
     else:
-        np.add(current.data, g.data, out=current.data, casting="same_kind")
+        np.add(current._data, g._data, out=current._data, casting="same_kind")
         current._bump_version()
 
 
@@ -339,8 +339,8 @@ def _is_fresh(g, grad, node, raw: tuple, index: int) -> bool:
     rule returned for another input too. Decided by identities only (no reference counts), so
     it holds on every Python version.
     """
-    data = g.data
-    if g is grad or data is grad.data:
+    data = g._data
+    if g is grad or data is grad._data:
         return False
     base = data.base
     if base is not None and isinstance(base, np.ndarray):   # a view (Numba's arrays have a
@@ -350,10 +350,10 @@ def _is_fresh(g, grad, node, raw: tuple, index: int) -> bool:
             if other is not None and i != index and _refers_to(other, g, data):
                 return False
     for t in node.inputs:
-        if t.data is data:
+        if t._data is data:
             return False
     out = node._output_ref()
-    if out is not None and out.data is data:
+    if out is not None and out._data is data:
         return False
     if node.__dict__:                       # extra saved values (a mask, a saved tensor…)
         for value in node.__dict__.values():
@@ -367,7 +367,7 @@ def _refers_to(value, g, data) -> bool:
     if value is g or value is data:
         return True
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     return isinstance(value, np.ndarray) and (value is data or value.base is data)
 
 

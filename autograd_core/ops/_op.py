@@ -125,27 +125,25 @@ class Op:
         # NOTE: the common arities are spelled out: unpacking a list and an empty ``**kwargs``
         # into the call costs more than the op itself on small arrays
         if kwargs:
-            data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+            data = cls.forward(ctx, *[t._data for t in tensors], **kwargs)
         elif len(tensors) == 1:
-            data = cls.forward(ctx, tensors[0].data)
+            data = cls.forward(ctx, tensors[0]._data)
         elif len(tensors) == 2:
-            data = cls.forward(ctx, tensors[0].data, tensors[1].data)
+            data = cls.forward(ctx, tensors[0]._data, tensors[1]._data)
         else:
-            data = cls.forward(ctx, *[t.data for t in tensors])
+            data = cls.forward(ctx, *[t._data for t in tensors])
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         recording = False
         if STATE.grad_enabled:
             for t in tensors:
                 if t._requires_grad:
-                    if t.data.dtype.kind != "f":
-                        raise _not_floating(cls, t)
                     # integer/bool results (comparisons, argmax) never carry a gradient
                     recording = data.dtype.kind == "f"
                     break
         out = Tensor._from_op(data, recording)
         if cls.returns_view and data.base is not None and np.may_share_memory(data,
-                                                                              tensors[0].data):
+                                                                              tensors[0]._data):
             out._version_box = tensors[0]._box()
         if recording:
             out._node = ctx
@@ -174,7 +172,7 @@ def _as_tensors(inputs) -> tuple:
     like = None
     for x in inputs:                     # Python numbers follow the first floating tensor's dtype
         if isinstance(x, Tensor):
-            dtype = x.data.dtype
+            dtype = x._data.dtype
             if dtype.kind == "f":
                 like = dtype
                 break
@@ -184,16 +182,9 @@ def _as_tensors(inputs) -> tuple:
         # NOTE: integer tensor ∘ Python float gives the default float dtype (as PyTorch), not
         # numpy's float64; integer tensors carry no gradient, so casting them loses nothing
         like = get_default_dtype()
-        inputs = [Tensor._from_op(x.data.astype(like), False)
-                  if isinstance(x, Tensor) and x.data.dtype.kind in "iu" else x for x in inputs]
+        inputs = [Tensor._from_op(x._data.astype(like), False)
+                  if isinstance(x, Tensor) and x._data.dtype.kind in "iu" else x for x in inputs]
     return tuple([x if isinstance(x, Tensor) else Tensor._operand(x, like) for x in inputs])
-
-
-def _not_floating(op: type[Op], t) -> TypeError:
-    return TypeError(f"{op.name}: an input requires grad but holds {t.data.dtype} data (shape "
-                     f"{t.shape}): its .data was replaced by a non-floating array, and only "
-                     "floating tensors can carry gradients; assign a floating array to .data, "
-                     "or call .requires_grad_(False) first")
 
 
 def _check_finite(op: type[Op], data: np.ndarray, phase: str) -> None:

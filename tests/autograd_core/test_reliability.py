@@ -230,12 +230,31 @@ def test_ragged_list_gets_a_clear_message():
         ag.tensor([[1.0, 2.0], [3.0]])
 
 
-def test_replacing_data_with_integers_on_a_grad_leaf_is_reported_by_name():
+def test_replacing_data_with_integers_on_a_grad_leaf_is_refused_at_the_assignment():
     x = leaf([1.0, 2.0])
-    x.data = np.array([1, 2])
-    with pytest.raises(TypeError, match=r"mul: an input requires grad but holds int64 data "
-                                        r"\(shape \(2,\)\): its .data was replaced"):
-        x * 2
+    with pytest.raises(TypeError, match=r"data: the new array holds int64 with shape \(2,\); "
+                                        r"expected a floating dtype, as this tensor requires grad"):
+        x.data = np.array([1, 2])
+    assert x.dtype == np.float64 and x.tolist() == [1.0, 2.0]        # nothing was replaced
+    x.data = np.array([3.0, 4.0])                                    # floating: accepted, shared
+    assert x.tolist() == [3.0, 4.0] and x.requires_grad
+
+
+def test_data_assignment_checks_the_new_array_as_creation_does():
+    x = ag.tensor([1, 2])
+    x.data = np.array([True, False])                 # any numeric dtype without requires_grad
+    assert x.dtype == np.bool_
+    with pytest.raises(TypeError, match=r"data: the new array holds <U1 .*expected a numeric"):
+        x.data = np.array(["a", "b"])
+    with pytest.raises(TypeError, match="data: expected a numpy array or Tensor, got list"):
+        x.data = [1.0, 2.0]
+    swapped = np.array([1.5, 2.5], dtype=">f4")
+    y = leaf([0.0, 0.0])
+    y.data = swapped
+    assert y.data.dtype.isnative and y.tolist() == [1.5, 2.5]
+    (y.sigmoid().sum()).backward()                   # the Numba kernels read it
+    y.data = ag.tensor([5.0, 6.0])                   # a Tensor gives its array
+    assert y.tolist() == [5.0, 6.0]
 
 
 def test_numpy_reductions_on_tensors_accept_their_keywords():
