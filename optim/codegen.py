@@ -57,6 +57,8 @@ KERNEL_BODIES = {
     **{name: ("optim", f"{name}_numba") for name in (
         "sgd", "sgd_momentum", "adam", "adam_amsgrad", "rmsprop", "rmsprop_momentum",
         "rmsprop_centered", "rmsprop_centered_momentum", "adagrad")},
+    "shaped": ("views", "shaped"),
+    "flat": ("views", "flat"),
 }
 #: buffers start at multiples of this many elements (64 bytes in float32: whole cache lines)
 _ALIGN = 16
@@ -257,7 +259,7 @@ def _mse_forward(call: Call, code: Code) -> None:
     diff = code.buffer(f"diff{_suffix(call)}", y.shape)
     code.comment(f"loss function L = {'mean' if mean else 'sum'} of (ŷ − t)²")
     code.add(f"np.subtract({y.name}, {t.name}, {diff})")
-    code.add(f"{call.output.name} = F(np.dot({diff}.ravel(), {diff}.ravel()) / {count})")
+    code.add(f"{call.output.name} = F(np.dot(flat({diff}), flat({diff})) / {count})")
 
 
 def _mse_backward(call: Call, code: Code, grad: str, targets: list) -> None:
@@ -284,7 +286,7 @@ def _squared_error_forward(call: Call, code: Code) -> None:
     code.comment(f"loss function L = {'1/n ' if samples != '1' else ''}Σ ½‖ŷ − t‖² "
                  "(the course's quadratic cost)")
     code.add(f"np.subtract({y.name}, {t.name}, {diff})")
-    code.add(f"{call.output.name} = F(0.5 * np.dot({diff}.ravel(), {diff}.ravel()) / "
+    code.add(f"{call.output.name} = F(0.5 * np.dot(flat({diff}), flat({diff})) / "
              f"{samples})")
 
 
@@ -472,8 +474,8 @@ def _buffer_lines(layout: dict) -> list[str]:
     lines = ["# the step's arrays: views of `work` (its own values) and `kept` (the parameters' "
              "gradients, handed to the caller as .grad), allocated once for this signature"]
     for name, (array, offset, shape) in layout.items():
-        lines.append(f"{name} = {array}[{offset}:{offset + int(np.prod(shape))}]"
-                     f".reshape({shape!r})")
+        lines.append(f"{name} = shaped({array}[{offset}:{offset + int(np.prod(shape))}], "
+                     f"{shape!r})")
     return lines
 
 

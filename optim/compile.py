@@ -128,7 +128,7 @@ def _direction(slot: _Slot, group: dict, code: Code, coupled: bool = True) -> st
 
 
 def _flat(name: str) -> str:
-    return f"{name}.ravel()"
+    return f"flat({name})"
 
 
 def _sgd(slot: _Slot, group: dict, code: Code) -> None:
@@ -652,8 +652,9 @@ class _Program:
             # NOTE: one dispatcher per generated module and process: a second step of the same
             # network and signature (a search's next trial) starts compiled, not from disk
             if not hasattr(module, "compiled_train_step"):
-                module.compiled_train_step = numba.njit(cache=True,
-                                                        error_model="numpy")(self.fn)
+                from ._jit import StepCompiler
+                module.compiled_train_step = numba.njit(cache=True, error_model="numpy",
+                                                        pipeline_class=StepCompiler)(self.fn)
             self.fn = module.compiled_train_step
         # NOTE: compiled code cannot be stopped halfway (Python raises KeyboardInterrupt only
         # between bytecodes); run as Python, the generated function holds Ctrl-C back itself

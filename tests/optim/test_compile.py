@@ -154,6 +154,32 @@ def test_the_traced_first_step_runs_numpys_kernels(monkeypatch):
     _assert_same(eager, compiled, F32)
 
 
+def _sum_of_flat(array):
+    return _FLAT(array).sum()          # noqa: F821 (the test below sets the global)
+
+
+def test_a_step_compiled_by_numba_does_not_optimize_its_kernels_again(monkeypatch):
+    """The step's own library runs Numba's cheap module passes only (optim/_jit.py): the
+    functions linked into it keep the code of their own O3 pass, and results do not change."""
+    import numba
+
+    from autograd_core.kernels import views
+    from optim._jit import StepCompiler, _cheap_module_passes
+    monkeypatch.setitem(_sum_of_flat.__globals__, "_FLAT", views.flat.dispatcher())
+    compiled = numba.njit(pipeline_class=StepCompiler)(_sum_of_flat)   # no cache: compiled here
+    assert compiled(np.arange(6.0).reshape(2, 3)) == 15.0
+    library = compiled.overloads[compiled.signatures[0]].library
+    assert library._optimize_final_module.func is _cheap_module_passes
+    assert library._optimize_final_module.args == (library,)
+
+
+def test_the_generated_step_takes_its_views_through_cached_helpers():
+    step, _, _ = _run(_mlp(nn.Tanh), OPTIMIZERS["adam"], nn.MSELoss(),
+                      _batches(3, 2, np.float64, 2), F64)
+    assert "a1 = shaped(work[0:" in step.source and "adam(flat(W1), flat(dW1)" in step.source
+    assert ".reshape(" not in step.source and ".ravel()" not in step.source
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["sgd_nesterov_decay", "sgd_course_momentum",
                                   "adam_amsgrad_decay", "adamw", "rmsprop_centered_momentum",
