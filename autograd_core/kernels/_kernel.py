@@ -94,18 +94,23 @@ class Compiled:
     first and the caller sees its dispatcher.
     """
 
-    def __init__(self, py_func: Callable, error_model: str = "python") -> None:
+    def __init__(self, py_func: Callable, error_model: str = "python",
+                 signatures: Callable[[], list] | None = None) -> None:
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
         self.error_model = error_model
+        self.signatures = signatures
         self._dispatcher = None
 
     def dispatcher(self):
-        """The Numba dispatcher (compiled, or loaded from the on-disk cache, on first use)."""
+        """The Numba dispatcher (compiled, or loaded from the on-disk cache, on first use);
+        with ``signatures`` (a function returning Numba signatures), compiled for those only."""
         if self._dispatcher is None:
             import numba
             body = _calling_dispatchers(self.py_func)
-            self._dispatcher = numba.njit(cache=True, error_model=self.error_model)(body)
+            decorate = numba.njit(*([self.signatures()] if self.signatures else []),
+                                  cache=True, error_model=self.error_model)
+            self._dispatcher = decorate(body)
         return self._dispatcher
 
     def __call__(self, *args):
@@ -127,9 +132,10 @@ def _calling_dispatchers(body: Callable) -> Callable:
     return copy
 
 
-def njit(*, error_model: str = "python") -> Callable[[Callable], Compiled]:
+def njit(*, error_model: str = "python", signatures: Callable[[], list] | None = None
+         ) -> Callable[[Callable], Compiled]:
     """Decorator: ``@njit()`` marks a kernel body, compiled lazily (cache=True)."""
-    return functools.partial(Compiled, error_model=error_model)
+    return functools.partial(Compiled, error_model=error_model, signatures=signatures)
 
 
 class Kernel:

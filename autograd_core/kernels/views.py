@@ -12,7 +12,19 @@ from __future__ import annotations
 from ._kernel import njit
 
 
-@njit()
+def _shaped_signatures() -> list:
+    """A 1-D C-contiguous float32/float64 array and a shape of 0 to 4 int64s.
+
+    NOTE: declared, so that Numba compiles ``shaped`` once per row here: called with the
+    literal shape a generated step spells out, ``(4, 8)``, it would otherwise compile (and
+    cache) one copy per shape value.
+    """
+    from numba import types
+    return [(types.Array(dtype, 1, "C"), types.UniTuple(types.int64, ndim))
+            for dtype in (types.float32, types.float64) for ndim in range(5)]
+
+
+@njit(signatures=_shaped_signatures)
 def shaped(array, shape):
     """``array`` (C-contiguous, of ``prod(shape)`` elements) seen with ``shape``; no copy."""
     return array.reshape(shape)
