@@ -543,8 +543,13 @@ class _Gradients:
     Eager's ``zero_grad()`` + ``backward()`` give each step's ``.grad`` a new array and leave
     the previous one as it was; the compiled step writes the same array again, which only the
     step itself can tell apart — unless the caller kept the last ``.grad`` (the Tensor, its
-    array or a view of either). ``claim`` checks that by reference counts and, when it is so,
+    array or a view of either). ``claim`` tells that from reference counts and, when it is so,
     takes a new ``kept`` and new Tensors, so a kept gradient stays as it was, as in eager.
+
+    NOTE: the counts are compared with the ones read, by the same code, right after a new
+    ``kept`` is made (when only this object holds it), not with numbers written here: what
+    ``sys.getrefcount`` reports depends on how the interpreter loads its argument (Python 3.14
+    borrows some references), and this way it does not matter.
     """
 
     def __init__(self, params: list[Tensor], specs: list[tuple[int, tuple]], size: int,
@@ -553,33 +558,43 @@ class _Gradients:
         self._allocate()
 
     def _allocate(self) -> None:
+        self._make_arrays()
+        self._ours = self._counts()         # nobody else can hold the new arrays yet
+
+    def _make_arrays(self) -> None:
         self.kept = np.empty(self.size, self.dtype)
         self.views = [_view(self.kept, o, shape) for o, shape in self.specs]
         self.holders = [Tensor(view) for view in self.views]
         for holder, view in zip(self.holders, self.views):
             holder.data = view                      # the view itself, never a copy
 
+    def _counts(self) -> list[int]:
+        """Reference counts of ``kept``, of each view and of each Tensor, always read alike."""
+        refs = sys.getrefcount
+        return [refs(self.kept), *[refs(v) for v in self.views],
+                *[refs(h) for h in self.holders]]
+
     def claim(self) -> np.ndarray:
         """``kept``, free to be overwritten (a new one if the caller holds the last one)."""
-        refs, views, holders = sys.getrefcount, self.views, self.holders
-        # NOTE: references when nobody else holds them: kept — this attribute, the base of
-        # each view, getrefcount's argument; a view — the list, its Tensor, the argument; a
-        # Tensor — the list, the parameter's .grad, the argument (one fewer when .grad was
-        # replaced, e.g. by an eager step). No loop variables: they would count too.
-        free = refs(self.kept) <= len(views) + 2
-        for i in range(len(views)):
-            free = free and refs(views[i]) <= 3 and refs(holders[i]) <= 3
-        if not free:
+        if self._held_elsewhere():
             self._allocate()
         return self.kept
+
+    def _held_elsewhere(self) -> bool:
+        counts = self._counts()             # NOTE: first: the loop's variables would count too
+        ours, n = list(self._ours), len(self.views)
+        for i, (p, holder, view) in enumerate(zip(self.params, self.holders, self.views)):
+            ours[1 + i] -= holder._data is not view        # the Tensor let go of its view
+            ours[1 + n + i] += p._grad is holder            # handed over as .grad
+        return any(count > our for count, our in zip(counts, ours))
 
     def hand_over(self) -> None:
         """Each parameter's ``.grad`` is its Tensor, around its view (idempotent)."""
         for p, holder, view in zip(self.params, self.holders, self.views):
-            if holder.data is not view:
-                holder.data = view
-            if p.grad is not holder:
-                p.grad = holder
+            if holder._data is not view:
+                holder._data = view
+            if p._grad is not holder:
+                p._grad = holder
 
 
 class _Program:

@@ -345,6 +345,49 @@ def test_gradients_and_outputs_kept_by_the_caller_stay_as_they_were():
         del held
 
 
+@pytest.mark.parametrize("borrowed", [0, 1])
+def test_kept_gradients_are_found_however_the_interpreter_counts_references(monkeypatch,
+                                                                            borrowed):
+    """Python 3.14 may borrow getrefcount's argument (a count one lower): a held .grad, its
+    array or a view of it is still found, and with nothing held the arrays are still reused."""
+    import optim.compile as compile_module
+    counts = sys.getrefcount          # (the lambda's own argument adds one reference: less it)
+    monkeypatch.setattr(compile_module.sys, "getrefcount",
+                        lambda obj: counts(obj) - 1 - borrowed)
+    batches = _batches(3, 2, np.float64, 6)
+    step, eager, compiled = _run(_mlp(nn.Sigmoid), OPTIMIZERS["sgd"], nn.MSELoss(), batches[:2],
+                                 F64)
+    program = next(iter(step._programs.values()))
+    w = compiled[0][0].weight
+    holds = (lambda: w.grad, lambda: w.grad.data, lambda: w.grad.data[1:], lambda: None)
+    for hold, (x, y) in zip(holds, batches[2:]):
+        kept, held = id(program.gradients.kept), hold()     # an id: holding kept would count
+        before = None if held is None else np.array(getattr(held, "data", held))
+        step(x, y)
+        if held is None:
+            assert id(program.gradients.kept) == kept                 # nobody held it: reused
+        else:
+            assert id(program.gradients.kept) != kept
+            np.testing.assert_array_equal(getattr(held, "data", held), before)
+        del held
+
+
+def test_a_gradient_held_after_an_eager_step_replaced_it_is_not_overwritten():
+    """.grad replaced (here by an eager step) while the caller holds the compiled step's last
+    Tensor: that Tensor is the caller's alone now, and stays as it was."""
+    batches = _batches(3, 2, np.float64, 4)
+    step, eager, compiled = _run(_mlp(nn.Sigmoid), OPTIMIZERS["sgd"], nn.MSELoss(), batches[:2],
+                                 F64)                          # traced, then compiled
+    model, opt = compiled
+    held = model[0].weight.grad                                # the compiled step's Tensor
+    assert held.data.base is step._last_program.gradients.kept
+    before = held.data.copy()
+    _eager_step(model, nn.MSELoss(), opt, *batches[2])         # .grad is a new Tensor now
+    assert model[0].weight.grad is not held
+    step(*batches[3])
+    np.testing.assert_array_equal(held.data, before)
+
+
 # --- batch normalization -------------------------------------------------------------------------
 def _normed(dtype="float64", momentum=0.1, affine_last=False):
     """Linear → BatchNorm → ReLU → Linear → BatchNorm (affine or not) → Tanh → Linear.
