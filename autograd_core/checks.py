@@ -238,8 +238,44 @@ def gradgradcheck(fn: Callable, inputs, grad_outputs=None, eps: float = 1e-6, at
         return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape, xs[i].dtype))
                      for g, i in zip(grads, wrt))
 
+    # NOTE: gradcheck below differentiates the first derivative that create_graph=True builds
+    # from the ops' Tensor-level backward; it cannot see whether that derivative is right (a
+    # wrong one has a consistent derivative of its own). The array-level rules are the ones
+    # gradcheck checks against finite differences: the two must agree first.
+    differing = _create_graph_disagreement(fn, inputs, wrt, grad_outputs, atol, rtol)
+    if differing:
+        if not raise_exception:
+            return False
+        raise GradcheckError(f"gradgradcheck: {differing}")
     return gradcheck(first_derivative, tuple(inputs) + tuple(grad_outputs), eps, atol, rtol,
                      raise_exception, blame=False, seed=seed)
+
+
+def _create_graph_disagreement(fn, inputs, wrt, grad_outputs, atol, rtol) -> str | None:
+    """Where ``create_graph=True`` and ``create_graph=False`` give different first derivatives
+    vᵀ·∂fn/∂x (|a − b| > atol + rtol·|b|): a message naming the input and the ops; else None."""
+    results, ops = [], set()
+    for create_graph in (True, False):
+        with enable_grad():
+            outs = [o for o in _as_tuple(fn(*inputs)) if is_floating(o.dtype)]
+        live = [(o, v) for o, v in zip(outs, grad_outputs) if o.requires_grad]
+        if not live:
+            return None
+        ops |= {node.op.__name__ for node in topological_order(
+            [o._node for o, _ in live if o._node is not None])}
+        results.append(engine.grad([o for o, _ in live], [inputs[i] for i in wrt],
+                                   [v for _, v in live], create_graph=create_graph,
+                                   allow_unused=True))
+    for i, graph, plain in zip(wrt, *results):
+        a = np.zeros(inputs[i].shape) if graph is None else np.asarray(graph.data)
+        b = np.zeros(inputs[i].shape) if plain is None else np.asarray(plain.data)
+        if not np.all(np.abs(a - b) <= atol + rtol * np.abs(b)):
+            worst = tuple(int(k) for k in np.unravel_index(np.argmax(np.abs(a - b)), a.shape))
+            return (f"the first derivative for input {i} (shape {inputs[i].shape}) is "
+                    f"{a[worst]:.6g} with create_graph=True but {b[worst]:.6g} without, at "
+                    f"index {worst}: the Tensor-level backward of one of "
+                    f"{', '.join(sorted(ops))} disagrees with its array-level rule")
+    return None
 
 
 class detect_anomaly(contextlib.ContextDecorator):

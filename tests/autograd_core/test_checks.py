@@ -138,9 +138,26 @@ def _define_ops() -> SimpleNamespace:
         def backward(ctx, grad):
             return np.full(grad.shape, np.nan, dtype=grad.dtype)
 
+    class WrongWhenRecorded(ag.Op):
+        """out = x²: the array rule 2x·grad is right, the Tensor-level backward 3x·grad (used
+        only with create_graph=True) is wrong."""
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.inputs
+            return grad * x * 3.0
+
+        @staticmethod
+        def backward_arrays(ctx, grad):
+            return grad * ctx.inputs[0].data * 2.0
+
     return SimpleNamespace(**{cls.__name__: cls for cls in (
         GoodCube, WrongSquare, WrongAtElement2, WrongExp, NoisySquare, IgnoresGrad,
-        SquareViaData, SinViaNumpy, NanBackward)})
+        SquareViaData, SinViaNumpy, NanBackward, WrongWhenRecorded)})
 
 
 @pytest.fixture
@@ -354,6 +371,22 @@ def test_gradgradcheck_catches_a_backward_that_is_not_differentiable(ops, op_nam
     assert ag.gradcheck(fn, (x,)) is True                            # first order is right
     assert ag.gradgradcheck(fn, (x,), raise_exception=False) is False
     with pytest.raises(ag.GradcheckError, match="Jacobian mismatch"):
+        ag.gradgradcheck(fn, (x,))
+
+
+def test_gradgradcheck_catches_a_recorded_backward_that_differs_from_the_array_rule(ops):
+    """gradcheck sees only the array rule; gradgradcheck differentiates the Tensor-level
+    backward, whose own derivative is consistent even when its value is wrong: it compares the
+    two first derivatives before anything else."""
+    x = f64([0.3, -1.2, 0.7])
+    fn = lambda x: ag.tanh(ops.WrongWhenRecorded.apply(x))          # noqa: E731
+    assert ag.gradcheck(fn, (x,)) is True
+    assert ag.gradgradcheck(fn, (x,), raise_exception=False) is False
+    with pytest.raises(ag.GradcheckError, match=r"gradgradcheck: the first derivative for input "
+                                                r"0 \(shape \(3,\)\) is .* with create_graph=True "
+                                                r"but .* without, at index \(\d,\): the "
+                                                r"Tensor-level backward of one of Tanh, "
+                                                r"WrongWhenRecorded disagrees"):
         ag.gradgradcheck(fn, (x,))
 
 
