@@ -138,18 +138,9 @@ def _define_ops() -> SimpleNamespace:
         def backward(ctx, grad):
             return np.full(grad.shape, np.nan, dtype=grad.dtype)
 
-    class WrongWhenRecorded(ag.Op):
-        """out = x²: the array rule 2x·grad is right, the Tensor-level backward 3x·grad (used
-        only with create_graph=True) is wrong."""
-
-        @staticmethod
-        def forward(ctx, x):
-            return x * x
-
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.inputs
-            return grad * x * 3.0
+    class WrongWhenRecorded(WrongSquare):
+        """out = x²: WrongSquare's Tensor-level backward 3x·grad (used only with
+        create_graph=True), but a right array rule 2x·grad."""
 
         @staticmethod
         def backward_arrays(ctx, grad):
