@@ -68,7 +68,8 @@ GROUPS = {
     "ops": Group(("autograd_core/ops/*",),
                  ("tests/autograd_core/test_ops.py", "tests/autograd_core/test_tensor.py",
                   "tests/autograd_core/test_numerics.py",
-                  "tests/autograd_core/test_course_examples.py")),
+                  "tests/autograd_core/test_course_examples.py",
+                  "tests/autograd_core/test_shape_functions.py")),   # split, squeeze, …
     "optim": Group(("optim/optimizer.py", "optim/optimizers.py"),
                    ("tests/optim/test_optimizers.py", "tests/optim/test_optimizer_by_hand.py",
                     "tests/optim/test_reliability.py",                  # all-or-nothing steps
