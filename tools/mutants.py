@@ -76,7 +76,7 @@ GROUPS = {
                     "tests/viz/test_update.py")),       # record_step, update_terms: the pictures
     "losses": Group(("nn/losses.py",),
                     ("tests/nn/test_losses.py", "tests/nn/test_losses_by_hand.py",
-                     "tests/nn/test_loss_errors.py")),
+                     "tests/nn/test_loss_errors.py", "tests/nn/test_loss_paths.py")),
     # viz's label code: number formatting and the es/en words every picture reads
     "labels": Group(("viz/labels.py", "autograd_core/vocabulary.py"),
                     ("tests/autograd_core/test_vocabulary.py", "tests/viz/test_label_truth.py",
