@@ -247,8 +247,9 @@ def gradgradcheck(fn: Callable, inputs, grad_outputs=None, eps: float = 1e-6, at
         if not raise_exception:
             return False
         raise GradcheckError(f"gradgradcheck: {differing}")
+    # the blame names an op of the recorded backward whose own first-order rule is wrong
     return gradcheck(first_derivative, tuple(inputs) + tuple(grad_outputs), eps, atol, rtol,
-                     raise_exception, blame=False, seed=seed)
+                     raise_exception, seed=seed)
 
 
 def _create_graph_disagreement(fn, inputs, wrt, grad_outputs, atol, rtol) -> str | None:

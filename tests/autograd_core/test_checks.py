@@ -146,9 +146,46 @@ def _define_ops() -> SimpleNamespace:
         def backward_arrays(ctx, grad):
             return grad * ctx.inputs[0].data * 2.0
 
+    class RecordedOffAt2(ag.Op):
+        """out = x²: the Tensor-level backward is (1 + ctx.off)× the array rule at element 2."""
+
+        off = 0.0
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.inputs
+            scale = np.ones(x.shape)
+            scale[2] += RecordedOffAt2.off
+            return grad * x * 2.0 * ag.tensor(scale)
+
+        @staticmethod
+        def backward_arrays(ctx, grad):
+            return grad * ctx.inputs[0].data * 2.0
+
+    class CubeThroughWrongSquare(ag.Op):
+        """out = x³ with right first derivatives 3x²·grad, recorded through WrongSquare (whose
+        own backward is wrong): only the second derivative is wrong, because of WrongSquare."""
+
+        @staticmethod
+        def forward(ctx, x):
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 3.0 * WrongSquare.apply(ctx.inputs[0])
+
+        @staticmethod
+        def backward_arrays(ctx, grad):
+            return grad * 3.0 * ctx.inputs[0].data ** 2
+
     return SimpleNamespace(**{cls.__name__: cls for cls in (
         GoodCube, WrongSquare, WrongAtElement2, WrongExp, NoisySquare, IgnoresGrad,
-        SquareViaData, SinViaNumpy, NanBackward, WrongWhenRecorded)})
+        SquareViaData, SinViaNumpy, NanBackward, WrongWhenRecorded, RecordedOffAt2,
+        CubeThroughWrongSquare)})
 
 
 @pytest.fixture
@@ -378,6 +415,48 @@ def test_gradgradcheck_catches_a_recorded_backward_that_differs_from_the_array_r
                                                 r"but .* without, at index \(\d,\): the "
                                                 r"Tensor-level backward of one of Tanh, "
                                                 r"WrongWhenRecorded disagrees"):
+        ag.gradgradcheck(fn, (x,))
+
+
+def test_the_create_graph_comparison_names_the_element_and_uses_atol_plus_rtol(ops):
+    x = f64([0.3, -1.2, 40.0, 0.5])
+    fn = ops.RecordedOffAt2.apply
+    ops.RecordedOffAt2.off = 5e-4             # 0.04 off a gradient of 80: within 1e-3·80
+    assert ag.gradgradcheck(fn, (x,), grad_outputs=(f64([1.0] * 4),)) is True
+    ops.RecordedOffAt2.off = 2e-3
+    assert ag.gradgradcheck(fn, (x,), grad_outputs=(f64([1.0] * 4),),
+                            raise_exception=False) is False
+    ops.RecordedOffAt2.off = 0.5             # the element named is the one that differs most
+    with pytest.raises(ag.GradcheckError, match=r"input 0 \(shape \(4,\)\) is 1\.2 with "
+                                                r"create_graph=True but 0\.8 without, at index "
+                                                r"\(2,\): the Tensor-level backward of one of "
+                                                r"RecordedOffAt2 disagrees"):
+        ag.gradgradcheck(fn, (f64([60.0, -1.2, 0.4, 0.5]),), grad_outputs=(f64([1.0] * 4),))
+
+
+def test_the_create_graph_comparison_accepts_exact_agreement_at_zero_tolerance():
+    from autograd_core.checks import _create_graph_disagreement
+    x, v = f64([0.3, -1.2]), f64([1.0, -2.0])
+    assert _create_graph_disagreement(lambda x: x * x, (x,), [0], [v], atol=0.0, rtol=0.0) is None
+
+
+def test_gradgradcheck_with_an_unused_input_and_an_integer_output(ops):
+    """An input the function does not use has no gradient (zeros on both sides); an integer
+    output beside the floating one is left out of the comparison, not paired with its v."""
+    x, unused = f64([0.3, -1.2, 0.7]), f64([1.0, 2.0])
+    assert ag.gradgradcheck(lambda x, y: ag.tanh(x) * x, (x, unused)) is True
+    fn = lambda x: (ag.argmax(x), ag.tanh(ops.WrongWhenRecorded.apply(x)))   # noqa: E731
+    with pytest.raises(ag.GradcheckError, match="gradgradcheck: the first derivative for "
+                                                "input 0"):
+        ag.gradgradcheck(fn, (x,))
+
+
+def test_gradgradcheck_blames_the_op_of_the_recorded_backward_whose_rule_is_wrong(ops):
+    x = f64([0.3, -1.2, 0.7])
+    fn = ops.CubeThroughWrongSquare.apply
+    assert ag.gradcheck(fn, (x,)) is True
+    with pytest.raises(ag.GradcheckError, match=r"Jacobian mismatch.*The backward rule of "
+                                                r"WrongSquare disagrees with its forward"):
         ag.gradgradcheck(fn, (x,))
 
 
