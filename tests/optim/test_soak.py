@@ -87,6 +87,8 @@ def _check_consistent(model, opt, logger, stopper, log_path) -> None:
     if opt.state:
         assert len(opt.state) == 4
     assert logger._file is None
+    if not log_path.exists():              # the Ctrl-C came before fit opened the log: nothing
+        return _check_weights(model, stopper)    # was written, and nothing is half written
     with open(log_path, newline="") as file:
         rows = list(csv.reader(file))
     if rows:
@@ -94,6 +96,10 @@ def _check_consistent(model, opt, logger, stopper, log_path) -> None:
         assert header[0] == "epoch"
         for i, row in enumerate(rows[1:]):
             assert len(row) == len(header) and int(row[0]) == i
+    _check_weights(model, stopper)
+
+
+def _check_weights(model, stopper) -> None:
     if stopper.best_weights is not None:
         for key, value in model.state_dict().items():
             np.testing.assert_array_equal(value, stopper.best_weights[key])
