@@ -564,9 +564,7 @@ class _Gradients:
     def _make_arrays(self) -> None:
         self.kept = np.empty(self.size, self.dtype)
         self.views = [_view(self.kept, o, shape) for o, shape in self.specs]
-        self.holders = [Tensor(view) for view in self.views]
-        for holder, view in zip(self.holders, self.views):
-            holder.data = view                      # the view itself, never a copy
+        self.holders = [Tensor(view) for view in self.views]   # the views themselves, no copy
 
     def _counts(self) -> list[int]:
         """Reference counts of ``kept``, of each view and of each Tensor, always read alike."""
@@ -754,8 +752,9 @@ def _view(buffer: np.ndarray, offset: int, shape: tuple) -> np.ndarray:
 
 def _fits(arrays: list[np.ndarray], layout: list[tuple]) -> bool:
     """Can the generated code update these arrays in place? The shapes and dtypes it was
-    compiled for, C order (its ``ravel()`` of any other array is a copy: the update would be
-    lost) and writeable. If not, the eager step runs: it takes them, or names what is wrong."""
+    compiled for, C order (its ``flat`` views are of C-contiguous memory: a copy would lose
+    the update) and writeable. If not, the eager step runs: it takes them, or names what is
+    wrong."""
     return all(a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
                and a.flags.writeable for a, (shape, dtype) in zip(arrays, layout))
 
