@@ -218,12 +218,6 @@ def _structure(optimizer: Optimizer) -> tuple:
                    g.get("centered", False)) for g in optimizer.param_groups])
 
 
-def _hyper_value(group: dict, key: str) -> float:
-    if key.startswith("betas"):
-        return float(group["betas"][int(key[-1])])
-    return float(group[key])
-
-
 # --- batch normalization -------------------------------------------------------------------------
 @dataclass
 class _Norm:
@@ -536,6 +530,9 @@ class _Builder:
 
 
 # --- one compiled program per input signature -----------------------------------------------------
+_DATA, _TRAINING = operator.attrgetter("_data"), operator.attrgetter("training")
+
+
 class _Gradients:
     """The parameters' gradients a program hands to the caller as ``.grad``: views of one array,
     ``kept``, which the compiled step writes, and one Tensor per parameter around its view.
@@ -557,20 +554,24 @@ class _Gradients:
         self.params, self.specs, self.size, self.dtype = params, specs, size, dtype
         self._allocate()
 
-    def _allocate(self) -> None:
-        self._make_arrays()
-        self._ours = self._counts()         # nobody else can hold the new arrays yet
-
     def _make_arrays(self) -> None:
         self.kept = np.empty(self.size, self.dtype)
         self.views = [_view(self.kept, o, shape) for o, shape in self.specs]
         self.holders = [Tensor(view) for view in self.views]   # the views themselves, no copy
+        self._tracked = [self.kept, *self.views, *self.holders]
+        self._triples = list(zip(self.params, self.holders, self.views))
+
+    def _allocate(self) -> None:
+        self._make_arrays()
+        # nobody else can hold the new arrays yet: these are the counts of arrays nobody
+        # holds, less what the state of the moment adds — each holder holds its view, and
+        # no parameter has a holder as .grad yet
+        ours, n = self._counts(), len(self.views)
+        self._ours = (ours[0], [c - 1 for c in ours[1:1 + n]], ours[1 + n:])
 
     def _counts(self) -> list[int]:
         """Reference counts of ``kept``, of each view and of each Tensor, always read alike."""
-        refs = sys.getrefcount
-        return [refs(self.kept), *[refs(v) for v in self.views],
-                *[refs(h) for h in self.holders]]
+        return list(map(sys.getrefcount, self._tracked))
 
     def claim(self) -> np.ndarray:
         """``kept``, free to be overwritten (a new one if the caller holds the last one)."""
@@ -579,12 +580,19 @@ class _Gradients:
         return self.kept
 
     def _held_elsewhere(self) -> bool:
-        counts = self._counts()             # NOTE: first: the loop's variables would count too
-        ours, n = list(self._ours), len(self.views)
-        for i, (p, holder, view) in enumerate(zip(self.params, self.holders, self.views)):
-            ours[1 + i] -= holder._data is not view        # the Tensor let go of its view
-            ours[1 + n + i] += p._grad is holder            # handed over as .grad
-        return any(count > our for count, our in zip(counts, ours))
+        """Does a count exceed ours plus the references of the moment: a holder's of its view,
+        a parameter's of its holder as ``.grad``? (Both can change between steps: an eager
+        step gives ``.grad`` a new Tensor.)"""
+        counts, n = self._counts(), len(self.views)
+        ours_kept, ours_views, ours_holders = self._ours
+        if counts[0] > ours_kept:
+            return True
+        for (p, holder, view), ours_view, ours_holder, count_view, count_holder in zip(
+                self._triples, ours_views, ours_holders, counts[1:1 + n], counts[1 + n:]):
+            if (count_view > ours_view + (holder._data is view)
+                    or count_holder > ours_holder + (p._grad is holder)):
+                return True
+        return False
 
     def hand_over(self) -> None:
         """Each parameter's ``.grad`` is its Tensor, around its view (idempotent)."""
@@ -615,6 +623,13 @@ class _Program:
         self.slots, update = self._updates(optimizer)
         self.hypers = list(dict.fromkeys((s.group, k) for s in self.slots for k in s.hypers))
         self.counted = [s for s in self.slots if s.counts_steps]
+        # what run() reads at each call, spelled out once: (parameter, state key) of each
+        # buffer, (group, key, index into a tuple or None) of each hyperparameter
+        self.buffers = [(s.param, k) for s in self.slots for k in s.states]
+        self.hyper_keys = [(g, "betas", int(k[-1])) if k.startswith("betas") else (g, k, None)
+                           for g, k in self.hypers]
+        self.updated = [s.param for s in self.slots]
+        self.counted_params = [s.param for s in self.counted]
         self.y_dtype = builder.y_dtype
         self.classes = builder.calls[-1].inputs[1].shape[-1] if builder.target_one_hot else None
         args = (["x", "y"] + [f"m{i}" for i in range(1, len(self.masks) + 1)]
@@ -685,7 +700,7 @@ class _Program:
         groups = self.optimizer.param_groups
         try:
             written = self._written(state)
-            steps = [state[s.param]["step"] + 1 for s in self.counted]
+            steps = [state[p]["step"] + 1 for p in self.counted_params]
         except KeyError:
             return None
         # NOTE: the same array objects as last time cannot have changed shape, dtype or layout
@@ -700,7 +715,8 @@ class _Program:
         for site in self.norms:
             args += site.values()
         args += written
-        args += [_hyper_value(groups[g], k) for g, k in self.hypers]
+        args += [float(groups[g][k] if i is None else groups[g][k][i])
+                 for g, k, i in self.hyper_keys]
         args += steps
         args += [self.work, self.gradients.claim(), self.done]
         counts = [site.next_count() for site in self.norms]
@@ -708,8 +724,7 @@ class _Program:
 
     def _written(self, state) -> list[np.ndarray]:
         """The arrays the generated code updates in place: parameters, then buffers."""
-        return [p.data for p in self.params] + [state[s.param][k] for s in self.slots
-                                                for k in s.states]
+        return [*map(_DATA, self.params), *[state[p][k] for p, k in self.buffers]]
 
     def _call(self, args: list, steps: list[int], counts: list) -> float:
         """The compiled call and the bookkeeping it implies, all or nothing, as
@@ -736,11 +751,10 @@ class _Program:
         """What the call leaves to Python: ``.grad``, versions, step counts, batch counts
         (each assignment idempotent, so an interrupted commit can run again)."""
         self.gradients.hand_over()
-        for slot in self.slots:
-            increment_version(slot.param)          # as Optimizer.step: old graphs refuse
+        increment_version(self.updated)            # as Optimizer.step: old graphs refuse
         state = self.optimizer.state
-        for slot, step in zip(self.counted, steps):
-            state[slot.param]["step"] = step
+        for p, step in zip(self.counted_params, steps):
+            state[p]["step"] = step
         for site, count in zip(self.norms, counts):
             site.after_step(count)
 
@@ -847,8 +861,9 @@ class CompiledStep:
 
     def __call__(self, x, y) -> float:
         xa, ya = _array(x, "x"), _array(y, "y")
-        key = (xa.shape, xa.dtype.str, ya.shape, ya.dtype.str,
-               tuple([m.training for m in self._modules]), _structure(self.optimizer))
+        # NOTE: dtypes, not dtype.str (0.7 µs each): _array gives native byte order
+        key = (xa.shape, xa.dtype, ya.shape, ya.dtype, tuple(map(_TRAINING, self._modules)),
+               _structure(self.optimizer))
         program = self._programs.get(key)
         if program is not None and program is not _EAGER:
             loss = program.run(xa, ya)

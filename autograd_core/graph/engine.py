@@ -68,8 +68,13 @@ def add_observer(fn: Callable[[BackwardStep], None]) -> _ObserverHandle:
 def increment_version(tensor) -> None:
     """Record that ``tensor.data`` was changed in place by code outside the engine (an optimizer
     writing with numpy ``out=``): a graph that saved the old values then refuses to backward
-    through them. PyTorch's ``torch.autograd.graph.increment_version``."""
-    tensor._bump_version()
+    through them. ``tensor`` is a Tensor or an iterable of Tensors, as in PyTorch's
+    ``torch.autograd.graph.increment_version``."""
+    if isinstance(tensor, Tensor):
+        tensor._bump_version()
+        return
+    for t in tensor:
+        t._box()[0] += 1
 
 
 def backward(root, gradient=None, *, retain_graph: bool | None = None, create_graph: bool = False,

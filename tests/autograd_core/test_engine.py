@@ -874,3 +874,12 @@ def test_increment_version_makes_a_saved_tensor_stale():
     ag.increment_version(a)
     with pytest.raises(RuntimeError, match="modified in place"):
         y.backward()
+
+
+def test_increment_version_takes_several_tensors_as_pytorch_does():
+    a, b, c = (ag.tensor([1.0, 2.0], requires_grad=True) for _ in range(3))
+    y = (a * b * c).sum()
+    ag.increment_version([a, c])
+    assert (a._version, b._version, c._version) == (1, 0, 1)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
