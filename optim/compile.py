@@ -67,6 +67,7 @@ from autograd_core import Tensor, increment_version
 from autograd_core.dtypes import native_order
 from autograd_core.interrupts import deferred_interrupts
 from autograd_core.kernels import jit_enabled, references_only
+from autograd_core.kernels.labels import labels_in_range as _labels_in_range
 from autograd_core.graph.rules import InverseRule
 from autograd_core.graph.walk import topological_order
 from nn.functional import dropout_mask
@@ -647,6 +648,7 @@ class _Program:
         self.output = self._output(generated.layout, builder.calls[-1].inputs[0].name)
         self.done = np.zeros(1, np.int64)             # counted up by each finished call
         self.fn, self.atomic = None, False
+        self.labels_in_range = _labels_in_range.dispatcher() if self.classes else None
         self.layout: list[tuple] = []         # (shape, dtype) of each array written in place
         self.checked: list | None = None      # the arrays last found to fit the layout
 
@@ -692,7 +694,7 @@ class _Program:
         """One compiled step; None when the eager step must run instead: the optimizer's
         state lacks a buffer (a fresh optimizer state), or a label is outside [0, classes)
         (eager raises, or ignores ``ignore_index``)."""
-        if self.classes is not None and ya.size and (ya.min() < 0 or ya.max() >= self.classes):
+        if self.classes is not None and not self.labels_in_range(ya, self.classes):
             return None
         if self.y_dtype is not None and ya.dtype != self.y_dtype:
             ya = ya.astype(self.y_dtype)

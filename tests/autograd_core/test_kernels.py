@@ -263,3 +263,15 @@ def test_dispatch_without_jit(monkeypatch):
     kernel = Kernel(lambda x: "reference", lambda x: "compiled", 0, "probe_nojit")
     assert kernel(np.zeros(3)) == "reference" and kernel(np.zeros(10**4)) == "reference"
     assert kernel._hi == math.inf
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_labels_in_range_finds_any_label_outside_zero_to_classes(dtype):
+    from autograd_core.kernels.labels import labels_in_range
+    for body in (labels_in_range, labels_in_range.py_func):
+        assert body(np.array([0, 2, 1], dtype), 3)
+        assert body(np.array([], dtype), 3)
+        assert not body(np.array([0, 3, 1], dtype), 3)                  # = classes
+        assert not body(np.array([2, 1, 9], dtype), 3)                  # the last one
+        if np.issubdtype(dtype, np.signedinteger):
+            assert not body(np.array([-1, 0], dtype), 3)

@@ -254,6 +254,23 @@ def test_dropout_draws_the_same_masks_as_eager_from_the_same_seed(jit):
     assert "dropout" in step.source and "m2" in step.source
 
 
+def test_a_batch_with_a_label_the_compiled_step_refuses_draws_each_mask_once():
+    """The labels are checked before the masks are drawn: the eager step that takes the
+    batch draws them, and the next compiled steps' masks are still eager's."""
+    def make():
+        return nn.Sequential(nn.Linear(3, 16, dtype="float64"), nn.ReLU(), nn.Dropout(0.4),
+                             nn.Linear(16, 3, dtype="float64"))
+    batches = _batches(3, 3, np.float64, 5, labels=3)
+    batches[2][1][0] = -100                                      # ignore_index: eager only
+    eager, compiled = _pair(make, OPTIMIZERS["sgd"])
+    step = optim.compile_step(compiled[0], nn.CrossEntropyLoss(), compiled[1])
+    ag.manual_seed(7)
+    expected = [_eager_step(eager[0], nn.CrossEntropyLoss(), eager[1], x, y) for x, y in batches]
+    ag.manual_seed(7)
+    np.testing.assert_allclose([step(x, y) for x, y in batches], expected, **F64)
+    _assert_same(eager, compiled, F64)
+
+
 def test_a_new_batch_size_compiles_again_and_eager_steps_mix_in(jit):
     rows = [8, 8, 3, 8, 3, 5]
     batches = _batches(3, 2, np.float32, len(rows), rows=lambda i: rows[i], labels=2)
