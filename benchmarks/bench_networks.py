@@ -43,7 +43,10 @@ on the gradients and the update of the first step), so the engines are known to 
 Also printed: per-op overhead on a 1-element tensor (the chain of ``bench_overhead.py``, whose
 functions are reused, neurona and PyTorch taking turns), the backward of a 10,000-op chain, and
 the time from a fresh interpreter to the end of the first training step (``python -c``), warm
-(Numba's cache filled) and cold (``NUMBA_CACHE_DIR`` pointed at an empty temporary directory).
+(Numba's cache filled) and cold (``NUMBA_CACHE_DIR`` pointed at an empty temporary directory);
+then the first two calls of ``optim.compile_step``'s step on both nets in a fresh interpreter,
+three ways: an empty cache, the kernels cached but not the generated steps (a new network on a
+machine that has compiled steps before: the usual case), and everything cached.
 """
 from __future__ import annotations
 
@@ -53,6 +56,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -735,20 +739,27 @@ def bench_startup(quick: bool) -> list[str]:
             os.mkdir(cache)
             cold.append(startup_run(cache))
         warm = [startup_run(os.path.join(tmp, "cold0")) for _ in range(1 if quick else 3)]
-        os.mkdir(os.path.join(tmp, "fresh"))
-        compiled_fresh = startup_run(os.path.join(tmp, "fresh"), COMPILE_PROBE)
-        compiled_cold = startup_run(os.path.join(tmp, "cold0"), COMPILE_PROBE)
-        compiled_warm = startup_run(os.path.join(tmp, "cold0"), COMPILE_PROBE)
+        fresh = os.path.join(tmp, "fresh")
+        os.mkdir(fresh)
+        compiled_fresh = startup_run(fresh, COMPILE_PROBE)
+        # the kernels the generated steps call stay cached; the steps themselves (their
+        # sources and Numba's cache of them) are removed: a new network on this machine
+        for name in os.listdir(fresh):
+            if name.startswith("neurona_steps"):
+                shutil.rmtree(os.path.join(fresh, name))
+        compiled_cold = startup_run(fresh, COMPILE_PROBE)
+        compiled_warm = startup_run(fresh, COMPILE_PROBE)
     for label, runs in (("warm (Numba cache filled)", warm),
                         ("cold (empty NUMBA_CACHE_DIR)", cold)):
         med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         lines.append(f"  {label:<28} total {med['total']:.2f} s  (import {med['import']:.2f} s, "
                      f"first step {med['step']:.2f} s; interpreter start-up is the rest; "
                      f"median of {len(runs)})")
-    lines.append("compiled step (optim.compile_step), first call = traced eager step, second = "
-                 "Numba compile of the generated step + run (kernels' cache filled)")
+    lines.append("compiled step (optim.compile_step), fresh `python -c`: first call = traced "
+                 "eager step (with Numba's import), second = Numba compile of the generated step "
+                 "+ run")
     for label, run in (("cold (empty NUMBA_CACHE_DIR)", compiled_fresh),
-                       ("cold (kernels cached)", compiled_cold),
+                       ("kernels cached, new step", compiled_cold),
                        ("warm (step cached)", compiled_warm)):
         lines.append(f"  {label:<28} " + ", ".join(
             f"{net}: trace {run[net]['trace']:.2f} s + compile {run[net]['compile']:.2f} s"
