@@ -471,11 +471,11 @@ def _layout(buffers: dict[str, tuple], kept: set[str]) -> tuple[dict, dict[str, 
 
 
 def _buffer_lines(layout: dict) -> list[str]:
-    lines = ["# the step's arrays: views of `work` (its own values) and `kept` (the parameters' "
-             "gradients, handed to the caller as .grad), allocated once for this signature"]
+    lines = ["# the step's arrays, allocated once for this signature: shaped(buffer, offset, "
+             "shape) is a view of `work` (the step's own values) or of `kept` (the parameters' "
+             "gradients, handed to the caller as .grad)"]
     for name, (array, offset, shape) in layout.items():
-        lines.append(f"{name} = shaped({array}[{offset}:{offset + int(np.prod(shape))}], "
-                     f"{shape!r})")
+        lines.append(f"{name} = shaped({array}, {offset}, {shape!r})")
     return lines
 
 

@@ -176,7 +176,7 @@ def test_a_step_compiled_by_numba_does_not_optimize_its_kernels_again(monkeypatc
 def test_the_generated_step_takes_its_views_through_cached_helpers():
     step, _, _ = _run(_mlp(nn.Tanh), OPTIMIZERS["adam"], nn.MSELoss(),
                       _batches(3, 2, np.float64, 2), F64)
-    assert "a1 = shaped(work[0:" in step.source and "adam(flat(W1), flat(dW1)" in step.source
+    assert "a1 = shaped(work, 0, (" in step.source and "adam(flat(W1), flat(dW1)" in step.source
     assert ".reshape(" not in step.source and ".ravel()" not in step.source
 
 
