@@ -224,19 +224,7 @@ def gradgradcheck(fn: Callable, inputs, grad_outputs=None, eps: float = 1e-6, at
     n = len(inputs)
 
     def first_derivative(*args):
-        xs, vs = args[:n], args[n:]
-        with enable_grad():              # also when gradcheck evaluates it under no_grad
-            return _first_derivative(xs, vs)
-
-    def _first_derivative(xs, vs):
-        outs = [o for o in _as_tuple(fn(*xs)) if is_floating(o.dtype)]
-        live = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
-        if not live:
-            return tuple(Tensor(np.zeros(xs[i].shape)) for i in wrt)
-        grads = engine.grad([o for o, _ in live], [xs[i] for i in wrt], [v for _, v in live],
-                            create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape, xs[i].dtype))
-                     for g, i in zip(grads, wrt))
+        return _first_derivatives(fn, args[:n], args[n:], wrt, create_graph=True)[0]
 
     # NOTE: gradcheck below differentiates the first derivative that create_graph=True builds
     # from the ops' Tensor-level backward; it cannot see whether that derivative is right (a
@@ -252,25 +240,29 @@ def gradgradcheck(fn: Callable, inputs, grad_outputs=None, eps: float = 1e-6, at
                      raise_exception, seed=seed)
 
 
+def _first_derivatives(fn, xs, vs, wrt, create_graph: bool) -> tuple[tuple, list]:
+    """vᵀ·∂fn/∂x for the inputs ``x = xs[i]``, i in ``wrt`` (zeros where fn does not depend
+    on x), through ``engine.grad`` with ``create_graph``; and the outputs it differentiated."""
+    with enable_grad():              # also when gradcheck evaluates it under no_grad
+        outs = [o for o in _as_tuple(fn(*xs)) if is_floating(o.dtype)]
+        live = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
+        grads = engine.grad([o for o, _ in live], [xs[i] for i in wrt], [v for _, v in live],
+                            create_graph=create_graph, allow_unused=True) if live else \
+            [None] * len(wrt)
+    return (tuple(g if g is not None else Tensor(np.zeros(xs[i].shape, xs[i].dtype))
+                  for g, i in zip(grads, wrt)), [o for o, _ in live])
+
+
 def _create_graph_disagreement(fn, inputs, wrt, grad_outputs, atol, rtol) -> str | None:
     """Where ``create_graph=True`` and ``create_graph=False`` give different first derivatives
     vᵀ·∂fn/∂x (|a − b| > atol + rtol·|b|): a message naming the input and the ops; else None."""
-    results, ops = [], set()
-    for create_graph in (True, False):
-        with enable_grad():
-            outs = [o for o in _as_tuple(fn(*inputs)) if is_floating(o.dtype)]
-        live = [(o, v) for o, v in zip(outs, grad_outputs) if o.requires_grad]
-        if not live:
-            return None
-        ops |= {node.op.__name__ for node in topological_order(
-            [o._node for o, _ in live if o._node is not None])}
-        results.append(engine.grad([o for o, _ in live], [inputs[i] for i in wrt],
-                                   [v for _, v in live], create_graph=create_graph,
-                                   allow_unused=True))
-    for i, graph, plain in zip(wrt, *results):
-        a = np.zeros(inputs[i].shape) if graph is None else np.asarray(graph.data)
-        b = np.zeros(inputs[i].shape) if plain is None else np.asarray(plain.data)
+    graph, outputs = _first_derivatives(fn, inputs, grad_outputs, wrt, create_graph=True)
+    plain, _ = _first_derivatives(fn, inputs, grad_outputs, wrt, create_graph=False)
+    for i, a, b in zip(wrt, graph, plain):
+        a, b = np.asarray(a.data), np.asarray(b.data)
         if not np.all(np.abs(a - b) <= atol + rtol * np.abs(b)):
+            ops = {node.op.__name__ for node in topological_order(
+                [o._node for o in outputs if o._node is not None])}
             worst = tuple(int(k) for k in np.unravel_index(np.argmax(np.abs(a - b)), a.shape))
             return (f"the first derivative for input {i} (shape {inputs[i].shape}) is "
                     f"{a[worst]:.6g} with create_graph=True but {b[worst]:.6g} without, at "
