@@ -247,8 +247,7 @@ def _first_derivatives(fn, xs, vs, wrt, create_graph: bool) -> tuple[tuple, list
         outs = [o for o in _as_tuple(fn(*xs)) if is_floating(o.dtype)]
         live = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
         grads = engine.grad([o for o, _ in live], [xs[i] for i in wrt], [v for _, v in live],
-                            create_graph=create_graph, allow_unused=True) if live else \
-            [None] * len(wrt)
+                            create_graph=create_graph, allow_unused=True)
     return (tuple(g if g is not None else Tensor(np.zeros(xs[i].shape, xs[i].dtype))
                   for g, i in zip(grads, wrt)), [o for o, _ in live])
 
