@@ -880,6 +880,7 @@ def test_increment_version_takes_several_tensors_as_pytorch_does():
     a, b, c = (ag.tensor([1.0, 2.0], requires_grad=True) for _ in range(3))
     y = (a * b * c).sum()
     ag.increment_version([a, c])
-    assert (a._version, b._version, c._version) == (1, 0, 1)
+    ag.increment_version(t for t in (a,))                       # any iterable, counted up
+    assert (a._version, b._version, c._version) == (2, 0, 1)
     with pytest.raises(RuntimeError, match="modified in place"):
         y.backward()
