@@ -516,6 +516,16 @@ def generate(name: str, args: list[str], calls: list[Call], update: Code, grads:
                "per literal value",
                "IDENTITY, RELU, TANH, SIGMOID = np.int64(0), np.int64(1), np.int64(2), "
                "np.int64(3)", "YES, NO = np.True_, np.False_", ""]
-    header += [f"{k} = _{KERNEL_BODIES[k][0]}.{KERNEL_BODIES[k][1]}.dispatcher()" for k in used]
+    header += [_dispatcher_line(k, layout) for k in used]
     source = "\n".join(header) + "\n\n\n" + text + "\n"
     return Generated(Source(source), layout, sizes)
+
+
+def _dispatcher_line(name: str, layout: dict) -> str:
+    """``name = <its kernel body>.dispatcher()``; ``shaped`` compiled for the ranks of the
+    step's arrays only (see ``kernels/views.py``)."""
+    module, body = KERNEL_BODIES[name]
+    if name != "shaped":
+        return f"{name} = _{module}.{body}.dispatcher()"
+    ranks = tuple(sorted({len(shape) for _, _, shape in layout.values()}))
+    return f"{name} = _{module}.{body}.dispatcher(_{module}.shaped_signatures(F, {ranks!r}))"

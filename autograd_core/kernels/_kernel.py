@@ -94,24 +94,23 @@ class Compiled:
     first and the caller sees its dispatcher.
     """
 
-    def __init__(self, py_func: Callable, error_model: str = "python",
-                 signatures: Callable[[], list] | None = None) -> None:
+    def __init__(self, py_func: Callable, error_model: str = "python") -> None:
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
         self.error_model = error_model
-        self.signatures = signatures
-        self._dispatcher = None
+        self._dispatchers: dict[tuple, object] = {}
 
-    def dispatcher(self):
+    def dispatcher(self, signatures: tuple = ()):
         """The Numba dispatcher (compiled, or loaded from the on-disk cache, on first use);
-        with ``signatures`` (a function returning Numba signatures), compiled for those only."""
-        if self._dispatcher is None:
+        with ``signatures`` (Numba signatures), one compiled for those only, once per tuple."""
+        found = self._dispatchers.get(signatures)
+        if found is None:
             import numba
             body = _calling_dispatchers(self.py_func)
-            decorate = numba.njit(*([self.signatures()] if self.signatures else []),
+            decorate = numba.njit(*([list(signatures)] if signatures else []),
                                   cache=True, error_model=self.error_model)
-            self._dispatcher = decorate(body)
-        return self._dispatcher
+            found = self._dispatchers[signatures] = decorate(body)
+        return found
 
     def __call__(self, *args):
         return self.dispatcher()(*args)
@@ -132,10 +131,9 @@ def _calling_dispatchers(body: Callable) -> Callable:
     return copy
 
 
-def njit(*, error_model: str = "python", signatures: Callable[[], list] | None = None
-         ) -> Callable[[Callable], Compiled]:
+def njit(*, error_model: str = "python") -> Callable[[Callable], Compiled]:
     """Decorator: ``@njit()`` marks a kernel body, compiled lazily (cache=True)."""
-    return functools.partial(Compiled, error_model=error_model, signatures=signatures)
+    return functools.partial(Compiled, error_model=error_model)
 
 
 class Kernel:

@@ -275,3 +275,20 @@ def test_labels_in_range_finds_any_label_outside_zero_to_classes(dtype):
         assert not body(np.array([2, 1, 9], dtype), 3)                  # the last one
         if np.issubdtype(dtype, np.signedinteger):
             assert not body(np.array([-1, 0], dtype), 3)
+
+
+def test_shaped_is_compiled_for_the_signatures_asked_for_only():
+    from autograd_core.kernels.views import shaped, shaped_signatures
+    signatures = shaped_signatures(np.float32, (2, 1, 2))
+    assert len(signatures) == 2                                  # ranks 1 and 2, once each
+    dispatcher = shaped.dispatcher(signatures)
+    assert dispatcher is shaped.dispatcher(shaped_signatures(np.float32, (1, 2)))
+    assert dispatcher is not shaped.dispatcher(shaped_signatures(np.float64, (1, 2)))
+    buffer = np.arange(10, dtype=np.float32)
+    for body in (dispatcher, shaped.py_func):
+        view = body(buffer, 2, (2, 3))
+        np.testing.assert_array_equal(view, np.arange(2, 8, dtype=np.float32).reshape(2, 3))
+        assert np.shares_memory(view, buffer)                    # a view, no copy
+    assert len(dispatcher.signatures) == 2
+    with pytest.raises(TypeError):                               # no rank 3: not compiled
+        dispatcher(buffer, 0, (1, 2, 3))

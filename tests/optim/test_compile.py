@@ -178,6 +178,8 @@ def test_the_generated_step_takes_its_views_through_cached_helpers():
                       _batches(3, 2, np.float64, 2), F64)
     assert "a1 = shaped(work, 0, (" in step.source and "adam(flat(W1), flat(dW1)" in step.source
     assert ".reshape(" not in step.source and ".ravel()" not in step.source
+    # compiled for the ranks of the step's arrays only (losses (1,), the others 2-D)
+    assert "shaped = _views.shaped.dispatcher(_views.shaped_signatures(F, (1, 2)))" in step.source
 
 
 @pytest.mark.slow
