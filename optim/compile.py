@@ -597,7 +597,7 @@ class _Gradients:
 
     def hand_over(self) -> None:
         """Each parameter's ``.grad`` is its Tensor, around its view (idempotent)."""
-        for p, holder, view in zip(self.params, self.holders, self.views):
+        for p, holder, view in self._triples:
             if holder._data is not view:
                 holder._data = view
             if p._grad is not holder:

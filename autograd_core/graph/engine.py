@@ -70,11 +70,8 @@ def increment_version(tensor) -> None:
     writing with numpy ``out=``): a graph that saved the old values then refuses to backward
     through them. ``tensor`` is a Tensor or an iterable of Tensors, as in PyTorch's
     ``torch.autograd.graph.increment_version``."""
-    if isinstance(tensor, Tensor):
-        tensor._bump_version()
-        return
-    for t in tensor:
-        t._box()[0] += 1
+    for t in [tensor] if isinstance(tensor, Tensor) else tensor:
+        t._bump_version()
 
 
 def backward(root, gradient=None, *, retain_graph: bool | None = None, create_graph: bool = False,

@@ -146,14 +146,11 @@ def _define_ops() -> SimpleNamespace:
         def backward_arrays(ctx, grad):
             return grad * ctx.inputs[0].data * 2.0
 
-    class RecordedOffAt2(ag.Op):
-        """out = x²: the Tensor-level backward is (1 + ctx.off)× the array rule at element 2."""
+    class RecordedOffAt2(WrongWhenRecorded):
+        """out = x², array rule 2x·grad: the Tensor-level backward is (1 + off)× that rule at
+        element 2 (``off`` set by the test)."""
 
         off = 0.0
-
-        @staticmethod
-        def forward(ctx, x):
-            return x * x
 
         @staticmethod
         def backward(ctx, grad):
@@ -161,10 +158,6 @@ def _define_ops() -> SimpleNamespace:
             scale = np.ones(x.shape)
             scale[2] += RecordedOffAt2.off
             return grad * x * 2.0 * ag.tensor(scale)
-
-        @staticmethod
-        def backward_arrays(ctx, grad):
-            return grad * ctx.inputs[0].data * 2.0
 
     class CubeThroughWrongSquare(ag.Op):
         """out = x³ with right first derivatives 3x²·grad, recorded through WrongSquare (whose
