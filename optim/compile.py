@@ -212,11 +212,15 @@ def _adagrad(slot: _Slot, group: dict, code: Code) -> None:
 #: optimizer class (exactly) → its update emitter
 UPDATES = {SGD: _sgd, SGDMomentum: _sgd_course, Adam: _adam, AdamW: _adamw, RMSprop: _rmsprop,
            Adagrad: _adagrad}
+#: the group options that shape the generated code, each off when falsy (0, 0.0, False, absent)
+_SHAPING = ("weight_decay", "momentum", "nesterov", "maximize", "amsgrad", "centered")
+_OFF = (False,) * len(_SHAPING)
+
+
 def _structure(optimizer: Optimizer) -> tuple:
-    """What of the groups' options shapes the generated code (a new value compiles again)."""
-    return tuple([(g.get("weight_decay", 0.0) != 0, g.get("momentum", 0.0) != 0,
-                   g.get("nesterov", False), g.get("maximize", False), g.get("amsgrad", False),
-                   g.get("centered", False)) for g in optimizer.param_groups])
+    """What of the groups' options shapes the generated code (a new value compiles again):
+    which of ``_SHAPING`` each group has on."""
+    return tuple([tuple(map(bool, map(g.get, _SHAPING, _OFF))) for g in optimizer.param_groups])
 
 
 # --- batch normalization -------------------------------------------------------------------------
@@ -531,7 +535,8 @@ class _Builder:
 
 
 # --- one compiled program per input signature -----------------------------------------------------
-_DATA, _TRAINING = operator.attrgetter("_data"), operator.attrgetter("training")
+_DATA, _GRAD, _TRAINING = (operator.attrgetter("_data"), operator.attrgetter("_grad"),
+                           operator.attrgetter("training"))
 
 
 class _Gradients:
@@ -564,15 +569,15 @@ class _Gradients:
 
     def _allocate(self) -> None:
         self._make_arrays()
-        # nobody else can hold the new arrays yet: these are the counts of arrays nobody
-        # holds, less what the state of the moment adds — each holder holds its view, and
-        # no parameter has a holder as .grad yet
-        ours, n = self._counts(), len(self.views)
-        self._ours = (ours[0], [c - 1 for c in ours[1:1 + n]], ours[1 + n:])
+        # nobody else can hold the new arrays yet: this is the sum of the counts of arrays nobody
+        # holds, less what the state of the moment adds — each holder holds its view, and no
+        # parameter has a holder as .grad yet
+        self._ours = self._count() - len(self.views)
 
-    def _counts(self) -> list[int]:
-        """Reference counts of ``kept``, of each view and of each Tensor, always read alike."""
-        return list(map(sys.getrefcount, self._tracked))
+    def _count(self) -> int:
+        """The reference counts of ``kept``, of each view and of each Tensor, summed (always
+        read alike)."""
+        return sum(map(sys.getrefcount, self._tracked))
 
     def claim(self) -> np.ndarray:
         """``kept``, free to be overwritten (a new one if the caller holds the last one)."""
@@ -581,19 +586,13 @@ class _Gradients:
         return self.kept
 
     def _held_elsewhere(self) -> bool:
-        """Does a count exceed ours plus the references of the moment: a holder's of its view,
+        """Do the counts exceed ours plus the references of the moment: a holder's of its view,
         a parameter's of its holder as ``.grad``? (Both can change between steps: an eager
-        step gives ``.grad`` a new Tensor.)"""
-        counts, n = self._counts(), len(self.views)
-        ours_kept, ours_views, ours_holders = self._ours
-        if counts[0] > ours_kept:
-            return True
-        for (p, holder, view), ours_view, ours_holder, count_view, count_holder in zip(
-                self._triples, ours_views, ours_holders, counts[1:1 + n], counts[1 + n:]):
-            if (count_view > ours_view + (holder._data is view)
-                    or count_holder > ours_holder + (p._grad is holder)):
-                return True
-        return False
+        step gives ``.grad`` a new Tensor.) No count is ever below its own share of that sum,
+        so the sum exceeds it exactly when one count does."""
+        moment = (sum(map(operator.is_, map(_DATA, self.holders), self.views))
+                  + sum(map(operator.is_, map(_GRAD, self.params), self.holders)))
+        return self._count() > self._ours + moment
 
     def hand_over(self) -> None:
         """Each parameter's ``.grad`` is its Tensor, around its view (idempotent)."""
@@ -812,6 +811,9 @@ def _load(source: str):
 
 # --- the public object ----------------------------------------------------------------------------
 def _array(v, what: str) -> np.ndarray:
+    if (type(v) is np.ndarray and v.flags.c_contiguous and v.dtype.isnative
+            and v.dtype.kind in "fiub"):
+        return v                                   # (the common case, checked in ~0.3 µs)
     try:
         data = v.data if isinstance(v, Tensor) else np.asarray(v)
     except ValueError:
