@@ -11,8 +11,9 @@ keeps from one step to the next).
 
 ``activation`` is a code from ``ACTIVATIONS`` (0 = none). ``np.dot`` inside ``@njit`` calls
 BLAS (through SciPy's), so the products cost what numpy's do, while the bias, the activation,
-ψ' and the bias gradient are fused into single passes over the arrays, and a layer costs one
-Python call per direction instead of five to eight numpy calls.
+ψ' and the bias gradient are compiled loops over the arrays (no temporaries; one loop for the
+bias, one for ψ or ψ'), and a layer costs one Python call per direction instead of five to
+eight numpy calls.
 
 Measured with ``/tmp``-style prototypes on the 2-core VM, float32, µs per call (numpy sequence
 ``x @ w.T; z += b; ψ`` and ``d = grad ⊙ ψ'; d @ w; d.T @ x; d.sum(0)`` / compiled):
