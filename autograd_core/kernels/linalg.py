@@ -124,7 +124,8 @@ def linear_backward_into(grad, x, w, y, activation, grad_x, grad_w, grad_b, delt
     # sum fused in one loop, LLVM copied it for each way through its branches (281 KB of IR
     # with the products, 1.5 s to compile on an empty cache); apart, 141 KB and 1.2 s. The bias
     # gradient sums the δ the products read, as stored in the array's dtype (fused, it summed
-    # the unrounded float64 value of tanh' and sigmoid' terms: float32 results moved by ≤ 1 ulp)
+    # the unrounded float64 δ of tanh and sigmoid layers: their float32 bias gradients moved by
+    # rounding only, ≤ 7e-6 relative on a 64-row batch)
     rows, width = grad.shape
     if activation != 0:
         for i in range(rows):
