@@ -212,15 +212,11 @@ def _adagrad(slot: _Slot, group: dict, code: Code) -> None:
 #: optimizer class (exactly) → its update emitter
 UPDATES = {SGD: _sgd, SGDMomentum: _sgd_course, Adam: _adam, AdamW: _adamw, RMSprop: _rmsprop,
            Adagrad: _adagrad}
-#: the group options that shape the generated code, each off when falsy (0, 0.0, False, absent)
-_SHAPING = ("weight_decay", "momentum", "nesterov", "maximize", "amsgrad", "centered")
-_OFF = (False,) * len(_SHAPING)
-
-
 def _structure(optimizer: Optimizer) -> tuple:
-    """What of the groups' options shapes the generated code (a new value compiles again):
-    which of ``_SHAPING`` each group has on."""
-    return tuple([tuple(map(bool, map(g.get, _SHAPING, _OFF))) for g in optimizer.param_groups])
+    """What of the groups' options shapes the generated code (a new value compiles again)."""
+    return tuple([(g.get("weight_decay", 0.0) != 0, g.get("momentum", 0.0) != 0,
+                   g.get("nesterov", False), g.get("maximize", False), g.get("amsgrad", False),
+                   g.get("centered", False)) for g in optimizer.param_groups])
 
 
 # --- batch normalization -------------------------------------------------------------------------
