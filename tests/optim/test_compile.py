@@ -407,6 +407,22 @@ def test_a_gradient_held_after_an_eager_step_replaced_it_is_not_overwritten():
     np.testing.assert_array_equal(held.data, before)
 
 
+def test_a_gradient_array_held_after_zero_grad_is_not_overwritten():
+    """zero_grad() sets every .grad to None, which drops references the step counts on, while
+    the caller holds one gradient array: the one reference less must not hide the one more."""
+    batches = _batches(3, 2, np.float64, 4)
+    step, eager, compiled = _run(_mlp(nn.Sigmoid), OPTIMIZERS["sgd"], nn.MSELoss(), batches[:2],
+                                 F64)
+    model, opt = compiled
+    held = model[0].weight.grad.data                           # a view of the step's buffer
+    before = held.copy()
+    opt.zero_grad()
+    assert model[0].weight.grad is None
+    step(*batches[2])
+    np.testing.assert_array_equal(held, before)
+    assert model[0].weight.grad.data is not held
+
+
 # --- batch normalization -------------------------------------------------------------------------
 def _normed(dtype="float64", momentum=0.1, affine_last=False):
     """Linear → BatchNorm → ReLU → Linear → BatchNorm (affine or not) → Tanh → Linear.
