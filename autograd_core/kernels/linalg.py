@@ -138,16 +138,16 @@ def linear_backward_into(grad, x, w, y, activation, grad_x, grad_w, grad_b, delt
                 else:
                     d = d * y[i, j] * (1.0 - y[i, j])
                 delta[i, j] = d
-    d = delta if activation != 0 else grad
+    dj_dz = delta if activation != 0 else grad          # δ = ∂J/∂z: grad itself without ψ
     if grad_b.size > 0:
         grad_b[:] = 0.0
         for i in range(rows):
             for j in range(width):
-                grad_b[j] += d[i, j]
+                grad_b[j] += dj_dz[i, j]
     if grad_x.size > 0:
-        np.dot(d, w, grad_x)
+        np.dot(dj_dz, w, grad_x)
     if grad_w.size > 0:
-        np.dot(d.T, x, grad_w)
+        np.dot(dj_dz.T, x, grad_w)
 
 
 @njit()
